@@ -1,0 +1,44 @@
+"""The outbox: every email is first a row here, then a dispatcher sends it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, Text
+from sqlmodel import Field, SQLModel
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"  # waiting to be sent (possibly after a temporary failure, see next_attempt_at)
+    SENDING = "sending"  # claimed by a dispatcher until lease_until
+    SENT = "sent"
+    FAILED = "failed"  # permanent failure or attempts exhausted; last_error says why
+
+
+class OutboxMessage(SQLModel, table=True):
+    __tablename__ = "outbox_message"
+    id: int | None = Field(default=None, primary_key=True)
+    # Unique key the producer derives from what the email is about (campaign, item, recipient, step):
+    # producing the same email twice is a no-op.
+    dedupe_key: str = Field(max_length=300, unique=True, index=True)
+    campaign_id: int | None = Field(default=None, foreign_key="campaign.id", index=True)
+    kind: str = Field(max_length=40)
+    recipient: str = Field(max_length=254)
+    recipient_name: str | None = Field(default=None, max_length=300)
+    cc_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    reply_to: str | None = Field(default=None, max_length=254)
+    subject: str = Field(sa_column=Column(Text, nullable=False))
+    body_text: str = Field(sa_column=Column(Text, nullable=False))
+    body_html: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # JSON list of attachment paths relative to the data dir.
+    attachments_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    status: OutboxStatus = Field(default=OutboxStatus.PENDING, max_length=10, index=True)
+    attempts: int = 0
+    created_at: datetime
+    next_attempt_at: datetime | None = Field(default=None, index=True)
+    lease_until: datetime | None = None
+    claimed_by: str | None = Field(default=None, max_length=100)
+    sent_at: datetime | None = None
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    message_id: str | None = Field(default=None, max_length=300)

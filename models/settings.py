@@ -1,0 +1,95 @@
+"""Application settings, read once from the environment (prefix THIDUA_) or a `.env` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SmtpSecurity = Literal["none", "starttls", "ssl"]
+_DEFAULT_PORTS: dict[str, int] = {"none": 25, "starttls": 587, "ssl": 465}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="THIDUA_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    data_dir: Path = Path("./var")
+    database_url: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 0
+    smtp_security: SmtpSecurity = "none"
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_timeout_seconds: float = 30.0
+    mail_from: str = "thidua@localhost"
+    mail_from_name: str = "Hệ thống thi đua – khen thưởng THADS"
+    # Emails per second for one dispatch batch; 0 means as fast as the server accepts.
+    mail_rate_per_second: float = 0.0
+    mail_batch_size: int = 200
+    mail_max_attempts: int = 8
+    timezone: str = "Asia/Ho_Chi_Minh"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("smtp_port")
+    @classmethod
+    def _port_range(cls, value: int) -> int:
+        if not 0 <= value <= 65535:
+            raise ValueError("SMTP port must be between 1 and 65535 (0 = default for the security mode)")
+        return value
+
+    @model_validator(mode="after")
+    def _fill_defaults(self) -> Settings:
+        self.data_dir = self.data_dir.expanduser().resolve()
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.data_dir / 'thidua.db'}"
+        elif self.database_url.startswith(("postgresql://", "postgres://")):
+            # psycopg 3 is the only PostgreSQL driver we ship.
+            self.database_url = "postgresql+psycopg://" + self.database_url.split("://", 1)[1]
+        if not self.smtp_port:
+            self.smtp_port = _DEFAULT_PORTS[self.smtp_security]
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
+
+    @property
+    def documents_dir(self) -> Path:
+        return self.data_dir / "documents"
+
+    @property
+    def inbox_dir(self) -> Path:
+        return self.data_dir / "inbox"
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.data_dir / "prefect"
+
+    @property
+    def uses_smtp(self) -> bool:
+        return bool(self.smtp_host)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment; keyword overrides win (tests pass explicit values)."""
+    return Settings(**overrides)  # type: ignore[arg-type]
+
+
+__all__ = ["Field", "Settings", "SmtpSecurity", "load_settings"]

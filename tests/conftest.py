@@ -1,0 +1,216 @@
+"""Shared fixtures: real SQLite files, a real PostgreSQL database, a real SMTP server, real Prefect runs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine
+
+from models.db import make_engine, upgrade
+from models.settings import Settings
+
+PG_ADMIN_URL = os.environ.get("THIDUA_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+# ---------------------------------------------------------------- databases
+
+
+def _pg_admin_engine() -> Engine | None:
+    engine = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect():
+            return engine
+    except Exception:
+        engine.dispose()
+        return None
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[tuple[Engine, str]]:
+    """A throwaway PostgreSQL database for this run, migrated once, used as a template per test."""
+    admin = _pg_admin_engine()
+    if admin is None:
+        message = f"PostgreSQL is not reachable at {PG_ADMIN_URL}"
+        if IN_CI:
+            pytest.fail(message + " (CI=true: PostgreSQL tests must run)", pytrace=False)
+        pytest.skip(message)
+    name = f"thidua_tmpl_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield admin, name
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    return path
+
+
+def _sqlite_url(template: Path, tmp_path: Path) -> str:
+    target = tmp_path / "thidua.db"
+    shutil.copyfile(template, target)
+    return f"sqlite:///{target}"
+
+
+def _pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    admin, template = request.getfixturevalue("pg_template")
+    name = f"thidua_t_{uuid.uuid4().hex[:10]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
+    """A migrated, empty database: a real SQLite file, then a real PostgreSQL database."""
+    if request.param == "sqlite":
+        yield _sqlite_url(sqlite_template, tmp_path)
+    else:
+        yield from _pg_url(request)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    return _sqlite_url(sqlite_template, tmp_path)
+
+
+@pytest.fixture
+def pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    yield from _pg_url(request)
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    """Settings for one test: its own data dir and database, emails to the file outbox."""
+    return Settings(data_dir=tmp_path / "data", database_url=db_url, smtp_host="")
+
+
+# ---------------------------------------------------------------- SMTP
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ReceivedMail:
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+
+    @property
+    def message(self) -> Message:
+        return message_from_bytes(self.data)
+
+
+@dataclass
+class SmtpRecorder:
+    """What a real aiosmtpd server received; reject_codes makes it answer RCPT with an error."""
+
+    host: str
+    port: int
+    received: list[ReceivedMail] = field(default_factory=list)
+    connections: int = 0
+    reject_rcpt: dict[str, str] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    _controller: Any = None
+
+    def start(self) -> None:
+        from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import SMTP
+
+        recorder = self
+
+        class Handler:
+            async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+                if address in recorder.reject_rcpt:
+                    return recorder.reject_rcpt[address]
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+                with recorder.lock:
+                    recorder.received.append(
+                        ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content))
+                    )
+                return "250 Message accepted for delivery"
+
+        class CountingSMTP(SMTP):
+            def connection_made(self, transport: Any) -> None:
+                with recorder.lock:
+                    recorder.connections += 1
+                super().connection_made(transport)
+
+        class CountingController(Controller):
+            def factory(self) -> SMTP:
+                return CountingSMTP(self.handler, **self.SMTP_kwargs)
+
+        self._controller = CountingController(Handler(), hostname=self.host, port=self.port)
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def settings_overrides(self) -> dict[str, Any]:
+        return {"smtp_host": self.host, "smtp_port": self.port, "smtp_security": "none"}
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpRecorder]:
+    recorder = SmtpRecorder(host="127.0.0.1", port=free_port())
+    recorder.start()
+    yield recorder
+    recorder.stop()
+
+
+# ---------------------------------------------------------------- Prefect
+
+
+@pytest.fixture(scope="session")
+def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Real Prefect flow runs against a temporary local server (one per test session)."""
+    home = tmp_path_factory.mktemp("prefect-home")
+    os.environ["PREFECT_HOME"] = str(home)
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=300):
+        yield
