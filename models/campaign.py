@@ -37,7 +37,7 @@ class Campaign(SQLModel, table=True):
 
 
 class EnrolledUnit(SQLModel, table=True):
-    """A unit enrolled at launch. Names and emails are copied so later directory edits do not rewrite history."""
+    """A unit enrolled at launch, copied so that later directory edits do not rewrite history."""
 
     __tablename__ = "enrolled_unit"
     __table_args__ = (UniqueConstraint("campaign_id", "unit_id", name="uq_enrolled_unit"),)

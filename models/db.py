@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -82,14 +81,3 @@ def transaction(engine: Engine) -> Iterator[Session]:
     """A session inside one transaction: committed on success, rolled back on error."""
     with Session(engine) as session, session.begin():
         yield session
-
-
-def utc_naive(moment: datetime) -> datetime:
-    """Datetimes are stored as naive UTC in both databases; convert an aware moment for storage."""
-    if moment.tzinfo is None:
-        raise ValueError("an aware datetime is required (the clock must carry its zone)")
-    return moment.astimezone(UTC).replace(tzinfo=None)
-
-
-def from_utc_naive(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC)

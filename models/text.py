@@ -59,8 +59,8 @@ _VN_ALPHABET = "aăâbcdđeêghiklmnoôơpqrstuưvxy"
 
 def _collate(word: str) -> str:
     # Base letters in Vietnamese alphabet order (ă after a, đ after d ...), tones as a tie-break.
-    out = []
-    tones = []
+    out: list[tuple[int, str]] = []
+    tones: list[str] = []
     for ch in unicodedata.normalize("NFD", word.lower()):
         if unicodedata.combining(ch):
             mark = ord(ch)

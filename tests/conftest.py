@@ -9,8 +9,8 @@ import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from email import message_from_bytes
-from email.message import Message
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -134,8 +134,10 @@ class ReceivedMail:
     data: bytes
 
     @property
-    def message(self) -> Message:
-        return message_from_bytes(self.data)
+    def message(self) -> EmailMessage:
+        parsed = message_from_bytes(self.data, policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        return parsed
 
 
 @dataclass
@@ -157,7 +159,9 @@ class SmtpRecorder:
         recorder = self
 
         class Handler:
-            async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+            async def handle_RCPT(
+                self, server: Any, session: Any, envelope: Any, address: str, options: Any
+            ) -> str:
                 if address in recorder.reject_rcpt:
                     return recorder.reject_rcpt[address]
                 envelope.rcpt_tos.append(address)

@@ -1,0 +1,108 @@
+"""`thidua outbox`: look at the queued emails and send the due ones now (no Prefect needed)."""
+
+from __future__ import annotations
+
+import socket
+from typing import Annotated
+
+import typer
+from sqlalchemy import Engine, select
+
+from deploy.timeparse import parse_as_of
+from models.db import SchemaOutOfDate, ensure_schema, make_engine
+from models.outbox import OutboxStatus
+from models.settings import Settings
+from notifications.outbox import OUTBOX, dispatch
+
+app = typer.Typer(help="Hộp thư đi: xem và gửi các thư đang chờ.", no_args_is_help=True)
+
+_STATUS_LABELS = {
+    OutboxStatus.PENDING: "chờ gửi",
+    OutboxStatus.SENDING: "đang gửi",
+    OutboxStatus.SENT: "đã gửi",
+    OutboxStatus.FAILED: "thất bại",
+}
+
+
+def _engine(settings: Settings) -> Engine:
+    engine = make_engine(settings.database_url)
+    try:
+        ensure_schema(engine)
+    except SchemaOutOfDate as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    return engine
+
+
+def _cut(text: str | None, width: int) -> str:
+    value = " ".join((text or "").split())
+    return value if len(value) <= width else value[: width - 1] + "…"
+
+
+@app.command("list")
+def list_messages(
+    status: Annotated[
+        str | None, typer.Option("--status", help="Lọc theo trạng thái: pending, sending, sent, failed.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Số thư tối đa (mới nhất trước).")] = 50,
+) -> None:
+    """Danh sách thư trong hộp thư đi."""
+    wanted: OutboxStatus | None = None
+    if status:
+        try:
+            wanted = OutboxStatus(status.strip().lower())
+        except ValueError as exc:
+            choices = ", ".join(s.value for s in OutboxStatus)
+            typer.echo(f"Trạng thái “{status}” không hợp lệ; chọn một trong: {choices}", err=True)
+            raise typer.Exit(2) from exc
+    settings = Settings()
+    engine = _engine(settings)
+    c = OUTBOX.c
+    query = select(c.id, c.status, c.recipient, c.subject, c.attempts, c.last_error).order_by(c.id.desc())
+    if wanted is not None:
+        query = query.where(c.status == wanted)
+    with engine.connect() as conn:
+        rows = conn.execute(query.limit(limit)).all()
+    engine.dispose()
+    if not rows:
+        typer.echo("Không có thư nào.")
+        return
+    typer.echo(
+        f"{'ID':>6}  {'TRẠNG THÁI':<10}  {'NGƯỜI NHẬN':<32}  {'TIÊU ĐỀ':<50}  {'LẦN':>3}  LỖI GẦN NHẤT"
+    )
+    for row in rows:
+        label = _STATUS_LABELS.get(OutboxStatus(row.status), str(row.status))
+        typer.echo(
+            f"{row.id:>6}  {label:<10}  {_cut(row.recipient, 32):<32}  {_cut(row.subject, 50):<50}  "
+            f"{row.attempts:>3}  {_cut(row.last_error, 80)}"
+        )
+
+
+@app.command("dispatch")
+def dispatch_now(
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Thời điểm coi là “bây giờ” (dd/mm/yyyy [HH:MM] hoặc ISO)."),
+    ] = None,
+) -> None:
+    """Gửi ngay các thư đến hạn (SMTP nếu đã cấu hình, nếu không thì ghi tệp .eml)."""
+    settings = Settings()
+    try:
+        now = parse_as_of(as_of, settings.tz)
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    engine = _engine(settings)
+    try:
+        result = dispatch(engine, settings, now=now, worker_id=f"cli@{socket.gethostname()}")
+    finally:
+        engine.dispose()
+    where = (
+        f"máy chủ {settings.smtp_host}:{settings.smtp_port}"
+        if settings.smtp_host
+        else str(settings.outbox_dir)
+    )
+    typer.echo(
+        f"Đã gửi: {result.sent} · thất bại: {result.failed} · thử lại sau: {result.retried} · "
+        f"bỏ qua: {result.skipped} ({where})"
+    )

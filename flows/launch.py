@@ -1,0 +1,87 @@
+"""Stage 1 of the lifecycle — launch (phát động): from a campaign definition to every unit's inbox.
+
+validate → persist → enrol the scope (snapshot) → reporting calendar → plan (Kế hoạch, DOCX) →
+one launch email per unit in the outbox → dispatch → launched.
+Every step is idempotent: launching the same definition again changes nothing and sends nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.logging import get_run_logger
+
+from models.db import ensure_schema, make_engine
+from models.definition import CampaignDefinition, load_definition
+from models.schedule import build_schedule
+from models.settings import Settings
+from models.workdays import load_calendar
+from notifications.outbox import dispatch
+from tasks.campaign import enrol, mark_launched, persist_campaign, store_deadlines
+from tasks.documents import render_campaign_plan
+from tasks.notify import queue_launch_emails
+
+validate_task = task(name="validate definition", cache_policy=NO_CACHE)(load_definition)
+persist_task = task(name="persist campaign", cache_policy=NO_CACHE)(persist_campaign)
+enrol_task = task(name="enrol units and people", cache_policy=NO_CACHE)(enrol)
+calendar_task = task(name="store reporting calendar", cache_policy=NO_CACHE)(store_deadlines)
+plan_task = task(name="render plan DOCX", cache_policy=NO_CACHE, retries=1)(render_campaign_plan)
+queue_task = task(name="queue launch emails", cache_policy=NO_CACHE)(queue_launch_emails)
+dispatch_task = task(name="dispatch outbox", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])(
+    dispatch
+)
+mark_task = task(name="mark launched", cache_policy=NO_CACHE)(mark_launched)
+
+
+@flow(name="launch", log_prints=True)
+def launch_flow(definition_path: str, now: datetime, settings: Settings | None = None) -> dict[str, Any]:
+    settings = settings or Settings()
+    logger = get_run_logger()
+    engine = make_engine(settings.database_url)
+    ensure_schema(engine)
+    as_of: date = now.astimezone(settings.tz).date()
+
+    defn: CampaignDefinition = validate_task(Path(definition_path))
+    persisted = persist_task(engine, defn, now=now)
+    enrolment = enrol_task(engine, persisted.campaign_id, defn)
+    schedule = build_schedule(defn, load_calendar())
+    new_deadlines = calendar_task(engine, persisted.campaign_id, schedule)
+    plan_path: Path = plan_task(settings, defn)
+    queued = queue_task(engine, settings, persisted.campaign_id, defn, plan_path, now=now)
+    sent = dispatch_task(engine, settings, now=now, worker_id="launch")
+    first_launch = mark_task(
+        engine,
+        persisted.campaign_id,
+        now=now,
+        as_of=as_of,
+        plan_document=plan_path.relative_to(settings.data_dir),
+    )
+    engine.dispose()
+
+    summary = {
+        "code": defn.code,
+        "launched": first_launch,
+        "units": enrolment.units,
+        "people": enrolment.people,
+        "units_without_email": enrolment.units_without_email,
+        "deadlines": len(schedule),
+        "new_deadlines": new_deadlines,
+        "plan": str(plan_path),
+        "emails_queued": queued["queued"],
+        "emails": asdict(sent) if hasattr(sent, "__dataclass_fields__") else sent,
+    }
+    logger.info("launch %s: %s", defn.code, summary)
+    return summary
+
+
+if __name__ == "__main__":
+    import sys
+
+    from models.text import nfc
+
+    print(launch_flow(nfc(sys.argv[1]), datetime.now().astimezone()))

@@ -1,0 +1,37 @@
+"""Data builders shared by the tests: demo directories loaded into a database, example definitions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+
+from tasks.directory import import_directory, write_demo
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+TQ_DEFINITION = EXAMPLES / "tuyen-quang-2024.yaml"
+NATIONAL_DEFINITION = EXAMPLES / "national-2026.yaml"
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def at(day: str, hour: int = 8, minute: int = 0) -> datetime:
+    """'05/01/2024' → that day at hour:minute in Vietnam."""
+    d, m, y = (int(p) for p in day.split("/"))
+    return datetime(y, m, d, hour, minute, tzinfo=VN)
+
+
+def load_demo_directory(engine: Engine, name: str, tmp: Path, now: datetime | None = None) -> list[Path]:
+    files = write_demo(name, tmp / f"directory-{name}")
+    import_directory(engine, files, now=now or at("02/01/2024"))
+    return files
+
+
+def edited_definition(tmp: Path, source: Path, old: str, new: str) -> Path:
+    text = source.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {source.name}"
+    target = tmp / f"edited-{source.name}"
+    target.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return target
