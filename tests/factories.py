@@ -35,3 +35,23 @@ def edited_definition(tmp: Path, source: Path, old: str, new: str) -> Path:
     target = tmp / f"edited-{source.name}"
     target.write_text(text.replace(old, new, 1), encoding="utf-8")
     return target
+
+
+def launch_campaign_rows(engine: Engine, definition: Path = TQ_DEFINITION, now: datetime | None = None) -> int:
+    """The launch flow's database steps without Prefect or email: campaign, enrolment, calendar, launched.
+
+    For tests of later stages that need a launched campaign quickly; the launch flow itself is tested in
+    tests/flows/test_launch.py.
+    """
+    from models.definition import load_definition
+    from models.schedule import build_schedule
+    from models.workdays import load_calendar
+    from tasks.campaign import enrol, mark_launched, persist_campaign, store_deadlines
+
+    moment = now or at("05/01/2024", 9)
+    defn = load_definition(definition)
+    persisted = persist_campaign(engine, defn, now=moment)
+    enrol(engine, persisted.campaign_id, defn)
+    store_deadlines(engine, persisted.campaign_id, build_schedule(defn, load_calendar()))
+    mark_launched(engine, persisted.campaign_id, now=moment, as_of=moment.date(), plan_document=None)
+    return persisted.campaign_id
