@@ -118,6 +118,7 @@ class ProgressSnapshot(SQLModel, table=True):
     subject_code: str = Field(max_length=40)
     source: SnapshotSource = Field(max_length=10)
     computed_at: datetime
-    values_json: str = Field(sa_column=Column(Text, nullable=False))  # own figures (persons) or rolled-up (units)
+    # Own figures (persons) or rolled-up figures (units).
+    values_json: str = Field(sa_column=Column(Text, nullable=False))
     # {"reduction_rate": {"num": 20, "den": 150, "target": "0.10", "met": true}}
     indicators_json: str = Field(sa_column=Column(Text, nullable=False))

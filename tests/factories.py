@@ -37,7 +37,9 @@ def edited_definition(tmp: Path, source: Path, old: str, new: str) -> Path:
     return target
 
 
-def launch_campaign_rows(engine: Engine, definition: Path = TQ_DEFINITION, now: datetime | None = None) -> int:
+def launch_campaign_rows(
+    engine: Engine, definition: Path = TQ_DEFINITION, now: datetime | None = None
+) -> int:
     """The launch flow's database steps without Prefect or email: campaign, enrolment, calendar, launched.
 
     For tests of later stages that need a launched campaign quickly; the launch flow itself is tested in
