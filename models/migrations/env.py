@@ -8,7 +8,8 @@ from sqlmodel import SQLModel
 import models.campaign
 import models.directory
 import models.outbox
-import models.reporting  # noqa: F401  (register tables on the metadata)
+import models.reporting
+import models.service  # noqa: F401  (register tables on the metadata)
 
 target_metadata = SQLModel.metadata
 config = context.config
