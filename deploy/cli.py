@@ -14,6 +14,7 @@ from sqlmodel import col
 
 from deploy.cli_directory import app as directory_app
 from deploy.cli_outbox import app as outbox_app
+from deploy.cli_report import app as report_app
 from deploy.timeparse import parse_as_of
 from models.campaign import Campaign, Deadline, EnrolledPerson, EnrolledUnit
 from models.db import SchemaOutOfDate, current_revision, ensure_schema, head_revision, make_engine, upgrade
@@ -31,6 +32,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(directory_app, name="directory")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(report_app, name="report")
 
 AsOf = Annotated[
     str | None,
