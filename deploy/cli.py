@@ -13,6 +13,7 @@ from sqlalchemy import Engine, func, select
 from sqlmodel import col
 
 from deploy.cli_directory import app as directory_app
+from deploy.cli_ledger import app as ledger_app
 from deploy.cli_outbox import app as outbox_app
 from deploy.cli_report import app as report_app
 from deploy.timeparse import parse_as_of
@@ -33,6 +34,7 @@ app.add_typer(campaign_app, name="campaign")
 app.add_typer(directory_app, name="directory")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(report_app, name="report")
+app.add_typer(ledger_app, name="ledger")
 
 AsOf = Annotated[
     str | None,

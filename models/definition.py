@@ -41,6 +41,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from models.directory import DisciplineForm, UnitLevel
+from models.ledger_rules import MEASURES, Measure
 from models.text import fmt_date, nfc, parse_date
 from models.workdays import DayOffRule
 
@@ -455,6 +456,19 @@ class Reporting(_Model):
     last_period: YearMonth | None = None
 
 
+class LedgerRules(_Model):
+    """How a case ledger's computed figures map to the campaign's fields (models/ledger_rules.py).
+
+    A field whose key is a ledger measure (carried_over, arising, finished, cases_with_conditions,
+    cases_finished, money_with_conditions, money_finished, money_collected) maps to it by itself.
+    """
+
+    # Start of the counting window: the seed-003 "carried over" day, the seed-000 statistical-year start.
+    # None = the campaign start (period.start).
+    baseline: VnDate | None = None
+    fields: dict[Key, Measure] = {}  # campaign field key -> measure, for fields named otherwise
+
+
 # ---------------------------------------------------------------- awards, eligibility, dossier, council
 
 
@@ -633,6 +647,7 @@ class CampaignDefinition(_Model):
     reminders: Reminders = Reminders()
     distribution: list[Recipient] = []
     close_early_when_complete: bool = False
+    ledger: LedgerRules | None = None  # case ledgers: baseline and field mapping (tasks/ledger.py)
 
     @model_validator(mode="before")
     @classmethod
@@ -723,6 +738,15 @@ class CampaignDefinition(_Model):
         elig = self.eligibility
         if elig.require_indicator is not None and elig.require_indicator not in ind_keys:
             p.append((("eligibility", "require_indicator"), f"không có chỉ tiêu “{elig.require_indicator}”"))
+
+        if self.ledger is not None:
+            for key in self.ledger.fields:
+                if key not in known:
+                    message = f"chỉ số “{key}” không có trong fields ({', '.join(field_keys)})"
+                    p.append((("ledger", "fields", key), message))
+            if self.ledger.baseline is not None and self.ledger.baseline > end:
+                message = f"ngày gốc {fmt_date(self.ledger.baseline)} sau ngày kết thúc {fmt_date(end)}"
+                p.append((("ledger", "baseline"), message))
         _cross(p)
         return self
 
@@ -735,6 +759,23 @@ class CampaignDefinition(_Model):
 
     def award(self, key: str) -> Award:
         return next(a for a in self.awards if a.key == key)
+
+    def ledger_measures(self) -> dict[str, Measure]:
+        """Campaign field key -> the ledger measure computing it (fields no ledger computes are absent)."""
+        mapping = dict(self.ledger.fields) if self.ledger is not None else {}
+        out: dict[str, Measure] = {}
+        for f in self.fields:
+            if f.key in mapping:
+                out[f.key] = mapping[f.key]
+            elif f.key in MEASURES:
+                out[f.key] = f.key  # type: ignore[assignment]  # checked: one of the measures
+        return out
+
+    @property
+    def ledger_baseline(self) -> date:
+        if self.ledger is not None and self.ledger.baseline is not None:
+            return self.ledger.baseline
+        return self.period.start
 
 
 # ---------------------------------------------------------------- identity
@@ -867,6 +908,7 @@ _MODELS: list[type[BaseModel]] = [
     Council,
     Reminders,
     Recipient,
+    LedgerRules,
     CampaignDefinition,
 ]
 
@@ -982,6 +1024,7 @@ __all__ = [
     "DayOffRule",
     "DefinitionError",
     "Indicator",
+    "LedgerRules",
     "Problem",
     "Window",
     "canonical_json",

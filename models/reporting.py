@@ -85,7 +85,8 @@ class LedgerCase(SQLModel, table=True):
     __tablename__ = "ledger_case"
     __table_args__ = (UniqueConstraint("import_id", "case_id", name="uq_ledger_case"),)
     id: int | None = Field(default=None, primary_key=True)
-    import_id: int = Field(foreign_key="ledger_import.id", index=True)
+    # No separate index: uq_ledger_case (import_id, case_id) already serves lookups by import.
+    import_id: int = Field(foreign_key="ledger_import.id")
     case_id: str = Field(max_length=60)
     unit_code: str = Field(max_length=40, index=True)
     officer_code: str | None = Field(default=None, max_length=40)

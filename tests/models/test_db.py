@@ -8,3 +8,21 @@ def test_migrations_reach_head_on_both_databases(engine: Engine) -> None:
     assert current_revision(engine) == head_revision(engine)
     tables = set(inspect(engine).get_table_names())
     assert {"unit", "person", "discipline", "campaign", "enrolled_unit", "outbox_message"} <= tables
+
+
+def test_migrations_match_the_models(engine: Engine) -> None:
+    """A table or column added to models/ without a migration (or the reverse) is caught here."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    import models.campaign
+    import models.directory
+    import models.outbox
+    import models.reporting
+    import models.service  # noqa: F401
+
+    ensure_schema(engine)
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+    assert diff == []

@@ -1,0 +1,165 @@
+"""`thidua ledger ...`: import case ledgers, show the figures computed from them, reconcile, demo ledgers.
+
+Mounted by the main CLI as a sub-app (`app.add_typer(ledger_app, name="ledger")`). It imports nothing of
+Prefect, so these commands start fast.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy import Engine
+
+from models.db import SchemaOutOfDate, ensure_schema, make_engine
+from models.settings import Settings
+from models.text import fmt_date, parse_date
+from tasks.ledger import (
+    LedgerError,
+    current_import,
+    import_ledger,
+    ledger_figures,
+    reconcile,
+)
+from tasks.ledger_demo import CAMPAIGN_DEMOS, write_demo_ledger
+
+app = typer.Typer(
+    name="ledger",
+    help="Sổ thụ lý (danh sách việc thi hành án): nhập, tính chỉ số, đối chiếu với báo cáo.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _engine(settings: Settings) -> Engine:
+    engine = make_engine(settings.database_url)
+    try:
+        ensure_schema(engine)
+    except SchemaOutOfDate as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    return engine
+
+
+def _day(text: str | None, settings: Settings, option: str) -> date:
+    if text is None:
+        return datetime.now(settings.tz).date()  # the CLI is the edge where the wall clock enters
+    try:
+        return parse_date(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint=option) from None
+
+
+def _number(value: int | None) -> str:
+    return "—" if value is None else f"{value:,}".replace(",", ".")
+
+
+@app.command("import")
+def import_command(
+    code: Annotated[str, typer.Argument(help="Mã phong trào")],
+    file: Annotated[Path, typer.Argument(help="Sổ thụ lý: tệp .csv (UTF-8) hoặc .xlsx")],
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Sổ cập nhật đến ngày (dd/mm/yyyy; mặc định: hôm nay)")
+    ] = None,
+) -> None:
+    """Nhập sổ thụ lý: có lỗi ở bất kỳ dòng nào thì không nhập gì, sổ đang dùng giữ nguyên."""
+    settings = Settings()
+    day = _day(as_of, settings, "--as-of")
+    engine = _engine(settings)
+    try:
+        result = import_ledger(engine, code, file, as_of=day, now=datetime.now(settings.tz))
+    except LedgerError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    typer.echo(result.summary())
+
+
+@app.command("figures")
+def figures_command(
+    code: Annotated[str, typer.Argument(help="Mã phong trào")],
+    at: Annotated[
+        str | None, typer.Option("--at", help="Tính đến hết ngày (dd/mm/yyyy; mặc định: ngày của sổ)")
+    ] = None,
+    by: Annotated[str, typer.Option("--by", help="unit (đơn vị) hoặc officer (chấp hành viên)")] = "unit",
+) -> None:
+    """Các chỉ số của phong trào tính từ sổ thụ lý, theo đơn vị hoặc theo chấp hành viên."""
+    if by not in ("unit", "officer"):
+        raise typer.BadParameter("chọn unit hoặc officer", param_hint="--by")
+    settings = Settings()
+    engine = _engine(settings)
+    try:
+        current = current_import(engine, code)
+        if current is None:
+            raise LedgerError(f"Phong trào “{code}” chưa nhập sổ thụ lý (thidua ledger import).")
+        day = current.as_of if at is None else _day(at, settings, "--at")
+        figures = ledger_figures(engine, code, at=day, by="unit" if by == "unit" else "officer")
+    except LedgerError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    typer.echo(
+        f"Sổ “{current.source_name}” (tính đến {fmt_date(current.as_of)}); chỉ số đến hết {fmt_date(day)}:"
+    )
+    if day > current.as_of:
+        typer.echo(f"Lưu ý: ngày tính sau ngày của sổ ({fmt_date(current.as_of)}).")
+    fields = list(next(iter(figures.values()), {}))
+    typer.echo("\t".join(["Mã", *fields]))
+    for group, values in figures.items():
+        typer.echo("\t".join([group, *(_number(values[f]) for f in fields)]))
+
+
+@app.command("reconcile")
+def reconcile_command(
+    code: Annotated[str, typer.Argument(help="Mã phong trào")],
+    period: Annotated[str, typer.Option("--period", help="Kỳ báo cáo, ví dụ 2024-03 hoặc final")],
+    show_all: Annotated[bool, typer.Option("--all", help="In cả các dòng khớp")] = False,
+) -> None:
+    """Đối chiếu số liệu đơn vị báo cáo với số tính từ sổ thụ lý (kết quả thực chất)."""
+    settings = Settings()
+    engine = _engine(settings)
+    try:
+        rows = reconcile(engine, code, period)
+    except LedgerError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    differing = [r for r in rows if not r.matches]
+    typer.echo(
+        f"Đối chiếu kỳ {period}: {len(rows)} chỉ số của {len({r.unit_code for r in rows})} đơn vị, "
+        f"{len(differing)} chỉ số lệch hoặc chưa báo cáo."
+    )
+    shown = rows if show_all else differing
+    if shown:
+        typer.echo("Đơn vị\tChỉ số\tBáo cáo\tTheo sổ\tChênh lệch")
+        for r in shown:
+            diff = "chưa báo cáo" if r.difference is None else f"{r.difference:+,}".replace(",", ".")
+            typer.echo(f"{r.unit_code}\t{r.field}\t{_number(r.reported)}\t{_number(r.computed)}\t{diff}")
+
+
+@app.command("demo")
+def demo_command(
+    code: Annotated[str, typer.Argument(help=f"Mã phong trào hoặc bộ mẫu: {', '.join(CAMPAIGN_DEMOS)}")],
+    out: Annotated[Path, typer.Option("--out", help="Tệp CSV ghi ra")],
+    units: Annotated[
+        list[str] | None,
+        typer.Option("--units", help="Chỉ các đơn vị này (lặp lại tùy chọn hoặc cách nhau bởi dấu phẩy)"),
+    ] = None,
+    rows: Annotated[int | None, typer.Option("--rows", min=0, help="Số việc (mặc định theo bộ mẫu)")] = None,
+) -> None:
+    """Ghi sổ thụ lý mẫu (luôn giống hệt nhau giữa các lần chạy) cho danh bạ mẫu."""
+    try:
+        chosen = [u.strip() for item in units or [] for u in item.split(",") if u.strip()]
+        path = write_demo_ledger(code, out, units=chosen or None, rows=rows)
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(str(path))
+
+
+__all__ = ["app"]
