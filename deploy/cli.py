@@ -16,6 +16,7 @@ from deploy.cli_directory import app as directory_app
 from deploy.cli_ledger import app as ledger_app
 from deploy.cli_outbox import app as outbox_app
 from deploy.cli_report import app as report_app
+from deploy.serve import serve
 from deploy.timeparse import parse_as_of
 from models.campaign import Campaign, Deadline, EnrolledPerson, EnrolledUnit
 from models.db import SchemaOutOfDate, current_revision, ensure_schema, head_revision, make_engine, upgrade
@@ -35,6 +36,7 @@ app.add_typer(directory_app, name="directory")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(report_app, name="report")
 app.add_typer(ledger_app, name="ledger")
+app.command("serve")(serve)
 
 AsOf = Annotated[
     str | None,

@@ -38,7 +38,7 @@ dispatch_task = task(name="dispatch outbox", cache_policy=NO_CACHE, retries=2, r
 mark_task = task(name="mark launched", cache_policy=NO_CACHE)(mark_launched)
 
 
-@flow(name="launch", log_prints=True)
+@flow(name="launch")
 def launch_flow(definition_path: str, now: datetime, settings: Settings | None = None) -> dict[str, Any]:
     settings = settings or Settings()
     logger = get_run_logger()

@@ -1,0 +1,108 @@
+"""The callables the scheduler runs, stored by name ("deploy.jobs:run_collect") in the persistent job store.
+
+Thin on purpose: each reads the settings and the clock at run time (a stored job carries only the campaign
+code), configures Prefect before importing a flow, and runs it. Flows that later issues add (remind, close)
+are looked up by name, so the schedule exists before them and starts working the day they land.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from models.settings import Settings
+
+log = logging.getLogger("thidua.jobs")
+
+
+def _settings_and_now() -> tuple[Settings, datetime]:
+    settings = Settings()
+    return settings, datetime.now(settings.tz)
+
+
+def _leading() -> bool:
+    from deploy.scheduler import still_leader
+
+    if still_leader():
+        return True
+    log.warning("Tiến trình này không còn giữ quyền lập lịch — bỏ qua công việc.")
+    return False
+
+
+def _flow(module: str, name: str, settings: Settings) -> Callable[..., Any] | None:
+    """The flow object, or None when its module does not exist yet."""
+    from deploy.prefect_env import configure_prefect
+
+    configure_prefect(settings)  # Prefect reads its settings once, at its first import
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name == module:
+            return None
+        raise
+    flow: Callable[..., Any] = getattr(mod, name)
+    return flow
+
+
+def run_reminders(code: str) -> None:
+    """Daily reminder sweep of one campaign (flows.remind.remind_flow(code, now, settings))."""
+    if not _leading():
+        return
+    settings, now = _settings_and_now()
+    flow = _flow("flows.remind", "remind_flow", settings)
+    if flow is None:
+        log.warning("Phong trào %s: chức năng nhắc hạn chưa có (flows/remind.py) — chưa gửi nhắc nhở.", code)
+        return
+    flow(code, now, settings)
+
+
+def run_collect(code: str, period: str) -> None:
+    """Collection run after a period's due date; the flow covers every period started so far."""
+    if not _leading():
+        return
+    settings, now = _settings_and_now()
+    flow = _flow("flows.collect", "collect_flow", settings)
+    if flow is None:
+        log.warning("Phong trào %s: luồng thu thập chưa có — bỏ qua kỳ %s.", code, period)
+        return
+    log.info("Phong trào %s: thu thập số liệu sau hạn kỳ %s.", code, period)
+    flow(code, now, settings)
+
+
+def run_close(code: str) -> None:
+    """Closing run after the campaign's end date (flows.close.close_flow(code, now, settings))."""
+    if not _leading():
+        return
+    settings, now = _settings_and_now()
+    flow = _flow("flows.close", "close_flow", settings)
+    if flow is None:
+        log.warning(
+            "Phong trào %s: chức năng tổng kết chưa có (flows/close.py) — chưa đóng phong trào.", code
+        )
+        return
+    flow(code, now, settings)
+
+
+def dispatch_outbox() -> None:
+    """Send due outbox emails: plain code, not a flow (a flow run a minute would flood Prefect's database)."""
+    if not _leading():
+        return
+    from models.db import make_engine
+    from notifications.outbox import dispatch
+
+    settings, now = _settings_and_now()
+    engine = make_engine(settings.database_url)
+    try:
+        result = dispatch(engine, settings, now=now, worker_id="scheduler")
+    finally:
+        engine.dispose()
+    if result.sent or result.failed or result.retried:
+        log.info("Hộp thư đi: đã gửi %d, lỗi %d, chờ gửi lại %d.", result.sent, result.failed, result.retried)
+
+
+def campaign_marker(code: str) -> None:
+    """Never runs (the marker job is paused); it exists so the marker has a callable to name."""
+    log.debug("campaign marker %s", code)
