@@ -16,6 +16,8 @@ from deploy.cli_directory import app as directory_app
 from deploy.cli_ledger import app as ledger_app
 from deploy.cli_outbox import app as outbox_app
 from deploy.cli_report import app as report_app
+from deploy.cli_status import status as status_command
+from deploy.cli_status import targets as targets_command
 from deploy.serve import serve
 from deploy.timeparse import parse_as_of
 from models.campaign import Campaign, Deadline, EnrolledPerson, EnrolledUnit
@@ -32,6 +34,8 @@ db_app = typer.Typer(help="Cấu trúc cơ sở dữ liệu (Alembic).", no_args
 campaign_app = typer.Typer(help="Phong trào thi đua: kiểm tra, phát động, xem.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(campaign_app, name="campaign")
+campaign_app.command("status")(status_command)
+campaign_app.command("targets")(targets_command)
 app.add_typer(directory_app, name="directory")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(report_app, name="report")
@@ -238,6 +242,39 @@ def campaign_show(code: str, as_json: Annotated[bool, typer.Option("--json")] = 
     for key, label, nominal, due in deadlines:
         moved = f" (theo kế hoạch {fmt_date(nominal)})" if nominal != due else ""
         typer.echo(f"    {key:<10} {label:<40} hạn {fmt_date(due)}{moved}")
+
+
+@app.command("collect")
+def collect(code: str, as_of: AsOf = None) -> None:
+    """Thu thập số liệu (luồng Prefect “collect”): hộp thư đến, tổng hợp, tỷ lệ báo cáo, gửi thư."""
+    settings = Settings()
+    now = _now(settings, as_of)
+    from deploy.prefect_env import configure_prefect
+
+    typer.echo(configure_prefect(settings))
+    from flows.collect import collect_flow
+    from tasks.collection import CampaignNotCollecting, CampaignNotFound
+
+    try:
+        summary = collect_flow(code, now, settings)
+    except (CampaignNotFound, CampaignNotCollecting) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    print_collect_summary(summary)
+
+
+def print_collect_summary(summary: dict[str, Any]) -> None:
+    inbox = summary.get("inbox") or {}
+    typer.echo(f"Phong trào {summary['code']}: thu thập số liệu ngày {summary['as_of']}.")
+    typer.echo(
+        f"  Hộp thư đến: {inbox.get('accepted', 0)} tệp được tiếp nhận,"
+        f" {inbox.get('rejected', 0)} tệp bị trả lại"
+    )
+    status = summary.get("timeliness") or {}
+    if status:
+        typer.echo(f"  Kỳ {status['period']}: {status['summary']}")
+        if status["missing"]:
+            typer.echo("  Quá hạn chưa nộp: " + ", ".join(status["missing"]))
 
 
 def _int() -> Any:

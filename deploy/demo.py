@@ -1,9 +1,17 @@
-"""The main job of the quick start: the Tuyên Quang 2024 campaign on the embedded default."""
+"""The main job of the quick start: the Tuyên Quang 2024 campaign on the embedded default.
+
+1. the demo directory (Cục THADS tỉnh Tuyên Quang, departments, 7 Chi cục, ~120 staff) is imported;
+2. the seed-003 plan is launched on 05/01/2024 (plan DOCX, one email per unit);
+3. the months January–June are replayed: reports from the units (one late, one missing, one rejected then
+   corrected, one inflated), a collection run after each due date;
+4. the status at the end: table, XLSX, chart, and the reconciliation against the case ledger.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -18,22 +26,57 @@ DEMO_CAMPAIGN = EXAMPLES_DIR / "tuyen-quang-2024.yaml"
 
 def run_demo(settings: Settings, *, as_of: datetime) -> None:
     from deploy.cli import print_launch_summary, run_launch
+    from deploy.demo_months import run_months
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.database_url)
     typer.echo(f"Thư mục dữ liệu: {settings.data_dir}")
-    typer.echo(
-        f"Cơ sở dữ liệu: {make_engine(settings.database_url).url.render_as_string(hide_password=True)}"
-    )
+    typer.echo(f"Cơ sở dữ liệu: {engine.url.render_as_string(hide_password=True)}")
 
     directory_dir = settings.data_dir / "demo" / DEMO_DIRECTORY
     files = write_demo(DEMO_DIRECTORY, directory_dir)
-    engine = make_engine(settings.database_url)
     ensure_schema(engine)
     summary = import_directory(engine, files, now=as_of)
-    engine.dispose()
     typer.echo(f"1. Danh bạ mẫu {DEMO_DIRECTORY} ({directory_dir}): {summary}")
 
     typer.echo(f"2. Phát động phong trào từ {DEMO_CAMPAIGN.name} (ngày {as_of:%d/%m/%Y})")
     launch = run_launch(settings, DEMO_CAMPAIGN, as_of)
     print_launch_summary(settings, launch)
-    typer.echo("Xem lại: thidua campaign show " + launch["code"] + " · thidua outbox list")
+    code = launch["code"]
+
+    from flows.collect import collect_flow
+
+    def collect(moment: datetime) -> dict[str, Any]:
+        return collect_flow(code, moment, settings)
+
+    typer.echo("3. Các tháng của phong trào: đơn vị báo cáo, hệ thống thu thập sau mỗi hạn nộp")
+    logs = run_months(settings, engine, code, collect, typer.echo)
+
+    typer.echo("4. Tình hình cuối kỳ")
+    print_final_status(settings, code, logs[-1].due)
+    engine.dispose()
+    typer.echo(f"Thư đã gửi (tệp .eml): {settings.outbox_dir}" if not settings.uses_smtp else "")
+    typer.echo(
+        f"Xem lại: thidua campaign show {code} · thidua campaign status {code} · thidua outbox list · "
+        f"thidua ledger reconcile {code} --period 2024-06"
+    )
+
+
+def print_final_status(settings: Settings, code: str, as_of: Any) -> None:
+    from tasks.ledger import reconcile
+    from tasks.progress import campaign_status
+    from tasks.status_report import status_lines, write_status_chart, write_status_xlsx
+
+    engine = make_engine(settings.database_url)
+    table = campaign_status(engine, code, as_of=as_of, period="2024-06", tz=settings.tz)
+    for line in status_lines(table):
+        typer.echo("   " + line)
+    out = settings.documents_dir / code
+    typer.echo(f"   Bảng tính: {write_status_xlsx(table, out / 'tinh-hinh-2024-06.xlsx')}")
+    typer.echo(f"   Biểu đồ:   {write_status_chart(table, out / 'tinh-hinh-2024-06.png')}")
+    differences = [row for row in reconcile(engine, code, "2024-06") if not row.matches]
+    typer.echo(f"   Đối chiếu với sổ thụ lý (kỳ 2024-06): {len(differences)} chênh lệch")
+    for row in differences:
+        reported = "chưa báo cáo" if row.reported is None else str(row.reported)
+        typer.echo(f"     {row.unit_code} {row.field}: báo cáo {reported}, sổ thụ lý {row.computed}")
+    engine.dispose()

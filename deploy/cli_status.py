@@ -1,0 +1,112 @@
+"""`thidua campaign status` and `thidua campaign targets`: where a campaign stands, and per-unit targets.
+
+Both are read-or-load commands on the database: no Prefect here, so they answer in a moment. The status
+table is computed from the reports received by `--as-of` (default: now), so it can be replayed for any day.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy import Engine
+
+from deploy.timeparse import parse_as_of
+from models.db import SchemaOutOfDate, ensure_schema, make_engine
+from models.settings import Settings
+from tasks.progress import ProgressError, campaign_status, import_targets
+from tasks.status_report import status_lines
+
+app = typer.Typer(
+    help="Tình hình thực hiện phong trào và chỉ tiêu giao cho từng đơn vị.", no_args_is_help=True
+)
+
+AsOf = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of", help="Số liệu tính đến thời điểm này (dd/mm/yyyy [HH:MM] hoặc ISO); mặc định: bây giờ."
+    ),
+]
+
+
+def _engine(settings: Settings) -> Engine:
+    engine = make_engine(settings.database_url)
+    try:
+        ensure_schema(engine)
+    except SchemaOutOfDate as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+    return engine
+
+
+def _now(settings: Settings, value: str | None) -> datetime:
+    try:
+        return parse_as_of(value, settings.tz)
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
+
+
+def _as_of(settings: Settings, value: str | None) -> date:
+    return _now(settings, value).astimezone(settings.tz).date()
+
+
+@app.command("status")
+def status(
+    code: str,
+    as_of: AsOf = None,
+    period: Annotated[
+        str | None,
+        typer.Option(
+            "--period", help="Kỳ báo cáo (yyyy-mm, mm/yyyy hoặc final); mặc định: kỳ mới nhất đã đến hạn."
+        ),
+    ] = None,
+    xlsx: Annotated[Path | None, typer.Option("--xlsx", help="Ghi thêm bảng tính XLSX vào tệp này.")] = None,
+    chart: Annotated[Path | None, typer.Option("--chart", help="Ghi thêm biểu đồ PNG vào tệp này.")] = None,
+) -> None:
+    """Bảng tình hình: đơn vị đã báo cáo chưa, đúng hạn không, từng chỉ tiêu so với mục tiêu, xu hướng."""
+    settings = Settings()
+    day = _as_of(settings, as_of)
+    engine = _engine(settings)
+    try:
+        table = campaign_status(engine, code, as_of=day, period=period, tz=settings.tz)
+    except ProgressError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        engine.dispose()
+    for line in status_lines(table):
+        typer.echo(line)
+    if xlsx is not None or chart is not None:
+        from tasks.status_report import write_status_chart, write_status_xlsx
+
+        typer.echo("")
+        if xlsx is not None:
+            typer.echo(f"Đã ghi bảng tính: {write_status_xlsx(table, xlsx)}")
+        if chart is not None:
+            typer.echo(f"Đã ghi biểu đồ: {write_status_chart(table, chart)}")
+
+
+@app.command("targets")
+def targets(
+    code: str,
+    file: Annotated[Path, typer.Argument(help="Tệp CSV/XLSX có các cột: Mã đơn vị, Chỉ tiêu, Giá trị.")],
+    as_of: AsOf = None,
+) -> None:
+    """Nhập chỉ tiêu giao riêng cho từng đơn vị (ví dụ “83,90%”); có lỗi thì không nhập dòng nào."""
+    settings = Settings()
+    now = _now(settings, as_of)
+    engine = _engine(settings)
+    try:
+        result = import_targets(engine, code, file, now=now)
+    except ProgressError as exc:  # TargetImportError lists every row
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        engine.dispose()
+    typer.echo(
+        f"Đã nhập chỉ tiêu giao riêng từ {result.source_name}: {result.rows} dòng "
+        f"(thêm mới {result.inserted}, cập nhật {result.updated}, không đổi {result.unchanged})."
+    )
