@@ -88,7 +88,7 @@ class LedgerCase(SQLModel, table=True):
     # No separate index: uq_ledger_case (import_id, case_id) already serves lookups by import.
     import_id: int = Field(foreign_key="ledger_import.id")
     case_id: str = Field(max_length=60)
-    unit_code: str = Field(max_length=40, index=True)
+    unit_code: str = Field(max_length=40)  # no index: every query filters on import_id first
     officer_code: str | None = Field(default=None, max_length=40)
     received_date: date
     conditions_date: date | None = None  # when it became enforceable ("có điều kiện"); None = never
