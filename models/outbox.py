@@ -14,6 +14,7 @@ class OutboxStatus(StrEnum):
     SENDING = "sending"  # claimed by a dispatcher until lease_until
     SENT = "sent"
     FAILED = "failed"  # permanent failure or attempts exhausted; last_error says why
+    CANCELLED = "cancelled"  # no longer owed (e.g. a reminder after the report arrived); never sent
 
 
 class OutboxMessage(SQLModel, table=True):

@@ -123,3 +123,18 @@ class ProgressSnapshot(SQLModel, table=True):
     values_json: str = Field(sa_column=Column(Text, nullable=False))
     # {"reduction_rate": {"num": 20, "den": 150, "target": "0.10", "met": true}}
     indicators_json: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class Exemption(SQLModel, table=True):
+    """An administrator's decision that a unit does not owe an item (a period report, the final report, the
+    dossier): it cancels that unit's remaining reminders for that deadline, like a submission does."""
+
+    __tablename__ = "exemption"
+    __table_args__ = (UniqueConstraint("campaign_id", "unit_code", "deadline_key", name="uq_exemption"),)
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    unit_code: str = Field(max_length=40)
+    deadline_key: str = Field(max_length=40)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    granted_by: str = Field(max_length=254)
+    granted_at: datetime
