@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 from sqlmodel import col
 
+from deploy.cli_common import AsOf, open_engine, parse_now
 from deploy.cli_directory import app as directory_app
 from deploy.cli_ledger import app as ledger_app
 from deploy.cli_outbox import app as outbox_app
@@ -19,9 +20,8 @@ from deploy.cli_report import app as report_app
 from deploy.cli_status import status as status_command
 from deploy.cli_status import targets as targets_command
 from deploy.serve import serve
-from deploy.timeparse import parse_as_of
 from models.campaign import Campaign, Deadline, EnrolledPerson, EnrolledUnit
-from models.db import SchemaOutOfDate, current_revision, ensure_schema, head_revision, make_engine, upgrade
+from models.db import current_revision, head_revision, make_engine, upgrade
 from models.settings import Settings
 from models.text import fmt_date
 
@@ -41,29 +41,6 @@ app.add_typer(outbox_app, name="outbox")
 app.add_typer(report_app, name="report")
 app.add_typer(ledger_app, name="ledger")
 app.command("serve")(serve)
-
-AsOf = Annotated[
-    str | None,
-    typer.Option("--as-of", help="Thời điểm chạy (dd/mm/yyyy [HH:MM] hoặc ISO), để chạy lại theo lịch cũ."),
-]
-
-
-def _engine(settings: Settings) -> Engine:
-    engine = make_engine(settings.database_url)
-    try:
-        ensure_schema(engine)
-    except SchemaOutOfDate as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from exc
-    return engine
-
-
-def _now(settings: Settings, as_of: str | None) -> datetime:
-    try:
-        return parse_as_of(as_of, settings.tz)
-    except ValueError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from exc
 
 
 # ------------------------------------------------------------------ db
@@ -110,7 +87,7 @@ def campaign_validate(file: Path) -> None:
 def campaign_launch(file: Path, as_of: AsOf = None) -> None:
     """Phát động phong trào (luồng Prefect “launch”): ghi nhận, lập danh sách, lịch, kế hoạch, gửi thư."""
     settings = Settings()
-    now = _now(settings, as_of)
+    now = parse_now(settings, as_of)
     summary = run_launch(settings, file, now)
     print_launch_summary(settings, summary)
 
@@ -161,7 +138,7 @@ def print_launch_summary(settings: Settings, summary: dict[str, Any]) -> None:
 def campaign_list() -> None:
     """Các phong trào đã phát động."""
     settings = Settings()
-    engine = _engine(settings)
+    engine = open_engine(settings)
     with engine.connect() as conn:
         rows = conn.execute(
             select(
@@ -186,7 +163,7 @@ def campaign_list() -> None:
 def campaign_show(code: str, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Chi tiết một phong trào: trạng thái, lịch báo cáo, số đơn vị và cán bộ tham gia."""
     settings = Settings()
-    engine = _engine(settings)
+    engine = open_engine(settings)
     with engine.connect() as conn:
         camp = conn.execute(select(Campaign).where(col(Campaign.code) == code.upper())).first()
         if camp is None:
@@ -248,7 +225,7 @@ def campaign_show(code: str, as_json: Annotated[bool, typer.Option("--json")] = 
 def collect(code: str, as_of: AsOf = None) -> None:
     """Thu thập số liệu (luồng Prefect “collect”): hộp thư đến, tổng hợp, tỷ lệ báo cáo, gửi thư."""
     settings = Settings()
-    now = _now(settings, as_of)
+    now = parse_now(settings, as_of)
     from deploy.prefect_env import configure_prefect
 
     typer.echo(configure_prefect(settings))
@@ -294,7 +271,7 @@ def demo(
     from deploy.demo import run_demo
 
     settings = Settings()
-    run_demo(settings, as_of=_now(settings, as_of or "05/01/2024"))
+    run_demo(settings, as_of=parse_now(settings, as_of or "05/01/2024"))
 
 
 def main() -> None:

@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy import Engine
 
-from models.db import SchemaOutOfDate, ensure_schema, make_engine
+from deploy.cli_common import open_engine
 from models.settings import Settings
 from models.text import fmt_date, parse_date
 from tasks.ledger import (
@@ -31,16 +30,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-
-
-def _engine(settings: Settings) -> Engine:
-    engine = make_engine(settings.database_url)
-    try:
-        ensure_schema(engine)
-    except SchemaOutOfDate as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from exc
-    return engine
 
 
 def _day(text: str | None, settings: Settings, option: str) -> date:
@@ -67,7 +56,7 @@ def import_command(
     """Nhập sổ thụ lý: có lỗi ở bất kỳ dòng nào thì không nhập gì, sổ đang dùng giữ nguyên."""
     settings = Settings()
     day = _day(as_of, settings, "--as-of")
-    engine = _engine(settings)
+    engine = open_engine(settings)
     try:
         result = import_ledger(engine, code, file, as_of=day, now=datetime.now(settings.tz))
     except LedgerError as exc:
@@ -90,7 +79,7 @@ def figures_command(
     if by not in ("unit", "officer"):
         raise typer.BadParameter("chọn unit hoặc officer", param_hint="--by")
     settings = Settings()
-    engine = _engine(settings)
+    engine = open_engine(settings)
     try:
         current = current_import(engine, code)
         if current is None:
@@ -121,7 +110,7 @@ def reconcile_command(
 ) -> None:
     """Đối chiếu số liệu đơn vị báo cáo với số tính từ sổ thụ lý (kết quả thực chất)."""
     settings = Settings()
-    engine = _engine(settings)
+    engine = open_engine(settings)
     try:
         rows = reconcile(engine, code, period)
     except LedgerError as exc:

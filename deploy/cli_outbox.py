@@ -6,10 +6,10 @@ import socket
 from typing import Annotated
 
 import typer
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 
+from deploy.cli_common import open_engine
 from deploy.timeparse import parse_as_of
-from models.db import SchemaOutOfDate, ensure_schema, make_engine
 from models.outbox import OutboxStatus
 from models.settings import Settings
 from notifications.outbox import OUTBOX, dispatch
@@ -22,16 +22,6 @@ _STATUS_LABELS = {
     OutboxStatus.SENT: "đã gửi",
     OutboxStatus.FAILED: "thất bại",
 }
-
-
-def _engine(settings: Settings) -> Engine:
-    engine = make_engine(settings.database_url)
-    try:
-        ensure_schema(engine)
-    except SchemaOutOfDate as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from exc
-    return engine
 
 
 def _cut(text: str | None, width: int) -> str:
@@ -56,7 +46,7 @@ def list_messages(
             typer.echo(f"Trạng thái “{status}” không hợp lệ; chọn một trong: {choices}", err=True)
             raise typer.Exit(2) from exc
     settings = Settings()
-    engine = _engine(settings)
+    engine = open_engine(settings)
     c = OUTBOX.c
     query = select(c.id, c.status, c.recipient, c.subject, c.attempts, c.last_error).order_by(c.id.desc())
     if wanted is not None:
@@ -92,7 +82,7 @@ def dispatch_now(
     except ValueError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from exc
-    engine = _engine(settings)
+    engine = open_engine(settings)
     try:
         result = dispatch(engine, settings, now=now, worker_id=f"cli@{socket.gethostname()}")
     finally:

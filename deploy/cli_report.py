@@ -14,8 +14,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import Engine
 
-from deploy.timeparse import parse_as_of
-from models.db import SchemaOutOfDate, ensure_schema, make_engine
+from deploy.cli_common import AsOf, open_engine, parse_now
 from models.settings import Settings
 from models.text import fmt_date, nfc
 from notifications.outbox import DispatchResult, dispatch
@@ -32,29 +31,6 @@ from tasks.reports import (
 app = typer.Typer(
     help="Báo cáo số liệu định kỳ của đơn vị: mẫu, nộp, lịch sử, hộp thư đến.", no_args_is_help=True
 )
-
-AsOf = Annotated[
-    str | None,
-    typer.Option("--as-of", help="Thời điểm coi là “bây giờ” (dd/mm/yyyy [HH:MM] hoặc ISO)."),
-]
-
-
-def _engine(settings: Settings) -> Engine:
-    engine = make_engine(settings.database_url)
-    try:
-        ensure_schema(engine)
-    except SchemaOutOfDate as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from exc
-    return engine
-
-
-def _now(settings: Settings, as_of: str | None) -> datetime:
-    try:
-        return parse_as_of(as_of, settings.tz)
-    except ValueError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from exc
 
 
 def _fail(exc: Exception) -> typer.Exit:
@@ -73,7 +49,7 @@ def template(
 ) -> None:
     """Xuất mẫu báo cáo (XLSX, hoặc CSV) đã điền sẵn phong trào, đơn vị, kỳ báo cáo."""
     settings = Settings()
-    engine = _engine(settings)
+    engine = open_engine(settings)
     key = normalise_key(period)
     target = output or Path(f"bao-cao-{nfc(code).upper()}-{nfc(unit)}-{key}.xlsx")
     try:
@@ -135,8 +111,8 @@ def submit(
 ) -> None:
     """Nộp báo cáo đã điền; mỗi tệp được kiểm tra riêng. Mã thoát 1 nếu có tệp bị từ chối."""
     settings = Settings()
-    now = _now(settings, as_of)
-    engine = _engine(settings)
+    now = parse_now(settings, as_of)
+    engine = open_engine(settings)
     try:
         results = ingest_files(engine, settings, code, files, now=now, submitted_by=by or getpass.getuser())
         for result in results:
@@ -158,7 +134,7 @@ def history(
 ) -> None:
     """Các lần nộp báo cáo của một đơn vị cho một kỳ: ai nộp, khi nào, thay đổi gì."""
     settings = Settings()
-    engine = _engine(settings)
+    engine = open_engine(settings)
     try:
         entries = report_history(engine, code, unit, period)
     except ReportsError as exc:
@@ -193,8 +169,8 @@ def history(
 def inbox(code: str, as_of: AsOf = None) -> None:
     """Xử lý một lần hộp thư đến của phong trào (<data>/inbox/<MÃ>/), rồi gửi thư báo lỗi."""
     settings = Settings()
-    now = _now(settings, as_of)
-    engine = _engine(settings)
+    now = parse_now(settings, as_of)
+    engine = open_engine(settings)
     try:
         result = process_inbox(engine, settings, code, now=now)
         for item in result.results:

@@ -6,15 +6,13 @@ table is computed from the reports received by `--as-of` (default: now), so it c
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy import Engine
 
-from deploy.timeparse import parse_as_of
-from models.db import SchemaOutOfDate, ensure_schema, make_engine
+from deploy.cli_common import AsOf, open_engine, parse_now
 from models.settings import Settings
 from tasks.progress import ProgressError, campaign_status, import_targets
 from tasks.status_report import status_lines
@@ -23,34 +21,9 @@ app = typer.Typer(
     help="Tình hình thực hiện phong trào và chỉ tiêu giao cho từng đơn vị.", no_args_is_help=True
 )
 
-AsOf = Annotated[
-    str | None,
-    typer.Option(
-        "--as-of", help="Số liệu tính đến thời điểm này (dd/mm/yyyy [HH:MM] hoặc ISO); mặc định: bây giờ."
-    ),
-]
-
-
-def _engine(settings: Settings) -> Engine:
-    engine = make_engine(settings.database_url)
-    try:
-        ensure_schema(engine)
-    except SchemaOutOfDate as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from exc
-    return engine
-
-
-def _now(settings: Settings, value: str | None) -> datetime:
-    try:
-        return parse_as_of(value, settings.tz)
-    except ValueError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from exc
-
 
 def _as_of(settings: Settings, value: str | None) -> date:
-    return _now(settings, value).astimezone(settings.tz).date()
+    return parse_now(settings, value).astimezone(settings.tz).date()
 
 
 @app.command("status")
@@ -69,7 +42,7 @@ def status(
     """Bảng tình hình: đơn vị đã báo cáo chưa, đúng hạn không, từng chỉ tiêu so với mục tiêu, xu hướng."""
     settings = Settings()
     day = _as_of(settings, as_of)
-    engine = _engine(settings)
+    engine = open_engine(settings)
     try:
         table = campaign_status(engine, code, as_of=day, period=period, tz=settings.tz)
     except ProgressError as exc:
@@ -97,8 +70,8 @@ def targets(
 ) -> None:
     """Nhập chỉ tiêu giao riêng cho từng đơn vị (ví dụ “83,90%”); có lỗi thì không nhập dòng nào."""
     settings = Settings()
-    now = _now(settings, as_of)
-    engine = _engine(settings)
+    now = parse_now(settings, as_of)
+    engine = open_engine(settings)
     try:
         result = import_targets(engine, code, file, now=now)
     except ProgressError as exc:  # TargetImportError lists every row
