@@ -16,6 +16,7 @@ from deploy.cli_common import AsOf, open_engine, parse_now
 from deploy.cli_directory import app as directory_app
 from deploy.cli_ledger import app as ledger_app
 from deploy.cli_outbox import app as outbox_app
+from deploy.cli_remind import exempt, remind
 from deploy.cli_report import app as report_app
 from deploy.cli_status import status as status_command
 from deploy.cli_status import targets as targets_command
@@ -41,6 +42,8 @@ app.add_typer(outbox_app, name="outbox")
 app.add_typer(report_app, name="report")
 app.add_typer(ledger_app, name="ledger")
 app.command("serve")(serve)
+app.command("remind")(remind)
+app.command("exempt")(exempt)
 
 
 # ------------------------------------------------------------------ db

@@ -32,7 +32,7 @@ def open_engine(settings: Settings) -> Engine:
 
 
 def parse_now(settings: Settings, as_of: str | None) -> datetime:
-    """The moment a command acts at: --as-of if given, else now, in the configured zone; exit 2 if unreadable."""
+    """The moment a command acts at: --as-of if given, else now, in the zone; exit 2 if unreadable."""
     try:
         return parse_as_of(as_of, settings.tz)
     except ValueError as exc:

@@ -24,6 +24,7 @@ from models.workdays import load_calendar
 from notifications.outbox import dispatch
 from tasks.campaign import enrol, mark_launched, persist_campaign, store_deadlines
 from tasks.documents import render_campaign_plan
+from tasks.events import emit_prefect_event
 from tasks.notify import queue_launch_emails
 
 validate_task = task(name="validate definition", cache_policy=NO_CACHE)(load_definition)
@@ -62,6 +63,9 @@ def launch_flow(definition_path: str, now: datetime, settings: Settings | None =
         plan_document=plan_path.relative_to(settings.data_dir),
     )
     engine.dispose()
+    if first_launch:
+        # The row was written by the state transition; this tells the Prefect server (automations, UI).
+        emit_prefect_event(defn.code, "campaign.launched", payload={"units": enrolment.units}, occurred=now)
 
     summary = {
         "code": defn.code,

@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -62,7 +63,8 @@ from models.settings import Settings
 from models.text import nfc
 from notifications.outbox import enqueue
 from notifications.templating import render_email
-from tasks.campaign import record_event
+from tasks.events import emit_domain_event
+from tasks.reminders import cancel_pending_reminders
 
 __all__ = [
     "MAX_REPORT_BYTES",
@@ -350,7 +352,8 @@ def _row_heights(layout: TemplateLayout) -> dict[int, float]:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    # pid and thread: two sweeps in one process may write the same template at once.
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
     tmp.write_bytes(data)
     os.replace(tmp, path)
 
@@ -678,12 +681,13 @@ def _accept(
             note="\n".join(warnings) or None,
         )
     )
-    record_event(
+    emit_domain_event(
         s,
+        campaign_code=view.code,
         campaign_id=view.id,
         kind="report.accepted",
         now=now,
-        subject=unit,
+        unit_code=unit,
         actor=(submitted_by or "")[:100] or None,
         payload={
             "period": key,
@@ -695,6 +699,8 @@ def _accept(
             "changes": changes,
         },
     )
+    # The unit no longer owes this period: reminders still waiting in the outbox must not go out.
+    cancel_pending_reminders(s, view.id, unit, key)
     return IngestResult(
         path,
         source_name,
@@ -763,12 +769,13 @@ def _reject(
         )
     )
     notified = _queue_rejection(s, settings, view, unit, key, deadlines, source_name, sha, errors, rel, now)
-    record_event(
+    emit_domain_event(
         s,
+        campaign_code=view.code,
         campaign_id=view.id,
         kind="report.rejected",
         now=now,
-        subject=unit,
+        unit_code=unit,
         actor=(submitted_by or "")[:100] or None,
         payload={
             "period": key,

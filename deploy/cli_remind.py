@@ -1,0 +1,82 @@
+"""`thidua remind` and `thidua exempt`: one reminder sweep (or a dry run); exempt a unit from a deadline."""
+
+from __future__ import annotations
+
+import getpass
+from typing import Annotated
+
+import typer
+
+from deploy.cli_common import AsOf, open_engine, parse_now
+from models.settings import Settings
+from models.text import nfc
+from tasks.reminders import RemindError, grant_exemption, plan_reminders
+
+
+def remind(
+    code: str,
+    as_of: AsOf = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Chỉ in ra ai sẽ nhận thư gì, không thay đổi gì.")
+    ] = False,
+) -> None:
+    """Nhắc hạn (luồng Prefect “remind”): gửi thư nhắc, thư báo quá hạn, thư báo cấp trên, thư tổng hợp."""
+    settings = Settings()
+    now = parse_now(settings, as_of)
+    if dry_run:
+        # No Prefect and no writes: the plan is the decision alone.
+        engine = open_engine(settings)
+        try:
+            plan = plan_reminders(engine, code, now, tz=settings.tz)
+        except RemindError as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(1) from exc
+        finally:
+            engine.dispose()
+        typer.echo("(chạy thử — không gửi, không ghi gì)")
+        for line in plan.lines():
+            typer.echo(line)
+        return
+    from deploy.prefect_env import configure_prefect
+
+    typer.echo(configure_prefect(settings))
+    from flows.remind import remind_flow
+
+    try:
+        summary = remind_flow(code, now, settings)
+    except RemindError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    for line in summary["lines"]:
+        typer.echo(line)
+    queue = summary.get("queue") or {}
+    emails = summary.get("emails") or {}
+    typer.echo(
+        f"  Thư mới vào hộp thư đi: {queue.get('queued', 0)}"
+        f" · huỷ (không còn cần nhắc): {queue.get('cancelled', 0)}"
+        f" · đã gửi: {emails.get('sent', 0)}, lỗi: {emails.get('failed', 0)}"
+    )
+
+
+def exempt(
+    code: str,
+    unit: Annotated[str, typer.Argument(help="Mã đơn vị được miễn.")],
+    deadline: Annotated[str, typer.Argument(help="Hạn được miễn: 2024-03, final hoặc dossier.")],
+    reason: Annotated[str, typer.Argument(help="Lý do miễn nộp.")],
+    as_of: AsOf = None,
+) -> None:
+    """Miễn nộp một hạn cho một đơn vị: huỷ các thư nhắc còn chờ gửi của đơn vị cho hạn đó."""
+    settings = Settings()
+    now = parse_now(settings, as_of)
+    engine = open_engine(settings)
+    try:
+        created, cancelled = grant_exemption(
+            engine, code, unit, deadline, reason, granted_by=getpass.getuser(), now=now
+        )
+    except RemindError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        engine.dispose()
+    state = "Đã miễn nộp" if created else "Đơn vị đã được miễn từ trước"
+    typer.echo(f"{state}: đơn vị {nfc(unit)}, hạn {nfc(deadline)}. Đã huỷ {cancelled} thư nhắc chờ gửi.")

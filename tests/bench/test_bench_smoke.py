@@ -1,0 +1,28 @@
+"""The dispatch benchmark runs end to end with a handful of emails (its numbers are not checked here)."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "bench_dispatch.py"
+
+
+def load_bench(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    # On sys.path, not only loaded: the SMTP server's child process (spawn) imports the module by name.
+    monkeypatch.syspath_prepend(str(BENCH.parent))
+    return importlib.import_module("bench_dispatch")
+
+
+def test_the_dispatch_bench_delivers_every_email_on_one_connection_per_side(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bench = load_bench(monkeypatch)
+    assert bench.main(["--count", "25"]) == 0
+    out = capsys.readouterr().out
+    assert "1 SMTP connection(s), 25 received" in out.split("floor")[0]
+    assert out.count("1 SMTP connection(s), 25 received") == 2
+    assert "of the floor's throughput" in out

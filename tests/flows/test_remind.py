@@ -1,0 +1,69 @@
+"""The reminder flow with real Prefect runs and a real SMTP server, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.client.schemas.sorting import TaskRunSort
+from sqlalchemy import func, select
+
+from flows.remind import remind_flow
+from models.db import make_engine
+from models.outbox import OutboxMessage
+from models.settings import Settings
+from tests.conftest import SmtpRecorder
+from tests.factories import at, launch_campaign_rows, load_demo_directory
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+CODE = "TQ-2024-GIAM-AN"
+
+
+def _task_runs(flow_run_id: UUID) -> int:
+    with get_client(sync_client=True) as client:
+        return len(
+            client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+                sort=TaskRunSort.EXPECTED_START_TIME_ASC,
+                limit=50,
+            )
+        )
+
+
+def _outbox_rows(url: str) -> int:
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        count = conn.execute(select(func.count()).select_from(OutboxMessage)).scalar_one()
+    engine.dispose()
+    return int(count)
+
+
+def test_the_remind_flow_sends_each_due_reminder_once_and_a_dry_run_changes_nothing(
+    tmp_path: Path, db_url: str, smtp_server: SmtpRecorder
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data", database_url=db_url, **smtp_server.settings_overrides())
+    engine = make_engine(db_url)
+    load_demo_directory(engine, "tuyen-quang-2024", tmp_path)
+    launch_campaign_rows(engine)
+    engine.dispose()
+
+    dry = remind_flow(CODE, at("31/01/2024", 8, 5), settings, dry_run=True)
+    assert dry["dry_run"] and len(dry["planned"]) == 8
+    assert _outbox_rows(db_url) == 0 and smtp_server.received == []
+
+    connections = smtp_server.connections  # aiosmtpd's own readiness probe counts as one
+    state = remind_flow(CODE, at("31/01/2024", 8, 5), settings, return_state=True)
+    summary = state.result()
+    assert summary["queue"]["queued"] == 8 and summary["emails"]["sent"] == 8
+    assert len(smtp_server.received) == 8 and smtp_server.connections == connections + 1  # one session
+    flow_run_id = state.state_details.flow_run_id
+    assert flow_run_id is not None and _task_runs(flow_run_id) == 3  # plan, queue, dispatch: fixed
+
+    again = remind_flow(CODE, at("31/01/2024", 16), settings)
+    assert again["queue"]["queued"] == 0 and len(smtp_server.received) == 8
+
+    holiday = remind_flow(CODE, at("10/02/2024", 9), settings)  # Tết
+    assert holiday["as_of"] is None and holiday["queue"]["queued"] == 0
