@@ -38,10 +38,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
+from typing import TypeVar
 
 from models.directory import DISCIPLINE_LABELS, LEVEL_LABELS, DisciplineForm, UnitLevel
 from models.text import fmt_date, nfc, parse_date
@@ -644,63 +645,63 @@ def check_import(files: Sequence[ParsedFile], existing: ExistingDirectory) -> Di
     return DirectoryPlan(units, people, discipline)
 
 
-def _dedupe_units(files: Sequence[ParsedFile], errors: list[RowError]) -> list[UnitRow]:
-    seen: dict[str, UnitRow] = {}
-    for f in files:
-        for u in f.units:
-            first = seen.get(u.code)
-            if first is not None:
-                errors.append(
-                    RowError(
-                        u.file,
-                        u.row,
-                        UNIT_COLUMNS["code"],
-                        f"mã đơn vị “{u.code}” bị trùng: đã có ở {_where(first.file, first.row)}",
-                    )
+_Row = TypeVar("_Row", UnitRow, PersonRow, DisciplineRow)
+
+
+def _first_of_each(
+    rows: Iterable[_Row],
+    key: Callable[[_Row], Hashable],
+    column: str,
+    what: Callable[[_Row], str],
+    errors: list[RowError],
+) -> list[_Row]:
+    """The first row of each key across all files; each later one is an error naming where the first is."""
+    seen: dict[Hashable, _Row] = {}
+    for row in rows:
+        first = seen.setdefault(key(row), row)
+        if first is not row:
+            errors.append(
+                RowError(
+                    row.file,
+                    row.row,
+                    column,
+                    f"{what(row)} bị trùng: đã có ở {_where(first.file, first.row)}",
                 )
-            else:
-                seen[u.code] = u
+            )
     return list(seen.values())
+
+
+def _dedupe_units(files: Sequence[ParsedFile], errors: list[RowError]) -> list[UnitRow]:
+    return _first_of_each(
+        (u for f in files for u in f.units),
+        lambda u: u.code,
+        UNIT_COLUMNS["code"],
+        lambda u: f"mã đơn vị “{u.code}”",
+        errors,
+    )
 
 
 def _dedupe_people(files: Sequence[ParsedFile], errors: list[RowError]) -> list[PersonRow]:
-    seen: dict[str, PersonRow] = {}
-    for f in files:
-        for p in f.people:
-            first = seen.get(p.code)
-            if first is not None:
-                errors.append(
-                    RowError(
-                        p.file,
-                        p.row,
-                        PERSON_COLUMNS["code"],
-                        f"mã cán bộ “{p.code}” bị trùng: đã có ở {_where(first.file, first.row)}",
-                    )
-                )
-            else:
-                seen[p.code] = p
-    return list(seen.values())
+    return _first_of_each(
+        (p for f in files for p in f.people),
+        lambda p: p.code,
+        PERSON_COLUMNS["code"],
+        lambda p: f"mã cán bộ “{p.code}”",
+        errors,
+    )
 
 
 def _dedupe_discipline(files: Sequence[ParsedFile], errors: list[RowError]) -> list[DisciplineRow]:
-    seen: dict[tuple[str, DisciplineForm, date], DisciplineRow] = {}
-    for f in files:
-        for d in f.discipline:
-            key = (d.person_code, d.form, d.decision_date)
-            first = seen.get(key)
-            if first is not None:
-                errors.append(
-                    RowError(
-                        d.file,
-                        d.row,
-                        DISCIPLINE_COLUMNS["person"],
-                        f"quyết định kỷ luật (cán bộ “{d.person_code}”, {DISCIPLINE_LABELS[d.form]}, ngày "
-                        f"{fmt_date(d.decision_date)}) bị trùng: đã có ở {_where(first.file, first.row)}",
-                    )
-                )
-            else:
-                seen[key] = d
-    return list(seen.values())
+    return _first_of_each(
+        (d for f in files for d in f.discipline),
+        lambda d: (d.person_code, d.form, d.decision_date),
+        DISCIPLINE_COLUMNS["person"],
+        lambda d: (
+            f"quyết định kỷ luật (cán bộ “{d.person_code}”, {DISCIPLINE_LABELS[d.form]}, "
+            f"ngày {fmt_date(d.decision_date)})"
+        ),
+        errors,
+    )
 
 
 def _check_tree(units: list[UnitRow], existing: ExistingDirectory, errors: list[RowError]) -> list[UnitRow]:
