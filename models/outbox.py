@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Text
+from sqlalchemy import Column, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
 
@@ -43,3 +43,6 @@ class OutboxMessage(SQLModel, table=True):
     sent_at: datetime | None = None
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     message_id: str | None = Field(default=None, max_length=300)
+    # The message rendered once at enqueue time (RFC 5322 bytes without Message-ID, which dispatch adds):
+    # building MIME costs more than sending it, so a dispatch batch only streams these bytes.
+    mime: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))

@@ -9,6 +9,7 @@ import models.campaign
 import models.directory
 import models.outbox
 import models.reporting
+import models.review
 import models.service  # noqa: F401  (register tables on the metadata)
 
 target_metadata = SQLModel.metadata

@@ -20,6 +20,7 @@ def test_migrations_match_the_models(engine: Engine) -> None:
     import models.directory
     import models.outbox
     import models.reporting
+    import models.review
     import models.service  # noqa: F401
 
     ensure_schema(engine)
