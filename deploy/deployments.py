@@ -114,6 +114,33 @@ def close_sweep() -> list[str]:
     return _sweep("close", timedelta(days=1))
 
 
+def _campaign_job(kind: Kind, code: str) -> None:
+    settings = Settings()
+    engine = make_engine(settings.database_url)
+    try:
+        require_prefect_mode(engine, datetime.now(settings.tz))
+    finally:
+        engine.dispose()
+    if kind == "collect":
+        jobs.run_collect(code, "event")
+    else:
+        jobs.run_close(code, only_if_complete=True)
+
+
+@flow(name="thidua-collect-campaign")
+def collect_campaign(code: str) -> None:
+    """Collection run of one campaign, started by its thidua.deadline.passed event (on-deadline)."""
+    _campaign_job("collect", code)
+
+
+@flow(name="thidua-close-campaign")
+def close_campaign(code: str) -> None:
+    """Early closing run of one campaign whose final reports are all in (deployment on-final-reports).
+
+    The event may be replayed or arrive late: the run checks completeness itself; the close is idempotent."""
+    _campaign_job("close", code)
+
+
 @flow(name="thidua-outbox")
 def outbox_dispatch() -> None:
     """Send due outbox emails."""

@@ -72,11 +72,25 @@ def run_collect(code: str, period: str) -> None:
     flow(code, now, settings)
 
 
-def run_close(code: str) -> None:
-    """Closing run after the campaign's end date (flows.close.close_flow(code, now, settings))."""
+def run_close(code: str, only_if_complete: bool = False) -> None:
+    """Closing run after the campaign's end date (flows.close.close_flow(code, now, settings)).
+
+    With only_if_complete (the early close), nothing happens unless the campaign allows closing early and
+    every reporting unit's final report is in: a trigger may fire again or late, so the run checks itself."""
     if not _leading():
         return
     settings, now = _settings_and_now()
+    if only_if_complete:
+        from models.db import make_engine
+        from tasks.collection import may_close_early
+
+        engine = make_engine(settings.database_url)
+        try:
+            if not may_close_early(engine, code):
+                log.info("Phong trào %s: chưa đủ điều kiện tổng kết sớm.", code)
+                return
+        finally:
+            engine.dispose()
     flow = _flow("flows.close", "close_flow", settings)
     if flow is None:
         log.warning(
@@ -84,6 +98,11 @@ def run_close(code: str) -> None:
         )
         return
     flow(code, now, settings)
+
+
+def run_close_early(code: str) -> None:
+    """The embedded scheduler's look, every few minutes, whether the campaign can close early."""
+    run_close(code, only_if_complete=True)
 
 
 def dispatch_outbox() -> None:

@@ -71,6 +71,7 @@ MISFIRE_GRACE = timedelta(days=14)
 COLLECT_AT = time(7, 0)
 # After the collection of the same morning: the flow-job executor runs one job at a time, in due order.
 CLOSE_AT = time(7, 30)
+CLOSE_EARLY_EVERY_MINUTES = 10
 # A fixed anchor keeps the interval trigger (and so its stored signature) the same on every start.
 _OUTBOX_ANCHOR = datetime(2024, 1, 1, tzinfo=UTC)
 # Campaigns whose jobs exist; the others (draft, awarded, archived) have theirs removed.
@@ -135,6 +136,7 @@ class JobFuncs:
     remind: str = "deploy.jobs:run_reminders"
     collect: str = "deploy.jobs:run_collect"
     close: str = "deploy.jobs:run_close"
+    close_early: str = "deploy.jobs:run_close_early"
     outbox: str = "deploy.jobs:dispatch_outbox"
     marker: str = "deploy.jobs:campaign_marker"
 
@@ -155,12 +157,13 @@ class CampaignSnapshot:
     send_hour: int
     reminder_tail_days: int  # calendar days the reminders go on after the last due date
     deadlines: tuple[tuple[str, DeadlineKind, date], ...]  # (key, kind, due date), by due date
+    close_early: bool = False  # the definition's close_early_when_complete
 
 
 @dataclass(frozen=True)
 class JobSpec:
     id: str
-    kind: Literal["remind", "collect", "close", "outbox"]
+    kind: Literal["remind", "collect", "close", "close_early", "outbox"]
     func: str
     args: tuple[Any, ...]
     trigger: BaseTrigger
@@ -250,6 +253,24 @@ def campaign_job_specs(
                 trigger=DateTrigger(run_date=_local(close_day, CLOSE_AT, tz), timezone=tz),
             )
         )
+        if snap.close_early:
+            # The embedded counterpart of the on-final-reports trigger: reports arrive from other
+            # processes (the inbox, the CLI), so the service looks every few minutes whether the last
+            # final report is in. One small query a look; the close itself is idempotent.
+            specs.append(
+                JobSpec(
+                    id=f"close-early:{code}",
+                    kind="close_early",
+                    func=funcs.close_early,
+                    args=(code,),
+                    trigger=IntervalTrigger(
+                        minutes=CLOSE_EARLY_EVERY_MINUTES,
+                        start_date=_local(snap.start_date, time.min, tz),
+                        end_date=_local(close_day, CLOSE_AT, tz),
+                        timezone=tz,
+                    ),
+                )
+            )
     return specs
 
 
@@ -284,7 +305,8 @@ def fires_within(spec: JobSpec, after: datetime, upto: datetime) -> bool:
 
 
 def _snapshot(campaign: Campaign, deadlines: Iterable[Deadline]) -> CampaignSnapshot:
-    reminders = definition_from_json(campaign.definition_json).reminders
+    definition = definition_from_json(campaign.definition_json)
+    reminders = definition.reminders
     return CampaignSnapshot(
         code=campaign.code,
         status=CampaignStatus(campaign.status),
@@ -300,6 +322,7 @@ def _snapshot(campaign: Campaign, deadlines: Iterable[Deadline]) -> CampaignSnap
             (d.key, DeadlineKind(d.kind), d.due_date)
             for d in sorted(deadlines, key=lambda d: (d.due_date, d.key))
         ),
+        close_early=definition.close_early_when_complete,
     )
 
 

@@ -8,9 +8,10 @@ from datetime import date, datetime
 from sqlalchemy import Engine, select
 from sqlmodel import col
 
-from models.campaign import Campaign, CampaignStatus, Deadline, DeadlineKind
+from models.campaign import Campaign, CampaignStatus, Deadline, DeadlineKind, EnrolledUnit
 from models.db import transaction
 from models.definition import CampaignDefinition, definition_from_json
+from models.reporting import Exemption, Submission
 from tasks.campaign import record_event, transition
 
 
@@ -68,3 +69,55 @@ def record_collection(
 ) -> None:
     with transaction(engine) as s:
         record_event(s, campaign_id=plan.campaign_id, kind="collection.completed", now=now, payload=summary)
+
+
+FINAL_KEY = "final"
+
+
+def final_reports_outstanding(engine: Engine, code: str) -> list[str]:
+    """Reporting units that owe the final report: neither a report (on time or late) nor an exemption."""
+    with engine.connect() as conn:
+        campaign_id = conn.scalar(select(col(Campaign.id)).where(col(Campaign.code) == code.upper()))
+        if campaign_id is None:
+            raise CampaignNotFound(f"Không có phong trào mã “{code}”.")
+        expected = set(
+            conn.scalars(
+                select(col(EnrolledUnit.unit_code)).where(
+                    col(EnrolledUnit.campaign_id) == campaign_id, col(EnrolledUnit.reports).is_(True)
+                )
+            )
+        )
+        reported = set(
+            conn.scalars(
+                select(col(Submission.unit_code)).where(
+                    col(Submission.campaign_id) == campaign_id,
+                    col(Submission.period_key) == FINAL_KEY,
+                    col(Submission.is_current).is_(True),
+                )
+            )
+        )
+        exempt = set(
+            conn.scalars(
+                select(col(Exemption.unit_code)).where(
+                    col(Exemption.campaign_id) == campaign_id, col(Exemption.deadline_key) == FINAL_KEY
+                )
+            )
+        )
+    return sorted(expected - reported - exempt)
+
+
+def may_close_early(engine: Engine, code: str) -> bool:
+    """The campaign allows closing early, is still open, and every reporting unit's final report is in."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(col(Campaign.status), col(Campaign.definition_json)).where(
+                col(Campaign.code) == code.upper()
+            )
+        ).first()
+    if row is None:
+        raise CampaignNotFound(f"Không có phong trào mã “{code}”.")
+    if CampaignStatus(row[0]) not in (CampaignStatus.LAUNCHED, CampaignStatus.COLLECTING):
+        return False
+    if not definition_from_json(row[1]).close_early_when_complete:
+        return False
+    return not final_reports_outstanding(engine, code)

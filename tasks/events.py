@@ -1,8 +1,9 @@
 """Lifecycle events: stored as DomainEvent rows, and emitted as Prefect events once the transaction commits.
 
 The row is the record (the audit trail, what reminders and reports read); the Prefect event is a
-notification for automations in server mode (deploy/automations.yaml). So the Prefect side is best effort and
-never fails the business transaction: it is sent after commit (a rolled-back transaction emits nothing), any
+notification for automations in server mode (the triggers in deploy/prefect.yaml). So the Prefect side is
+best effort and never fails the business transaction: it is sent after commit (a rolled-back transaction
+emits nothing), any
 error is logged and swallowed, and it is sent only when Prefect is already loaded in this process AND has
 somewhere to send to (an API URL, a run context, or a test client override). Otherwise
 `prefect.events.emit_event` would start a throwaway ephemeral Prefect server just to drop the event, and a
@@ -57,7 +58,8 @@ def event_name(kind: str) -> str:
 
 
 # Resource label of a report.accepted event that completes the campaign's final reports when the campaign may
-# close early: deploy/automations.yaml starts the closing run on it (automations match labels, not payloads).
+# close early: a trigger in deploy/prefect.yaml starts the closing run on it (triggers match labels, not
+# payloads).
 CLOSE_EARLY_LABEL: Final = "thidua.close-early"
 
 

@@ -579,7 +579,16 @@ def test_prefect_yaml_schedules_every_job_in_vietnam_time_on_existing_flows() ->
         assert path == "deploy/deployments.py"
         entry_points.add(name)
         assert dep["work_pool"]["name"] == "thidua"
-        for schedule in dep["schedules"]:
+        # A deployment is started by its clock or by its event triggers, never both.
+        assert bool(dep.get("schedules")) != bool(dep.get("triggers")), dep["name"]
+        for schedule in dep.get("schedules") or []:
             assert schedule["timezone"] == "Asia/Ho_Chi_Minh"
             assert len(schedule["cron"].split()) == 5
-    assert entry_points == flows == {"reminders_sweep", "collect_sweep", "close_sweep", "outbox_dispatch"}
+    assert entry_points == flows == {
+        "reminders_sweep",
+        "collect_sweep",
+        "close_sweep",
+        "outbox_dispatch",
+        "collect_campaign",
+        "close_campaign",
+    }

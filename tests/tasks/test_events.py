@@ -1,5 +1,5 @@
 """Lifecycle events: DomainEvent rows on real SQLite and PostgreSQL, Prefect events seen by Prefect's own
-asserting events client, and the Prefect automations of deploy/automations.yaml."""
+asserting events client, and the event triggers of deploy/prefect.yaml."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 import yaml
+from prefect.cli.deploy._triggers import _initialize_deployment_triggers
 from prefect.events.clients import AssertingEventsClient
-from prefect.events.schemas.automations import AutomationCore, EventTrigger, RunDeployment
+from prefect.events.schemas.deployment_triggers import DeploymentEventTrigger
 from prefect.events.schemas.events import Event, ResourceSpecification
 from prefect.events.worker import EventsWorker
 from prefect.settings import (
@@ -198,45 +199,42 @@ def test_importing_the_events_module_does_not_import_prefect() -> None:
     assert out.strip() == "[]"
 
 
-# ---------------------------------------------------------------- deploy/automations.yaml
+# ---------------------------------------------------------------- deploy/prefect.yaml event triggers
 
 
-def automations() -> list[dict[str, Any]]:
-    data = yaml.safe_load((ROOT / "deploy" / "automations.yaml").read_text(encoding="utf-8"))
-    return list(data["automations"])
+def triggers() -> dict[str, dict[str, Any]]:
+    """The event triggers of the on-event deployments, by deployment name."""
+    data = yaml.safe_load((ROOT / "deploy" / "prefect.yaml").read_text(encoding="utf-8"))
+    out: dict[str, dict[str, Any]] = {}
+    for dep in data["deployments"]:
+        for spec in dep.get("triggers") or []:
+            out[dep["name"]] = spec
+    return out
 
 
-def test_the_automations_file_parses_as_prefect_automations() -> None:
-    parsed = [AutomationCore.model_validate(spec) for spec in automations()]
-    names = {a.name for a in parsed}
-    assert {"thidua-collect-when-deadline-passed", "thidua-close-when-all-final-reports-in"} <= names
-    for automation in parsed:
-        expects = automation.trigger.expect  # type: ignore[union-attr]
-        assert expects and all(e.startswith("thidua.") for e in expects)
-        assert all(e.removeprefix("thidua.") in LIFECYCLE_KINDS for e in expects)
-
-
-def test_the_automations_start_runs_for_the_campaign_of_the_event() -> None:
-    for spec in automations():
-        automation = AutomationCore.model_validate(spec)
-        assert automation.trigger.for_each == {"prefect.resource.id"}  # type: ignore[union-attr]
-        [action] = automation.actions
-        assert isinstance(action, RunDeployment)
-        assert action.parameters == {"code": "{{ event.resource.name }}", "now": "{{ event.occurred }}"}
+def test_the_deployment_triggers_parse_as_prefect_deployment_triggers() -> None:
+    specs = triggers()
+    assert set(specs) == {"on-deadline", "on-final-reports"}
+    for name, spec in specs.items():
+        # What `prefect deploy` does with them (prefect/cli/deploy/_triggers.py).
+        [parsed] = _initialize_deployment_triggers(name, [dict(spec)])
+        assert isinstance(parsed, DeploymentEventTrigger)
+        assert parsed.expect and all(e.removeprefix("thidua.") in LIFECYCLE_KINDS for e in parsed.expect)
+        assert parsed.for_each == {"prefect.resource.id"}
+        assert parsed.parameters == {"code": "{{ event.resource.name }}"}
+    assert triggers()["on-deadline"]["expect"] == ["thidua.deadline.passed"]
 
 
 def test_only_the_last_final_report_of_a_campaign_that_may_close_early_matches_the_close_automation(
     prefect_events: list[Event],
 ) -> None:
-    [close] = [
-        AutomationCore.model_validate(a) for a in automations() if a["name"].startswith("thidua-close")
-    ]
+    [close] = _initialize_deployment_triggers("on-final-reports", [dict(triggers()["on-final-reports"])])
     emit_prefect_event(CODE, "report.accepted", "TQ-01", {"period": "final"})
     emit_prefect_event(
         CODE, "report.accepted", "TQ-09", {"period": "final"}, labels={CLOSE_EARLY_LABEL: "true"}
     )
     events = emitted(prefect_events)
-    trigger = close.trigger
-    assert isinstance(trigger, EventTrigger) and isinstance(trigger.match, ResourceSpecification)
+    trigger = close
+    assert isinstance(trigger, DeploymentEventTrigger) and isinstance(trigger.match, ResourceSpecification)
     # Prefect's own matching of a trigger against an event's resource labels.
     assert [e.event in trigger.expect and trigger.match.matches(e.resource) for e in events] == [False, True]
