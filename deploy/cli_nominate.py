@@ -1,0 +1,217 @@
+"""`thidua nomination`: nominations from a list, dossier files, the drafts the system writes, screening.
+
+No Prefect here: the review flow calls the same tasks. The lead wires `register(app)` into deploy/cli.py.
+"""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from deploy.cli_common import AsOf, open_engine, parse_now
+from models.review import NominationStatus, SubjectKind
+from models.settings import Settings
+from models.text import fmt_date
+from tasks.eligibility import screen_nominations
+from tasks.nominations import (
+    NominationError,
+    NominationResult,
+    add_dossier_file,
+    draft_documents,
+    import_nominations,
+    list_nominations,
+    refresh_completeness,
+)
+
+STATUS_LABELS: dict[NominationStatus, str] = {
+    NominationStatus.SUBMITTED: "Đã gửi, hồ sơ chưa đủ",
+    NominationStatus.COMPLETE: "Hồ sơ đầy đủ",
+    NominationStatus.INCOMPLETE: "Hồ sơ không đầy đủ",
+    NominationStatus.WITHDRAWN: "Đã rút",
+}
+KIND_LABELS = {SubjectKind.COLLECTIVE: "Tập thể", SubjectKind.INDIVIDUAL: "Cá nhân"}
+
+By = Annotated[str | None, typer.Option("--by", help="Người gửi (email); mặc định: người dùng máy.")]
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    typer.echo(str(exc), err=True)
+    return typer.Exit(1)
+
+
+def _print_nominations(result: NominationResult) -> None:
+    marks = {"created": "+", "resubmitted": "+", "updated": "~", "unchanged": "="}
+    for item in result.items:
+        late = " · GỬI SAU HẠN" if item.is_late and item.status != "unchanged" else ""
+        who = f"{KIND_LABELS[item.subject_kind]} {item.subject_name} ({item.subject_code})"
+        typer.echo(f"{marks[item.status]} {who} — {item.award_key}, đơn vị đề nghị {item.nominated_by}{late}")
+    typer.echo(str(result))
+
+
+def build_app() -> typer.Typer:
+    app = typer.Typer(
+        help="Đề nghị khen thưởng: danh sách đề nghị, hồ sơ, dự thảo danh sách, xét điều kiện.",
+        no_args_is_help=True,
+    )
+
+    @app.command("import")
+    def import_(code: str, file: Path, as_of: AsOf = None, by: By = None) -> None:
+        """Nhập danh sách đề nghị khen thưởng (CSV/XLSX); sai một dòng thì không nhập dòng nào."""
+        settings = Settings()
+        now = parse_now(settings, as_of)
+        engine = open_engine(settings)
+        try:
+            result = import_nominations(engine, code, file, now=now, actor=by or getpass.getuser())
+        except NominationError as exc:
+            raise _fail(exc) from exc
+        finally:
+            engine.dispose()
+        _print_nominations(result)
+
+    @app.command("list")
+    def list_(
+        code: str,
+        unit: Annotated[str | None, typer.Option("--unit", help="Chỉ đề nghị của đơn vị này.")] = None,
+    ) -> None:
+        """Các đề nghị: trạng thái hồ sơ, kết quả xét điều kiện và lý do."""
+        settings = Settings()
+        engine = open_engine(settings)
+        try:
+            views = list_nominations(engine, code, unit_code=unit)
+        except NominationError as exc:
+            raise _fail(exc) from exc
+        finally:
+            engine.dispose()
+        if not views:
+            typer.echo("Chưa có đề nghị khen thưởng nào.")
+            return
+        head = ("#", "Hình thức", "Đối tượng", "Mã", "Họ tên / Tên tập thể", "Đơn vị đề nghị", "Hồ sơ",
+                "Điều kiện")  # fmt: skip
+        rows = []
+        for v in views:
+            status = STATUS_LABELS[v.status] + (" · gửi sau hạn" if v.is_late else "")
+            verdict = "Chưa xét" if v.eligible is None else "Đủ" if v.eligible else "Không đủ"
+            rows.append(
+                (str(v.id), v.award_key, KIND_LABELS[v.subject_kind], v.subject_code, v.subject_name,
+                 v.nominated_by, status, verdict)
+            )  # fmt: skip
+        widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+        typer.echo("  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)).rstrip())
+        for v, row in zip(views, rows, strict=True):
+            typer.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+            if v.missing_parts and v.status is not NominationStatus.WITHDRAWN:
+                typer.echo(f"      thiếu: {', '.join(v.missing_parts)}")
+            for reason in v.reasons:
+                typer.echo(f"      {'✓' if reason.passed else '✗'} {reason.text}")
+
+    @app.command("dossier")
+    def dossier(
+        code: str,
+        file: Path,
+        unit: Annotated[str, typer.Option("--unit", help="Mã đơn vị đề nghị.")],
+        part: Annotated[str, typer.Option("--part", help="Thành phần hồ sơ (ví dụ to_trinh).")],
+        nominee: Annotated[
+            str | None, typer.Option("--nominee", help="Mã tập thể/cá nhân nếu tệp là hồ sơ riêng.")
+        ] = None,
+        award: Annotated[
+            str | None, typer.Option("--award", help="Hình thức khen thưởng, khi đối tượng có nhiều đề nghị.")
+        ] = None,
+        as_of: AsOf = None,
+        by: By = None,
+    ) -> None:
+        """Nộp một tệp hồ sơ (PDF, DOC/DOCX, XLS/XLSX theo quy định của phong trào)."""
+        settings = Settings()
+        now = parse_now(settings, as_of)
+        engine = open_engine(settings)
+        try:
+            row = add_dossier_file(
+                engine,
+                settings,
+                code,
+                unit_code=unit,
+                part_key=part,
+                source=file,
+                original_name=file.name,
+                nominee=nominee,
+                award_key=award,
+                now=now,
+                actor=by or getpass.getuser(),
+            )
+            counts = refresh_completeness(engine, code, now=now)
+        except NominationError as exc:
+            raise _fail(exc) from exc
+        finally:
+            engine.dispose()
+        timing = "đúng hạn" if row.on_time else "SAU HẠN"
+        typer.echo(
+            f"✓ {row.original_name}: {row.part_key}, lần {row.revision}, {row.size_bytes} byte, {timing} — "
+            f"lưu tại {settings.data_dir / row.stored_path} (SHA-256 {row.sha256[:12]}…)"
+        )
+        typer.echo(_counts_line(counts))
+
+    @app.command("draft")
+    def draft(
+        code: str,
+        unit: Annotated[str, typer.Option("--unit", help="Mã đơn vị đề nghị.")],
+        as_of: AsOf = None,
+    ) -> None:
+        """Lập dự thảo Danh sách (DOCX) và Tổng hợp kết quả (XLSX) từ dữ liệu của hệ thống."""
+        settings = Settings()
+        now = parse_now(settings, as_of)
+        engine = open_engine(settings)
+        try:
+            result = draft_documents(engine, settings, code, unit, now=now)
+            counts = refresh_completeness(engine, code, now=now)
+        except NominationError as exc:
+            raise _fail(exc) from exc
+        finally:
+            engine.dispose()
+        for row in result.files:
+            typer.echo(f"✓ {row.original_name} (lần {row.revision}): {settings.data_dir / row.stored_path}")
+        for note in result.skipped:
+            typer.echo(f"- {note}")
+        typer.echo(_counts_line(counts))
+
+    @app.command("screen")
+    def screen(code: str, as_of: AsOf = None) -> None:
+        """Cập nhật tình trạng hồ sơ rồi xét điều kiện khen thưởng của mọi đề nghị, kèm lý do."""
+        settings = Settings()
+        now = parse_now(settings, as_of)
+        engine = open_engine(settings)
+        try:
+            counts = refresh_completeness(engine, code, now=now)
+            summary = screen_nominations(engine, code, now=now)
+        except NominationError as exc:
+            raise _fail(exc) from exc
+        finally:
+            engine.dispose()
+        typer.echo(f"Xét đến {fmt_date(now.astimezone(settings.tz))}. {_counts_line(counts)}")
+        for item in summary.results:
+            verdict = "ĐỦ ĐIỀU KIỆN" if item.eligible else "KHÔNG ĐỦ ĐIỀU KIỆN"
+            typer.echo(
+                f"{'✓' if item.eligible else '✗'} {KIND_LABELS[item.subject_kind]} {item.subject_name} "
+                f"({item.subject_code}) — {verdict}"
+            )
+            for reason in item.reasons:
+                if not reason.passed:
+                    typer.echo(f"      {reason.text}")
+        typer.echo(str(summary))
+
+    return app
+
+
+def _counts_line(counts: dict[str, int]) -> str:
+    parts = [
+        f"{STATUS_LABELS[status].lower()} {counts[status.value]}"
+        for status in NominationStatus
+        if counts.get(status.value)
+    ]
+    return "Đề nghị: " + (", ".join(parts) if parts else "chưa có")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `nomination` command group to the main `thidua` app."""
+    app.add_typer(build_app(), name="nomination")
