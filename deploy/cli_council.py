@@ -1,0 +1,242 @@
+"""`thidua council ...`: set up the emulation council, hold a meeting, cast secret ballots, close, break ties.
+
+Mounted by the main CLI with `register(app)`. Nothing here imports Prefect, so the commands answer at once.
+No command ever prints how a member voted: `vote` confirms that the ballot was counted, `result` shows the
+tallies, outcomes and reasons once the meeting is closed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from deploy.cli_common import AsOf, open_engine, parse_now
+from deploy.timeparse import parse_as_of
+from models.settings import Settings
+from tasks.council import (
+    CHOICES,
+    CouncilError,
+    ReviewSummary,
+    break_tie,
+    cast_vote,
+    close_meeting,
+    demo_council,
+    import_council,
+    meeting_summary,
+    open_meeting,
+    write_minutes,
+)
+
+council_app = typer.Typer(
+    name="council",
+    help="Hội đồng Thi đua – Khen thưởng: thành phần, cuộc họp, bỏ phiếu kín, kết quả, biên bản.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+Unit = Annotated[str, typer.Option("--unit", help="Mã đơn vị có Hội đồng (ví dụ TQ).")]
+Actor = Annotated[str, typer.Option("--actor", help="Người thực hiện, ghi vào nhật ký.")]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `council` group to the main `thidua` app."""
+    app.add_typer(council_app, name="council")
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    typer.echo(str(exc), err=True)
+    return typer.Exit(1)
+
+
+def _echo_summary(summary: ReviewSummary, settings: Settings) -> None:
+    for line in summary.text_lines(settings.tz):
+        typer.echo(line)
+
+
+@council_app.command("setup")
+def setup(
+    code: str,
+    file: Annotated[Path, typer.Argument(help="Tệp CSV/XLSX có các cột: Mã cán bộ, Vai trò.")],
+    unit: Unit,
+    as_of: AsOf = None,
+    actor: Actor = "cli",
+) -> None:
+    """Lập (hoặc cập nhật) Hội đồng từ danh sách; có lỗi thì không ghi gì."""
+    settings = Settings()
+    now = parse_now(settings, as_of)
+    engine = open_engine(settings)
+    try:
+        result = import_council(engine, code, unit, file, now=now, actor=actor)
+    except CouncilError as exc:
+        raise _fail(exc) from exc
+    finally:
+        engine.dispose()
+    state = "đã lập" if result.created else ("đã cập nhật" if result.changed else "không thay đổi")
+    typer.echo(f"{result.name} ({result.unit_code}): {result.members} thành viên — {state}.")
+
+
+@council_app.command("demo")
+def demo(
+    code: str,
+    unit: Unit,
+    size: Annotated[int, typer.Option("--size", help="Số thành viên (7 hoặc 9).")] = 9,
+    as_of: AsOf = None,
+) -> None:
+    """Lập Hội đồng mẫu từ danh bạ: thủ trưởng, các cấp phó, trưởng các phòng, thư ký."""
+    settings = Settings()
+    now = parse_now(settings, as_of)
+    engine = open_engine(settings)
+    try:
+        result = demo_council(engine, code, unit, now=now, size=size)
+    except CouncilError as exc:
+        raise _fail(exc) from exc
+    finally:
+        engine.dispose()
+    typer.echo(f"{result.name} ({result.unit_code}): {result.members} thành viên.")
+
+
+@council_app.command("open")
+def open_command(
+    code: str,
+    unit: Unit,
+    present: Annotated[str, typer.Option("--present", help="Mã cán bộ có mặt, cách nhau bằng dấu phẩy.")],
+    at: Annotated[
+        str | None, typer.Option("--at", help="Thời điểm họp (dd/mm/yyyy HH:MM hoặc ISO); mặc định: bây giờ.")
+    ] = None,
+    place: Annotated[str | None, typer.Option("--place", help="Địa điểm họp.")] = None,
+    actor: Actor = "cli",
+) -> None:
+    """Mở cuộc họp và ghi danh sách có mặt; in số cuộc họp và tình trạng đủ số lượng."""
+    settings = Settings()
+    try:
+        held_at = parse_as_of(at, settings.tz)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--at") from exc
+    codes = [c.strip() for c in present.split(",") if c.strip()]
+    engine = open_engine(settings)
+    try:
+        meeting_id = open_meeting(
+            engine, code, unit, held_at=held_at, present=codes, place=place, actor=actor
+        )
+        summary = meeting_summary(engine, code, meeting_id)
+    except CouncilError as exc:
+        raise _fail(exc) from exc
+    finally:
+        engine.dispose()
+    typer.echo(f"Cuộc họp số {meeting_id} — {summary.council_name}")
+    typer.echo(summary.quorum_text)
+
+
+@council_app.command("vote")
+def vote(
+    meeting: int,
+    member: Annotated[str, typer.Option("--member", help="Mã cán bộ của thành viên bỏ phiếu.")],
+    nominee: Annotated[int, typer.Option("--nominee", help="Số đề nghị khen thưởng.")],
+    choice: Annotated[
+        str, typer.Option("--choice", help="approve (đồng ý), reject, abstain (không ý kiến).")
+    ],
+    written: Annotated[
+        bool, typer.Option("--written", help="Phiếu bằng văn bản của thành viên vắng mặt.")
+    ] = False,
+    as_of: AsOf = None,
+) -> None:
+    """Bỏ phiếu kín cho một đề nghị; phiếu đã bỏ không sửa được."""
+    if choice not in CHOICES:
+        raise typer.BadParameter(f"chọn một trong: {', '.join(CHOICES)}", param_hint="--choice")
+    settings = Settings()
+    now = parse_now(settings, as_of)
+    engine = open_engine(settings)
+    try:
+        receipt = cast_vote(engine, meeting, member, nominee, choice, now=now, written=written)
+    except CouncilError as exc:
+        raise _fail(exc) from exc
+    finally:
+        engine.dispose()
+    kind = "phiếu bằng văn bản" if receipt.written else "phiếu"
+    # The choice is never echoed: a terminal, a log or a shared screen must not tie it to the member.
+    typer.echo(f"Đã ghi nhận {kind} của {receipt.member} đối với đề nghị số {receipt.nomination_id}.")
+
+
+@council_app.command("close")
+def close(
+    code: str,
+    meeting: int,
+    as_of: AsOf = None,
+    actor: Actor = "cli",
+) -> None:
+    """Kết thúc cuộc họp: kiểm phiếu, xét chỉ tiêu, ghi kết quả và lập biên bản (DOCX)."""
+    settings = Settings()
+    now = parse_now(settings, as_of)
+    engine = open_engine(settings)
+    try:
+        summary = close_meeting(engine, code, meeting, now=now, actor=actor)
+        path = write_minutes(engine, settings, code, meeting, now=now)
+    except CouncilError as exc:
+        raise _fail(exc) from exc
+    finally:
+        engine.dispose()
+    _echo_summary(summary, settings)
+    typer.echo("")
+    typer.echo(f"Biên bản: {path}")
+
+
+@council_app.command("tie")
+def tie(
+    code: str,
+    meeting: int,
+    order: Annotated[
+        str, typer.Option("--order", help="Số đề nghị theo thứ tự chọn, cách nhau bằng dấu phẩy.")
+    ],
+    reason: Annotated[str, typer.Option("--reason", help="Lý do quyết định của Chủ tịch Hội đồng.")],
+    chair: Annotated[str, typer.Option("--chair", help="Mã cán bộ của Chủ tịch Hội đồng.")],
+    as_of: AsOf = None,
+) -> None:
+    """Chủ tịch Hội đồng quyết định trường hợp bằng nhau tại giới hạn chỉ tiêu; biên bản được lập lại."""
+    try:
+        ids = [int(part) for part in order.split(",") if part.strip()]
+    except ValueError as exc:
+        raise typer.BadParameter("cần các số đề nghị, ví dụ 5,7", param_hint="--order") from exc
+    settings = Settings()
+    now = parse_now(settings, as_of)
+    engine = open_engine(settings)
+    try:
+        summary = break_tie(engine, meeting, ids, reason=reason, actor=chair, now=now, code=code)
+        path = write_minutes(engine, settings, code, meeting, now=now)
+    except CouncilError as exc:
+        raise _fail(exc) from exc
+    finally:
+        engine.dispose()
+    _echo_summary(summary, settings)
+    typer.echo("")
+    typer.echo(f"Biên bản: {path}")
+
+
+@council_app.command("result")
+def result(code: str, meeting: int) -> None:
+    """Kết quả cuộc họp: số phiếu từng đề nghị, kết quả và lý do (không bao giờ có phiếu của từng người)."""
+    settings = Settings()
+    engine = open_engine(settings)
+    try:
+        summary = meeting_summary(engine, code, meeting)
+    except CouncilError as exc:
+        raise _fail(exc) from exc
+    finally:
+        engine.dispose()
+    _echo_summary(summary, settings)
+
+
+@council_app.command("minutes")
+def minutes(code: str, meeting: int, as_of: AsOf = None) -> None:
+    """Lập (lại) biên bản cuộc họp đã kết thúc."""
+    settings = Settings()
+    now = parse_now(settings, as_of)
+    engine = open_engine(settings)
+    try:
+        path = write_minutes(engine, settings, code, meeting, now=now)
+    except CouncilError as exc:
+        raise _fail(exc) from exc
+    finally:
+        engine.dispose()
+    typer.echo(f"Biên bản: {path}")
