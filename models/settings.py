@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -33,6 +34,10 @@ class Settings(BaseSettings):
     mail_batch_size: int = 200
     mail_max_attempts: int = 8
     timezone: str = "Asia/Ho_Chi_Minh"
+    # Reward money of a collective as a multiple of the individual's multiplier
+    # (THIDUA_AWARD_COLLECTIVE_FACTOR, e.g. 2: "collectives are paid twice what a person gets"). Unset: each
+    # award's own collective multiplier from the campaign definition applies.
+    award_collective_factor: Decimal | None = Field(default=None, ge=0)
 
     @field_validator("timezone")
     @classmethod

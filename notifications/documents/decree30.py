@@ -86,7 +86,7 @@ class DocumentHeader:
 
     def number_line(self) -> str:
         """'Số: 05/KH-CTHADS' (leading zero below 10), or 'Số:      /KH-CTHADS' for an unnumbered draft."""
-        symbol = _caps(self.symbol).strip()
+        symbol = _vn(self.symbol).strip()  # "TTr" stays "TTr" (Decree 30 abbreviations keep their case)
         if self.number is None or str(self.number).strip() == "":
             return f"Số:{' ' * 6}/{symbol}"
         raw = _vn(str(self.number)).strip()

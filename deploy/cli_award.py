@@ -1,0 +1,172 @@
+"""`thidua award issue|record-decision|list|revoke`: decisions, certificates, money and award emails.
+
+`register(app)` adds the `award` group to a Typer app (deploy/cli.py calls it). Every command acts at --as-of
+(or now) and records the operating system user as the actor of its audit events.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+from typing import Annotated
+
+import typer
+
+from deploy.cli_common import AsOf, open_engine, parse_now
+from models.money import vn_money
+from models.settings import Settings
+from models.text import fmt_date, parse_date
+from tasks.awards import (
+    STATUS_LABELS,
+    SUBJECT_LABELS,
+    AwardError,
+    issue_awards,
+    list_awards,
+    record_external_decision,
+    revoke_award,
+)
+
+award_app = typer.Typer(
+    help="Khen thưởng: ban hành quyết định, giấy khen, tiền thưởng; ghi quyết định của cấp trên; thu hồi.",
+    no_args_is_help=True,
+)
+
+DecisionDate = Annotated[str, typer.Option("--date", help="Ngày ký quyết định (dd/mm/yyyy).")]
+
+
+def _day(text: str) -> dt.date:
+    try:
+        return parse_date(text)
+    except ValueError as exc:
+        typer.echo(f"--date: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+def _actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry in some containers
+        return "cli"
+
+
+@award_app.command("issue")
+def issue(
+    code: Annotated[str, typer.Argument(help="Mã phong trào.")],
+    award_key: Annotated[
+        str, typer.Argument(help="Khóa hình thức khen thưởng (ví dụ giay_khen_cuc_truong).")
+    ],
+    date: DecisionDate,
+    as_of: AsOf = None,
+) -> None:
+    """Ban hành quyết định khen thưởng (hoặc lập tờ trình đề nghị cấp trên) từ kết quả của Hội đồng."""
+    settings = Settings()
+    now = parse_now(settings, as_of)
+    decided_on = _day(date)
+    engine = open_engine(settings)
+    try:
+        result = issue_awards(
+            engine, settings, code, award_key, decided_on=decided_on, now=now, actor=_actor()
+        )
+    except AwardError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        engine.dispose()
+    for line in result.lines():
+        typer.echo(line)
+
+
+@award_app.command("record-decision")
+def record_decision(
+    code: Annotated[str, typer.Argument(help="Mã phong trào.")],
+    award_key: Annotated[str, typer.Argument(help="Khóa hình thức khen thưởng do cấp trên quyết định.")],
+    number: Annotated[int, typer.Option("--number", min=1, help="Số quyết định của cấp trên.")],
+    symbol: Annotated[str, typer.Option("--symbol", help="Ký hiệu quyết định (ví dụ QĐ-BTP).")],
+    date: DecisionDate,
+    as_of: AsOf = None,
+) -> None:
+    """Ghi quyết định của cấp có thẩm quyền theo tờ trình đã gửi: cấp giấy khen, tiền thưởng, gửi thư."""
+    settings = Settings()
+    now = parse_now(settings, as_of)
+    decided_on = _day(date)
+    engine = open_engine(settings)
+    try:
+        result = record_external_decision(
+            engine,
+            settings,
+            code,
+            award_key,
+            number=number,
+            symbol=symbol,
+            decided_on=decided_on,
+            now=now,
+            actor=_actor(),
+        )
+    except AwardError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        engine.dispose()
+    for line in result.lines():
+        typer.echo(line)
+
+
+@award_app.command("list")
+def list_command(code: Annotated[str, typer.Argument(help="Mã phong trào.")]) -> None:
+    """Các quyết định, tờ trình và khen thưởng của phong trào."""
+    settings = Settings()
+    engine = open_engine(settings)
+    try:
+        decisions = list_awards(engine, code)
+    except AwardError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        engine.dispose()
+    if not decisions:
+        typer.echo("Chưa có quyết định khen thưởng nào.")
+        return
+    for d in decisions:
+        kind = "Tờ trình" if d.status.value == "proposed" else "Quyết định"
+        typer.echo(
+            f"{kind} số {d.reference} ngày {fmt_date(d.decided_on)} – {d.award_name} "
+            f"({STATUS_LABELS[d.status]}; {d.authority_unit_code})"
+        )
+        for g in d.grants:
+            state = f" – {STATUS_LABELS[g.status]}: {g.revoke_reason}" if g.status.value == "revoked" else ""
+            recover = f", phải nộp lại {vn_money(g.amount_to_recover)}" if g.amount_to_recover else ""
+            typer.echo(
+                f"  #{g.id} {SUBJECT_LABELS[g.subject_kind]} {g.subject_name} ({g.unit_code}): "
+                f"{vn_money(g.amount_vnd)}{state}{recover}"
+            )
+
+
+@award_app.command("revoke")
+def revoke(
+    grant_id: Annotated[int, typer.Argument(help="Mã số khen thưởng (xem `award list`).")],
+    reason: Annotated[str, typer.Option("--reason", help="Lý do thu hồi.")],
+    as_of: AsOf = None,
+) -> None:
+    """Thu hồi một khen thưởng: ghi lý do, số tiền phải nộp lại, gửi thư cho đơn vị."""
+    settings = Settings()
+    now = parse_now(settings, as_of)
+    engine = open_engine(settings)
+    try:
+        grant = revoke_award(engine, settings, grant_id, reason=reason, now=now, actor=_actor())
+    except AwardError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        engine.dispose()
+    typer.echo(
+        f"Đã thu hồi khen thưởng #{grant.id} ({grant.subject_name}); lý do: {grant.revoke_reason}; "
+        f"số tiền phải nộp lại: {vn_money(grant.amount_to_recover or 0)}."
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `award` command group to the main CLI."""
+    app.add_typer(award_app, name="award")
+
+
+__all__ = ["award_app", "register"]
