@@ -12,7 +12,7 @@ import typer
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from deploy import cli_award, cli_council, cli_nominate
+from deploy import cli_award, cli_close, cli_council, cli_nominate
 from deploy.cli_common import AsOf, open_engine, parse_now
 from deploy.cli_directory import app as directory_app
 from deploy.cli_ledger import app as ledger_app
@@ -45,6 +45,7 @@ app.add_typer(ledger_app, name="ledger")
 app.command("serve")(serve)
 app.command("remind")(remind)
 app.command("exempt")(exempt)
+cli_close.register(app)
 cli_nominate.register(app)
 cli_council.register(app)
 cli_award.register(app)

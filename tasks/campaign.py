@@ -66,9 +66,15 @@ def record_event(
 
 
 def transition(
-    session: Session, campaign: Campaign, target: CampaignStatus, *, now: datetime, actor: str
+    session: Session,
+    campaign: Campaign,
+    target: CampaignStatus,
+    *,
+    now: datetime,
+    actor: str,
+    details: dict[str, Any] | None = None,
 ) -> None:
-    """The one way a campaign changes state: check the move, write it, audit it."""
+    """The one way a campaign changes state: check the move, write it, audit it (with `details`, e.g. why)."""
     before = CampaignStatus(campaign.status)
     check_transition(before, target)
     campaign.status = target
@@ -79,7 +85,7 @@ def transition(
         kind=f"campaign.{target.value}",
         now=now,
         actor=actor,
-        payload={"before": before.value, "after": target.value},
+        payload={**(details or {}), "before": before.value, "after": target.value},
     )
 
 

@@ -25,18 +25,19 @@ import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal, cast
 
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session, col
 
-from models.campaign import Campaign, Deadline, DeadlineKind, EnrolledPerson, EnrolledUnit
+from models.campaign import Campaign, Deadline, DeadlineKind, DomainEvent, EnrolledPerson, EnrolledUnit
 from models.db import transaction
 from models.definition import CampaignDefinition, definition_from_json
 from models.directory import Unit
 from models.report_rows import (
+    CLOSED_STATUSES,
     META_SHEET,
     Cell,
     CheckedReport,
@@ -60,13 +61,14 @@ from models.report_rows import (
 )
 from models.reporting import RejectedFile, Submission
 from models.settings import Settings
-from models.text import nfc
+from models.text import fmt_date, nfc
 from notifications.outbox import enqueue
 from notifications.templating import render_email
-from tasks.events import emit_domain_event
+from tasks.events import CAMPAIGN_CLOSED, emit_domain_event
 from tasks.reminders import cancel_pending_reminders
 
 __all__ = [
+    "FROZEN_MESSAGE",
     "MAX_REPORT_BYTES",
     "HistoryEntry",
     "InboxResult",
@@ -523,7 +525,10 @@ def _ingest_one(
             )
         deadlines = _report_deadlines(s, view.id)
         ctx = _context(s, campaign, view, raw, deadlines, received_on)
-        checked = check_report(raw, ctx)
+        if ctx.status in CLOSED_STATUSES:
+            checked = _frozen(s, campaign, raw, settings)
+        else:
+            checked = check_report(raw, ctx)
         if checked.ok:
             return _accept(
                 s, settings, view, path, source_name, data, sha, checked, deadlines, now, submitted_by
@@ -580,6 +585,28 @@ def _context(
         received_on=received_on,
         previous=_previous(s, view.id, raw.unit_code, raw.period_key, deadlines),
     )
+
+
+FROZEN_MESSAGE = (
+    "Phong trào đã kết thúc ngày {day}; báo cáo không được nhận. Liên hệ quản trị để mở lại kỳ báo cáo."
+)
+
+
+def _frozen(s: Session, campaign: Campaign, raw: RawReport, settings: Settings) -> CheckedReport:
+    """The one error of any file sent after the close (tasks/close.py), whatever else it holds: the figures
+    are frozen, so the rest of the file does not matter until an administrator reopens the reporting."""
+    closed_at = s.execute(
+        select(func.max(col(DomainEvent.at))).where(
+            col(DomainEvent.campaign_id) == campaign.id, col(DomainEvent.kind) == CAMPAIGN_CLOSED
+        )
+    ).scalar_one_or_none()
+    if closed_at is None:
+        day = campaign.end_date  # closed outside the close stage: its end date is the best answer
+    else:
+        aware = closed_at if closed_at.tzinfo is not None else closed_at.replace(tzinfo=UTC)
+        day = aware.astimezone(settings.tz).date()
+    error = raw.period_where.error(raw.file, FROZEN_MESSAGE.format(day=fmt_date(day)))
+    return CheckedReport(raw.unit_code, raw.period_key, {}, [], False, [error], [])
 
 
 def _previous(

@@ -364,7 +364,12 @@ def test_a_closed_campaign_takes_no_more_reports(
         s.execute(update(Campaign).where(col(Campaign.id) == launched).values(status=CampaignStatus.CLOSED))
     [result] = ingest_files(engine, settings, CODE, [filled(engine, tmp_path, "ys.xlsx")], now=IN_APRIL)
     assert result.status == "rejected" and submissions(engine) == []
-    assert "ys.xlsx, trang “Báo cáo”, ô C8: phong trào đã kết thúc việc nhận báo cáo" in result.errors[0]
+    # Only the freeze is reported (the figures no longer matter); closed outside the close stage, the
+    # campaign's end date stands for the day it closed.
+    assert result.errors == [
+        "ys.xlsx, trang “Báo cáo”, ô C8: Phong trào đã kết thúc ngày 30/06/2024; báo cáo không được nhận. "
+        "Liên hệ quản trị để mở lại kỳ báo cáo."
+    ]
 
 
 def test_a_falling_cumulative_figure_is_rejected_unless_marked_as_a_correction(

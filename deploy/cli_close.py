@@ -1,0 +1,90 @@
+"""`thidua close` and `thidua reopen`: the closing run (flow “close”) and an administrator's reopening."""
+
+from __future__ import annotations
+
+import getpass
+from typing import Annotated, Any
+
+import typer
+
+from deploy.cli_common import AsOf, open_engine, parse_now
+from models.settings import Settings
+
+
+def close(code: str, as_of: AsOf = None) -> None:
+    """Tổng kết phong trào (luồng Prefect “close”): chốt số liệu, xếp hạng, lập báo cáo tổng kết, gửi thư."""
+    settings = Settings()
+    now = parse_now(settings, as_of)
+    from deploy.prefect_env import configure_prefect
+
+    typer.echo(configure_prefect(settings))
+    from flows.close import close_flow
+    from tasks.close import CloseError
+
+    try:
+        summary = close_flow(code, now, settings)
+    except CloseError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    print_close_summary(summary, settings)
+
+
+def print_close_summary(summary: dict[str, Any], settings: Settings) -> None:
+    state = "vừa kết thúc" if summary["closed_now"] else f"đã ở trạng thái “{summary['status_label']}”"
+    typer.echo(f"Phong trào {summary['code']}: {state} ({summary['status']}).")
+    met, not_met = summary["units_met"], summary["units_not_met"]
+    missing, no_value = summary["units_missing"], summary["units_no_value"]
+    reporting = len(met) + len(not_met) + len(missing) + len(no_value)
+    typer.echo(
+        f"  Đơn vị đạt chỉ tiêu: {len(met)}/{reporting} · không đạt: {len(not_met)}"
+        f" · không có báo cáo tổng kết: {len(missing)}"
+        + (f" · không có số liệu để tính: {len(no_value)}" if no_value else "")
+    )
+    for title, codes in (("Đạt", met), ("Không đạt", not_met), ("Không có báo cáo", missing)):
+        if codes:
+            typer.echo(f"    {title}: " + ", ".join(codes))
+    typer.echo("  Tài liệu:")
+    for label, key in (("Báo cáo tổng kết (DOCX)", "report"), ("Biểu tổng hợp (XLSX)", "table"),
+                       ("Biểu đồ (PNG)", "chart")):  # fmt: skip
+        typer.echo(f"    {label}: {settings.data_dir / summary['documents'][key]}")
+    emails = summary.get("emails") or {}
+    typer.echo(
+        f"  Thư mới vào hộp thư đi: {summary['emails_queued']}"
+        f" · đã gửi: {emails.get('sent', 0)}, lỗi: {emails.get('failed', 0)},"
+        f" chờ gửi lại: {emails.get('retried', 0)}"
+    )
+
+
+def reopen(
+    code: str,
+    reason: Annotated[str, typer.Option("--reason", help="Lý do mở lại kỳ báo cáo (ghi vào nhật ký).")],
+    as_of: AsOf = None,
+) -> None:
+    """Mở lại kỳ báo cáo của phong trào đã kết thúc: các đơn vị lại gửi được báo cáo đến lần tổng kết sau."""
+    settings = Settings()
+    now = parse_now(settings, as_of)
+    from tasks.close import CloseError
+    from tasks.close import reopen as reopen_campaign
+
+    engine = open_engine(settings)
+    try:
+        result = reopen_campaign(engine, code, now=now, actor=getpass.getuser(), reason=reason)
+    except CloseError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        engine.dispose()
+    if result.changed:
+        typer.echo(
+            f"Phong trào {result.code}: đã mở lại kỳ báo cáo "
+            f"({result.before.value} → {result.status.value}). "
+            "Chạy lại “thidua close” để tổng kết khi các đơn vị đã gửi xong."
+        )
+    else:
+        typer.echo(f"Phong trào {result.code} đang nhận báo cáo ({result.status.value}): không cần mở lại.")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `close` and `reopen` to the `thidua` application."""
+    app.command("close")(close)
+    app.command("reopen")(reopen)

@@ -1,0 +1,79 @@
+"""Stage 4 of the lifecycle — closing (tổng kết): freeze the reporting and produce the closing summary.
+
+freeze and close (→ closed; later submissions refused) → final results for every unit and person, ranked →
+the closing report (DOCX), table (XLSX) and chart (PNG) → emails to the administrators and the units →
+dispatch the outbox. Five task runs per flow run, whatever the number of units; every step is idempotent,
+so the scheduler's run and an administrator's `thidua close` can both happen and nothing is done twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, is_dataclass
+from datetime import datetime
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from models.db import ensure_schema, make_engine
+from models.settings import Settings
+from notifications.outbox import dispatch
+from tasks.close import (
+    compute_final_results,
+    freeze_and_close,
+    queue_closing_emails,
+    write_closing_documents,
+)
+
+close_task = task(name="freeze and close", cache_policy=NO_CACHE)(freeze_and_close)
+results_task = task(name="compute final results", cache_policy=NO_CACHE)(compute_final_results)
+documents_task = task(name="write closing documents", cache_policy=NO_CACHE)(write_closing_documents)
+emails_task = task(name="queue closing emails", cache_policy=NO_CACHE)(queue_closing_emails)
+dispatch_task = task(name="dispatch outbox", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])(
+    dispatch
+)
+
+
+@flow(name="close")
+def close_flow(code: str, now: datetime, settings: Settings | None = None) -> dict[str, Any]:
+    """The signature deploy/jobs.py calls: flow(code, now, settings)."""
+    settings = settings or Settings()
+    engine = make_engine(settings.database_url)
+    ensure_schema(engine)
+    try:
+        closed = close_task(engine, code, now=now, actor="close")
+        subjects = results_task(engine, closed.code, now=now)
+        documents = documents_task(engine, settings, closed.code, now=now)
+        queued = emails_task(engine, settings, closed.code, now=now)
+        sent = dispatch_task(engine, settings, now=now, worker_id="close")
+    finally:
+        engine.dispose()
+
+    def relative(path: Any) -> str:
+        return path.relative_to(settings.data_dir).as_posix()
+
+    return {
+        "code": closed.code,
+        "status": closed.status.value,
+        "status_label": closed.status_label,
+        "closed_now": closed.changed,
+        "closed_at": closed.closed_at.isoformat() if closed.closed_at else None,
+        "subjects": subjects,
+        "units_met": documents.met,
+        "units_not_met": documents.not_met,
+        "units_missing": documents.missing,
+        "units_no_value": documents.no_value,
+        "documents": {
+            "report": relative(documents.report),
+            "table": relative(documents.table),
+            "chart": relative(documents.chart),
+        },
+        "emails_queued": queued,
+        "emails": asdict(sent) if is_dataclass(sent) and not isinstance(sent, type) else sent,
+    }
+
+
+if __name__ == "__main__":
+    import sys
+
+    print(close_flow(sys.argv[1], datetime.now().astimezone()))
