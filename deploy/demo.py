@@ -1,10 +1,15 @@
-"""The main job of the quick start: the Tuyên Quang 2024 campaign on the embedded default.
+"""The main job of the quick start: the Tuyên Quang 2024 campaign on the embedded default, launch to awards.
 
 1. the demo directory (Cục THADS tỉnh Tuyên Quang, departments, 7 Chi cục, ~120 staff) is imported;
 2. the seed-003 plan is launched on 05/01/2024 (plan DOCX, one email per unit);
-3. the months January–June are replayed: reports from the units (one late, one missing, one rejected then
-   corrected, one inflated), a collection run after each due date;
-4. the status at the end: table, XLSX, chart, and the reconciliation against the case ledger.
+3. the months January–June are replayed day by day: reports from the units (one late, one missing, one
+   rejected then corrected, one inflated), the reminder sweep of every working morning, a collection run
+   after each due date;
+4. the status at the end: table, XLSX, chart, and the reconciliation against the case ledger;
+5. nominations and dossiers (one incomplete, one late), the close on 04/07 (closing report), the screening,
+   the council's secret ballot on 10/07 with a tie broken by the chair, the decision of 19/07/2024 with its
+   certificates and emails;
+6. an account of what happened and where every document and email is.
 """
 
 from __future__ import annotations
@@ -49,16 +54,33 @@ def run_demo(settings: Settings, *, as_of: datetime) -> None:
     def collect(moment: datetime) -> dict[str, Any]:
         return collect_flow(code, moment, settings)
 
-    typer.echo("3. Các tháng của phong trào: đơn vị báo cáo, hệ thống thu thập sau mỗi hạn nộp")
-    logs = run_months(settings, engine, code, collect, typer.echo)
+    from flows.remind import remind_flow
+    from tasks.reminders import plan_reminders
+
+    def remind(moment: datetime) -> int:
+        # The scheduler's morning sweep; a day with nothing to send is decided without a flow run.
+        if not plan_reminders(engine, code, moment, tz=settings.tz).emails:
+            return 0
+        queue: dict[str, int] = remind_flow(code, moment, settings).get("queue") or {}
+        return int(queue.get("queued", 0))
+
+    typer.echo("3. Các tháng: đơn vị báo cáo, hệ thống nhắc hạn mỗi sáng và thu thập sau mỗi hạn nộp")
+    logs = run_months(settings, engine, code, collect, typer.echo, remind)
 
     typer.echo("4. Tình hình cuối kỳ")
     print_final_status(settings, code, logs[-1].due)
+
+    typer.echo("5. Tổng kết, xét và khen thưởng")
+    from deploy.demo_review import print_account, run_review
+
+    run_review(settings, engine, code, typer.echo)
+    typer.echo("6. Tóm lại")
+    print_account(settings, engine, code, typer.echo)
     engine.dispose()
-    typer.echo(f"Thư đã gửi (tệp .eml): {settings.outbox_dir}" if not settings.uses_smtp else "")
     typer.echo(
         f"Xem lại: thidua campaign show {code} · thidua campaign status {code} · thidua outbox list · "
-        f"thidua ledger reconcile {code} --period 2024-06"
+        f"thidua nomination list {code} · thidua council result {code} <số cuộc họp> · "
+        f"thidua award list {code}"
     )
 
 

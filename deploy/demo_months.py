@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -44,6 +45,7 @@ class MonthLog:
     missing: list[str] = field(default_factory=list)
     collect: dict[str, Any] = field(default_factory=dict)
     status: str = ""
+    reminders: int = 0  # reminder, escalation and digest emails sent during the period
 
 
 def _figures_for(
@@ -84,6 +86,7 @@ def run_months(
     code: str,
     collect: Callable[[datetime], dict[str, Any]],
     echo: Callable[[str], None],
+    remind: Callable[[datetime], int] | None = None,
 ) -> list[MonthLog]:
     tz: ZoneInfo = settings.tz
     calendar = load_calendar()
@@ -112,44 +115,111 @@ def run_months(
     echo(f"   Sổ thụ lý mẫu: {result.summary()}")
 
     logs: list[MonthLog] = []
+    swept_until = datetime.combine(launched_on(engine, code), time(9), tz)
+    # Deadlines due the same day (June and the final report, 03/07) are replayed together: their reports,
+    # reminders and collection share the same mornings.
+    by_due: dict[date, list[tuple[str, date]]] = {}
     for key, period_end, due in deadlines:
-        log = MonthLog(key, due)
-        units, officers = _figures_for(engine, code, period_end)
+        by_due.setdefault(due, []).append((key, period_end))
+    for due, group in by_due.items():
+        # What happens until the due date, replayed in time order: the units' reports, the reminder sweep of
+        # every working morning, and the scheduler's collection run at 07:00 the morning after the due date.
+        events: list[tuple[datetime, Callable[[], None]]] = []
         # A brisk unit reports two working days before the due date, at 09:00.
         on_time_moment = datetime.combine(calendar.add_working_days(due, -2), time(9), tz)
-        for unit in reporting:
-            values = dict(units.get(unit, {}))
-            if (unit, key) == MISSING:
-                log.missing.append(unit)
-                continue
-            if (unit, key) == INFLATED or (unit == INFLATED[0] and key == "final"):
-                values["finished"] = values.get("finished", 0) + 6  # "kết quả" that the ledger does not back
-            path = work / key / f"{unit}.xlsx"
-            if (unit, key) == LATE:
-                # Sent to the inbox after the due date: the next collection run picks it up, marked late.
-                inbox = settings.inbox_dir / code
-                inbox.mkdir(parents=True, exist_ok=True)
-                fill_template(engine, code, unit, key, inbox / f"{unit}-{key}.xlsx", values, officers)
-                log.late.append(unit)
-                continue
-            if (unit, key) == REJECTED_THEN_CORRECTED:
-                wrong = dict(values, finished=values.get("carried_over", 0) + values.get("arising", 0) + 10)
-                bad = fill_template(engine, code, unit, key, work / key / f"{unit}-loi.xlsx", wrong, officers)
-                results = ingest_files(engine, settings, code, [bad], now=on_time_moment, submitted_by="demo")
-                log.rejected.extend(unit for r in results if r.status == "rejected")
-                fixed_at = on_time_moment + timedelta(days=1)
-                fill_template(engine, code, unit, key, path, values, officers)
-                _count(log, ingest_files(engine, settings, code, [path], now=fixed_at, submitted_by="demo"))
-                continue
-            fill_template(engine, code, unit, key, path, values, officers)
-            _count(log, ingest_files(engine, settings, code, [path], now=on_time_moment, submitted_by="demo"))
-        # The scheduler's collection run: 07:00 the morning after the due date.
+        group_logs = [MonthLog(key, due) for key, _ in group]
+        for log, (key, period_end) in zip(group_logs, group, strict=True):
+            units, officers = _figures_for(engine, code, period_end)
+            for unit in reporting:
+                figures = dict(units.get(unit, {}))
+                events += _unit_events(
+                    settings, engine, code, log, unit, key, figures, officers, on_time_moment, work
+                )
         run_at = datetime.combine(due + timedelta(days=1), time(7), tz)
-        log.collect = collect(run_at)
-        log.status = period_status(engine, code, key, as_of=run_at.date(), tz=tz).summary()
-        logs.append(log)
-        echo(_line(log))
+        if remind is not None:
+            day = swept_until.date() + timedelta(days=1)
+            while day <= run_at.date():
+                if calendar.is_working_day(day):
+                    moment = datetime.combine(day, time(8), tz)
+                    events.append((moment, partial(_remind, group_logs[0], remind, moment)))
+                day += timedelta(days=1)
+            swept_until = run_at
+
+        def collect_run(at: datetime = run_at, log: MonthLog = group_logs[0]) -> None:
+            log.collect = collect(at)
+
+        events.append((run_at, collect_run))
+        for _, action in sorted(events, key=lambda e: e[0]):
+            action()
+        for log in group_logs:
+            log.status = period_status(engine, code, log.period, as_of=run_at.date(), tz=tz).summary()
+            logs.append(log)
+            echo(_line(log))
     return logs
+
+
+def launched_on(engine: Engine, code: str) -> date:
+    with engine.connect() as conn:
+        launched = conn.execute(select(col(Campaign.launch_as_of)).where(col(Campaign.code) == code)).scalar()
+    assert launched is not None, "the campaign is launched before its months are replayed"
+    return launched
+
+
+def _remind(log: MonthLog, remind: Callable[[datetime], int], moment: datetime) -> None:
+    log.reminders += remind(moment)
+
+
+def _unit_events(
+    settings: Settings,
+    engine: Engine,
+    code: str,
+    log: MonthLog,
+    unit: str,
+    key: str,
+    values: dict[str, int],
+    officers: dict[str, dict[str, int]],
+    on_time_moment: datetime,
+    work: Path,
+) -> list[tuple[datetime, Callable[[], None]]]:
+    """The moments one unit acts in one period, and what it does then."""
+    if (unit, key) == MISSING:
+        log.missing.append(unit)
+        return []
+    if (unit, key) == INFLATED or (unit == INFLATED[0] and key == "final"):
+        values["finished"] = values.get("finished", 0) + 6  # "kết quả" that the ledger does not back
+    path = work / key / f"{unit}.xlsx"
+
+    def submit(at: datetime, file: Path) -> list[IngestResult]:
+        return ingest_files(engine, settings, code, [file], now=at, submitted_by="demo")
+
+    if (unit, key) == LATE:
+        # Sent to the inbox after the due date: the next collection run picks it up, marked late.
+        def late() -> None:
+            inbox = settings.inbox_dir / code
+            inbox.mkdir(parents=True, exist_ok=True)
+            fill_template(engine, code, unit, key, inbox / f"{unit}-{key}.xlsx", values, officers)
+            log.late.append(unit)
+
+        due = log.due
+        return [(datetime.combine(due, time(16), on_time_moment.tzinfo), late)]
+    if (unit, key) == REJECTED_THEN_CORRECTED:
+        def wrong() -> None:
+            too_many = values.get("carried_over", 0) + values.get("arising", 0) + 10
+            bad_path = work / key / f"{unit}-loi.xlsx"
+            bad = fill_template(engine, code, unit, key, bad_path, dict(values, finished=too_many), officers)
+            log.rejected.extend(unit for r in submit(on_time_moment, bad) if r.status == "rejected")
+
+        def fixed() -> None:
+            fill_template(engine, code, unit, key, path, values, officers)
+            _count(log, submit(on_time_moment + timedelta(days=1), path))
+
+        return [(on_time_moment, wrong), (on_time_moment + timedelta(days=1), fixed)]
+
+    def on_time() -> None:
+        fill_template(engine, code, unit, key, path, values, officers)
+        _count(log, submit(on_time_moment, path))
+
+    return [(on_time_moment, on_time)]
 
 
 def _count(log: MonthLog, results: list[IngestResult]) -> None:
@@ -164,4 +234,6 @@ def _line(log: MonthLog) -> str:
         parts.append("bị trả lại rồi sửa: " + ", ".join(log.rejected))
     if log.missing:
         parts.append("không nộp: " + ", ".join(log.missing))
+    if log.reminders:
+        parts.append(f"{log.reminders} thư nhắc hạn")
     return " · ".join(parts) + f"\n{'':13}{log.status}"

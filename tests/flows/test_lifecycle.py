@@ -1,0 +1,137 @@
+"""The Tuyên Quang campaign (seed 003) from its monthly reports to the award decision, with real Prefect flow
+runs for the close, review and award stages and a real SMTP server: the seed's rules end to end."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlmodel import col
+
+from deploy.demo_months import run_months
+from deploy.demo_review import TIE_REASON, review_outcomes, run_review
+from flows.award import award_flow
+from models.campaign import Campaign, CampaignStatus
+from models.db import make_engine
+from models.review import (
+    AwardDecision,
+    AwardGrant,
+    EligibilityResult,
+    Nomination,
+    NominationStatus,
+    ReviewOutcome,
+    ReviewResult,
+)
+from models.settings import Settings
+from tasks.collection import start_collection
+from tasks.progress import compute_all_snapshots
+from tasks.reports import process_inbox
+from tests.conftest import SmtpRecorder
+from tests.factories import at, launch_campaign_rows, load_demo_directory
+
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+CODE = "TQ-2024-GIAM-AN"
+
+
+def collect_without_prefect(engine: Engine, settings: Settings) -> Any:
+    """The collection flow's steps as plain calls: the months are not what this test is about."""
+
+    def collect(moment: datetime) -> dict[str, Any]:
+        plan = start_collection(engine, CODE, now=moment, today=moment.astimezone(settings.tz).date())
+        process_inbox(engine, settings, plan.code, now=moment)
+        compute_all_snapshots(engine, plan.code, plan.periods, now=moment)
+        return {}
+
+    return collect
+
+
+def screening(engine: Engine) -> dict[str, tuple[bool, list[dict[str, Any]]]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                col(Nomination.subject_code),
+                col(EligibilityResult.eligible),
+                col(EligibilityResult.reasons_json),
+            ).join(EligibilityResult, col(EligibilityResult.nomination_id) == col(Nomination.id))
+        ).all()
+    return {code: (bool(ok), json.loads(reasons)) for code, ok, reasons in rows}
+
+
+def failed_rules(reasons: list[dict[str, Any]]) -> set[str]:
+    return {r["rule"] for r in reasons if not r["passed"]}
+
+
+def test_the_seed_003_campaign_runs_from_reports_to_the_award_decision(
+    tmp_path: Path, db_url: str, smtp_server: SmtpRecorder
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data", database_url=db_url, **smtp_server.settings_overrides())
+    engine = make_engine(db_url)
+    load_demo_directory(engine, "tuyen-quang-2024", tmp_path)
+    launch_campaign_rows(engine)
+    run_months(settings, engine, CODE, collect_without_prefect(engine, settings), lambda _line: None)
+    lines: list[str] = []
+
+    log = run_review(settings, engine, CODE, lines.append)
+
+    # Eligibility, with the plan's window 01/10/2023 – 30/06/2024 (both ends inclusive).
+    screened = screening(engine)
+    assert screened["TQ-YS"][0] is True  # TQ-YS-04's reprimand of 30/09/2023 is one day before the window
+    assert screened["TQ-SD"][0] is False and failed_rules(screened["TQ-SD"][1]) == {"clean_members"}
+    assert any("01/10/2023" in r["reason"] for r in screened["TQ-SD"][1] if not r["passed"])
+    assert failed_rules(screened["TQ-CH"][1]) == {"clean_members"}  # TQ-CH-07, 12/03/2024
+    assert failed_rules(screened["TQ-CH-07"][1]) == {"discipline_window"}
+    # The head is clean himself, but his unit is not (and he carries no cases of his own).
+    assert failed_rules(screened["TQ-CH-01"][1]) == {"unit_head", "indicator"}
+    with engine.connect() as conn:
+        status = dict(conn.execute(select(col(Nomination.subject_code), col(Nomination.status))).all())
+        late = conn.execute(select(col(Nomination.is_late)).where(col(Nomination.subject_code) == "TQ-LB-04"))
+        assert late.scalar_one() is True
+    assert status["TQ-NH"] == NominationStatus.INCOMPLETE  # no Biên bản
+    assert status["TQ-LB-04"] == NominationStatus.INCOMPLETE  # sent after 03/07: kept, marked, not reviewed
+    assert status["TQ-TP"] == NominationStatus.COMPLETE
+
+    # The council: 2 collectives and 3 individuals, Chấp hành viên first, the tie left to the chair.
+    assert log.meeting_id is not None
+    outcomes = review_outcomes(engine, log.meeting_id)
+    selected = {code for code, outcome in outcomes.items() if outcome == ReviewOutcome.SELECTED}
+    assert selected == {"TQ-TP", "TQ-NV", "TQ-SD-08", "TQ-TP-05", "TQ-HY-03"}
+    assert outcomes["TQ-YS"] == ReviewOutcome.OVER_QUOTA  # 18,18% after 26,19% and 22,22%
+    assert outcomes["TQ-TP-06"] == ReviewOutcome.OVER_QUOTA
+    assert outcomes["TQ-YS-07"] == ReviewOutcome.NOT_APPROVED  # 4 of 9, more than half needed
+    assert [r.split(":")[0] for r in log.refused] == ["TQ-NV-01 → TQ-NV"]  # his own unit
+    with engine.connect() as conn:
+        tie_reasons = set(conn.execute(select(col(ReviewResult.tie_reason))).scalars()) - {None}
+    assert tie_reasons == {TIE_REASON}
+    assert log.minutes is not None and log.minutes.is_file()
+
+    # The decision of 19/07/2024: number 01 of the Cục this year, the money at 2,340,000 VND base salary.
+    with engine.connect() as conn:
+        [decision] = conn.execute(select(AwardDecision)).all()
+        grants = {g.subject_code: g.amount_vnd for g in conn.execute(select(AwardGrant)).all()}
+        campaign_status = conn.execute(select(col(Campaign.status))).scalar_one()
+    assert (decision.number, decision.symbol, decision.year) == (1, "QĐ-CTHADS", 2024)
+    assert grants == {
+        "TQ-TP": 1_410_000,  # 0.6 × 2,340,000 = 1,404,000, rounded up to 10,000
+        "TQ-NV": 1_410_000,
+        "TQ-SD-08": 710_000,  # 0.3 × 2,340,000 = 702,000, rounded up
+        "TQ-TP-05": 710_000,
+        "TQ-HY-03": 710_000,
+    }
+    assert campaign_status == CampaignStatus.AWARDED
+    award_mails = [m.message for m in smtp_server.received if "khen" in m.message["Subject"].lower()]
+    assert len(award_mails) >= 5
+    attached = {part.get_filename() for m in award_mails for part in m.iter_attachments()}
+    assert {name.rsplit(".", 1)[-1] for name in attached} >= {"pdf", "docx"}
+
+    received = len(smtp_server.received)
+    again = award_flow(CODE, at("20/07/2024", 9), settings)
+
+    assert again["emails"]["sent"] == 0 and len(smtp_server.received) == received
+    with engine.connect() as conn:
+        assert len(conn.execute(select(AwardDecision)).all()) == 1
+    engine.dispose()
