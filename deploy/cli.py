@@ -12,7 +12,7 @@ import typer
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from deploy import cli_award, cli_close, cli_council, cli_nominate
+from deploy import cli_award, cli_close, cli_council, cli_nominate, cli_review
 from deploy.cli_common import AsOf, open_engine, parse_now
 from deploy.cli_directory import app as directory_app
 from deploy.cli_ledger import app as ledger_app
@@ -49,6 +49,7 @@ cli_close.register(app)
 cli_nominate.register(app)
 cli_council.register(app)
 cli_award.register(app)
+cli_review.register(app, cli_award.award_app)
 
 
 # ------------------------------------------------------------------ db

@@ -9,12 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import typer
 from sqlalchemy import Engine, select
 from sqlmodel import col
+from typer.testing import CliRunner
 
+from deploy.cli_award import award_app
+from deploy.cli_review import register as register_review
 from deploy.demo_months import run_months
 from deploy.demo_review import TIE_REASON, review_outcomes, run_review
-from flows.award import award_flow
 from models.campaign import Campaign, CampaignStatus
 from models.db import make_engine
 from models.review import (
@@ -31,7 +34,7 @@ from tasks.collection import start_collection
 from tasks.progress import compute_all_snapshots
 from tasks.reports import process_inbox
 from tests.conftest import SmtpRecorder
-from tests.factories import at, launch_campaign_rows, load_demo_directory
+from tests.factories import launch_campaign_rows, load_demo_directory
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -67,7 +70,7 @@ def failed_rules(reasons: list[dict[str, Any]]) -> set[str]:
 
 
 def test_the_seed_003_campaign_runs_from_reports_to_the_award_decision(
-    tmp_path: Path, db_url: str, smtp_server: SmtpRecorder
+    tmp_path: Path, db_url: str, smtp_server: SmtpRecorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = Settings(data_dir=tmp_path / "data", database_url=db_url, **smtp_server.settings_overrides())
     engine = make_engine(db_url)
@@ -128,10 +131,25 @@ def test_the_seed_003_campaign_runs_from_reports_to_the_award_decision(
     attached = {part.get_filename() for m in award_mails for part in m.iter_attachments()}
     assert {name.rsplit(".", 1)[-1] for name in attached} >= {"pdf", "docx"}
 
+    # Running the stages again from the command line changes nothing and sends nothing.
     received = len(smtp_server.received)
-    again = award_flow(CODE, at("20/07/2024", 9), settings)
+    monkeypatch.setenv("THIDUA_DATABASE_URL", db_url)
+    monkeypatch.setenv("THIDUA_DATA_DIR", str(settings.data_dir))
+    for key, value in smtp_server.settings_overrides().items():
+        monkeypatch.setenv(f"THIDUA_{key.upper()}", str(value))
+    app = typer.Typer()
+    app.add_typer(award_app, name="award")
+    register_review(app, award_app)
+    runner = CliRunner()
 
-    assert again["emails"]["sent"] == 0 and len(smtp_server.received) == received
+    reviewed = runner.invoke(app, ["review", CODE, "--as-of", "20/07/2024 09:00"])
+    issued = runner.invoke(app, ["award", "run", CODE, "--date", "19/07/2024", "--as-of", "20/07/2024 09:00"])
+
+    assert reviewed.exit_code == 0, reviewed.output
+    assert f"Phong trào {CODE}: awarded." in reviewed.output
+    assert issued.exit_code == 0, issued.output
+    assert "Quyết định số 01/QĐ-CTHADS ngày 19/07/2024" in issued.output and "đã có từ trước" in issued.output
+    assert "Thư đã gửi: 0" in issued.output and len(smtp_server.received) == received
     with engine.connect() as conn:
         assert len(conn.execute(select(AwardDecision)).all()) == 1
     engine.dispose()

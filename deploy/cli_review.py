@@ -1,0 +1,78 @@
+"""`thidua review` and `thidua award run`: the review and award flows, as the scheduler's stages run them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from deploy.cli_common import AsOf, parse_now
+from models.settings import Settings
+
+
+def review(
+    code: Annotated[str, typer.Argument(help="Mã phong trào.")],
+    meeting: Annotated[
+        int | None,
+        typer.Option("--meeting", help="Kết thúc cuộc họp Hội đồng này: kiểm phiếu, chỉ tiêu, biên bản."),
+    ] = None,
+    as_of: AsOf = None,
+) -> None:
+    """Xét khen thưởng: hồ sơ đủ/thiếu theo hạn, xét điều kiện kèm lý do; với --meeting, kết thúc cuộc họp."""
+    settings = Settings()
+    now = parse_now(settings, as_of)
+    from deploy.prefect_env import configure_prefect
+
+    typer.echo(configure_prefect(settings))
+    from flows.review import review_flow
+    from tasks.council import CouncilError
+    from tasks.review import ReviewError
+
+    try:
+        summary: dict[str, Any] = review_flow(code, now, settings, meeting_id=meeting, actor="cli")
+    except (ReviewError, CouncilError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"Phong trào {summary['code']}: {summary['status']}.")
+    typer.echo(f"  Hồ sơ: {summary['completeness']}")
+    typer.echo(f"  {summary['screening']}")
+    for line in summary.get("meeting", {}).get("lines", []):
+        typer.echo(f"  {line}")
+    if "meeting" in summary:
+        typer.echo(f"  Biên bản: {summary['meeting']['minutes']}")
+
+
+def award_run(
+    code: Annotated[str, typer.Argument(help="Mã phong trào.")],
+    date: Annotated[
+        str | None, typer.Option("--date", help="Ngày quyết định (dd/mm/yyyy); mặc định hôm nay.")
+    ] = None,
+    as_of: AsOf = None,
+) -> None:
+    """Ban hành mọi hình thức khen thưởng đã có kết quả của Hội đồng (luồng “award”), rồi gửi thư."""
+    settings = Settings()
+    now = parse_now(settings, as_of)
+    decided_on = parse_now(settings, date).astimezone(settings.tz).date() if date else None
+    from deploy.prefect_env import configure_prefect
+
+    typer.echo(configure_prefect(settings))
+    from flows.award import award_flow
+    from tasks.awards import AwardError
+
+    try:
+        summary: dict[str, Any] = award_flow(code, now, settings, decided_on=decided_on, actor="cli")
+    except AwardError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    for lines in summary["decisions"]:
+        for line in lines:
+            typer.echo(line)
+    for waiting in summary["waiting"]:
+        typer.echo(f"Chưa ban hành: {waiting}")
+    emails = summary["emails"]
+    typer.echo(f"Thư đã gửi: {emails.get('sent', 0)} · lỗi: {emails.get('failed', 0)}")
+
+
+def register(app: typer.Typer, award_app: typer.Typer) -> None:
+    app.command("review")(review)
+    award_app.command("run")(award_run)
