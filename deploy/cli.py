@@ -275,11 +275,23 @@ def _int() -> Any:
 @app.command("demo")
 def demo(
     as_of: AsOf = None,
+    national: Annotated[
+        bool,
+        typer.Option(
+            "--national",
+            help="Phong trào toàn quốc năm 2026 của Bộ Tư pháp (534 đơn vị, ~10.000 cán bộ, 1.000.000 việc).",
+        ),
+    ] = False,
 ) -> None:
-    """Chạy thử: danh bạ Tuyên Quang mẫu, phát động phong trào theo Kế hoạch của Cục THADS tỉnh (2024)."""
+    """Chạy thử trọn vòng đời: phong trào của Cục THADS tỉnh Tuyên Quang (2024), từ phát động đến khen thưởng."""
+    settings = Settings()
+    if national:
+        from deploy.demo_national import NATIONAL_LAUNCH, run_national_demo
+
+        run_national_demo(settings, as_of=parse_now(settings, as_of or NATIONAL_LAUNCH))
+        return
     from deploy.demo import run_demo
 
-    settings = Settings()
     run_demo(settings, as_of=parse_now(settings, as_of or "05/01/2024"))
 
 

@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -65,10 +65,15 @@ def run_demo(settings: Settings, *, as_of: datetime) -> None:
         return int(queue.get("queued", 0))
 
     typer.echo("3. Các tháng: đơn vị báo cáo, hệ thống nhắc hạn mỗi sáng và thu thập sau mỗi hạn nộp")
-    logs = run_months(settings, engine, code, collect, typer.echo, remind)
+    if _past_collection(engine, code):
+        # A second run: the months are history and the reporting is frozen; replaying them would only have
+        # the units' files refused. Every later stage below is idempotent and is run again (changing nothing).
+        typer.echo("   Phong trào đã qua giai đoạn báo cáo (lần chạy trước): không phát lại các tháng.")
+    else:
+        run_months(settings, engine, code, collect, typer.echo, remind)
 
     typer.echo("4. Tình hình cuối kỳ")
-    print_final_status(settings, code, logs[-1].due)
+    print_final_status(settings, code, date(2024, 7, 3))  # the final report's due date
 
     typer.echo("5. Tổng kết, xét và khen thưởng")
     from deploy.demo_review import print_account, run_review
@@ -102,3 +107,14 @@ def print_final_status(settings: Settings, code: str, as_of: Any) -> None:
         reported = "chưa báo cáo" if row.reported is None else str(row.reported)
         typer.echo(f"     {row.unit_code} {row.field}: báo cáo {reported}, sổ thụ lý {row.computed}")
     engine.dispose()
+
+
+def _past_collection(engine: Any, code: str) -> bool:
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from models.campaign import Campaign, CampaignStatus
+
+    with engine.connect() as conn:
+        status = conn.scalar(select(col(Campaign.status)).where(col(Campaign.code) == code))
+    return status not in (CampaignStatus.LAUNCHED, CampaignStatus.COLLECTING)

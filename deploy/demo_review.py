@@ -25,8 +25,16 @@ from sqlmodel import col
 
 from models.review import CouncilMember, Nomination, ReviewOutcome
 from models.settings import Settings
-from tasks.council import break_tie, cast_vote, demo_council, open_meeting, write_minutes
-from tasks.nominations import NominationInput, add_dossier_file, draft_documents, nominate
+from tasks.council import (
+    break_tie,
+    cast_vote,
+    demo_council,
+    meeting_summary,
+    minutes_path,
+    open_meeting,
+    write_minutes,
+)
+from tasks.nominations import NominationError, NominationInput, add_dossier_file, draft_documents, nominate
 
 AWARD = "giay_khen_cuc_truong"
 COUNCIL_UNIT = "TQ"
@@ -93,7 +101,12 @@ def submit_nominations(settings: Settings, engine: Engine, code: str, log: Revie
     tz = settings.tz
     work = settings.data_dir / "demo" / "dossiers"
     rows = [NominationInput(AWARD, kind, subject, by) for kind, subject, by in NOMINATIONS]
-    log.nominations = str(nominate(engine, code, rows, now=_moment(date(2024, 7, 2), 9, tz), actor="demo"))
+    try:
+        result = nominate(engine, code, rows, now=_moment(date(2024, 7, 2), 9, tz), actor="demo")
+        log.nominations = str(result)
+    except NominationError as exc:  # a second run: the campaign has gone past its nominations
+        log.nominations = f"không nộp lại ({exc})"
+        return
     units = sorted({by for _, _, by in NOMINATIONS})
     for unit in units:
         at = _moment(date(2024, 7, 2), 14, tz)
@@ -180,6 +193,10 @@ def hold_council(
         actor="TQ-TCCB-02", now=held_at,
     )  # fmt: skip
     review(held_at, None)  # the screening as of the meeting: only eligible nominees are on the ballot
+    if meeting_closed(engine, log.meeting_id):  # a second run: the ballot is over, its result stands
+        log.review = {"meeting": {"lines": meeting_summary(engine, code, log.meeting_id).text_lines(tz)}}
+        log.minutes = minutes_path(settings, code, COUNCIL_UNIT, log.meeting_id)
+        return
     eligible = eligible_ids(engine)
     ids = _nomination_ids(engine, code)
     rejecters = set(present[:REJECTING_MEMBERS])
@@ -346,3 +363,11 @@ def print_account(settings: Settings, engine: Engine, code: str, echo: Callable[
         shown = paths[0] if len(paths) == 1 else f"{len(paths)} tệp, ví dụ {paths[0]}"
         echo(f"     {label}: {shown}")
     echo(f"   Hồ sơ đề nghị do đơn vị nộp: {settings.data_dir / 'dossiers' / code}")
+
+
+def meeting_closed(engine: Engine, meeting_id: int) -> bool:
+    from models.review import CouncilMeeting, MeetingStatus
+
+    with engine.connect() as conn:
+        status = conn.scalar(select(col(CouncilMeeting.status)).where(col(CouncilMeeting.id) == meeting_id))
+    return status == MeetingStatus.CLOSED
