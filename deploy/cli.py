@@ -283,7 +283,7 @@ def demo(
         ),
     ] = False,
 ) -> None:
-    """Chạy thử trọn vòng đời: phong trào của Cục THADS tỉnh Tuyên Quang (2024), từ phát động đến khen thưởng."""
+    """Chạy thử trọn vòng đời: phong trào của Cục THADS tỉnh Tuyên Quang (2024), phát động đến khen thưởng."""
     settings = Settings()
     if national:
         from deploy.demo_national import NATIONAL_LAUNCH, run_national_demo
