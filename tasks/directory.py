@@ -25,6 +25,7 @@ from sqlmodel import SQLModel
 
 from models.directory import Discipline, Person, Unit, UnitLevel
 from models.directory_rows import (
+    HEADER_SEARCH_ROWS,
     Cell,
     DirectoryImportError,
     DirectoryPlan,
@@ -98,9 +99,9 @@ def read_directory_file(path: Path) -> ParsedFile:
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            rows = _read_csv(path)
+            rows = read_csv_rows(path)
         elif suffix in (".xlsx", ".xlsm"):
-            rows = _read_xlsx(path)
+            rows = read_xlsx_rows(path)
         else:
             return _file_error(
                 label,
@@ -123,15 +124,18 @@ def _file_error(label: str, problem: str) -> ParsedFile:
     return ParsedFile(label, None, errors=[RowError(label, None, None, problem)])
 
 
-def _read_csv(path: Path) -> list[list[Cell]]:
+def read_csv_rows(path: Path) -> list[list[Cell]]:
+    """The rows of a CSV a clerk saved (UTF-8 with or without BOM; ',', ';' or tab)."""
     text = path.read_bytes().decode("utf-8-sig")
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    # The header decides the separator: Excel in a Vietnamese locale writes ';'.
-    delimiter = max((",", ";", "\t"), key=first.count)
+    top = [line for line in text.splitlines() if line.strip()][:HEADER_SEARCH_ROWS]
+    # The header decides the separator (Excel in a Vietnamese locale writes ';'); a title line above it has
+    # none, so the line with the most separators is taken as the header.
+    delimiter = max((",", ";", "\t"), key=lambda d: max((line.count(d) for line in top), default=0))
     return [list(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
 
 
-def _read_xlsx(path: Path) -> list[list[Cell]]:
+def read_xlsx_rows(path: Path) -> list[list[Cell]]:
+    """The rows of the first sheet of a workbook, as values."""
     from openpyxl import load_workbook  # only the XLSX path pays for importing openpyxl
 
     workbook = load_workbook(path, read_only=True, data_only=True)

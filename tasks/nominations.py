@@ -19,7 +19,6 @@ Every state change of a nomination or dossier is an audit event (tasks.campaign.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -66,6 +65,7 @@ from notifications.documents.dossier import (
     render_results_summary,
 )
 from tasks.campaign import record_event
+from tasks.directory import read_csv_rows, read_xlsx_rows
 
 __all__ = [
     "COLUMNS",
@@ -616,9 +616,9 @@ def read_nomination_file(path: Path) -> tuple[list[_Located], list[RowError]]:
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            table = _read_csv(path)
+            table = read_csv_rows(path)
         elif suffix in (".xlsx", ".xlsm"):
-            table = _read_xlsx(path)
+            table = read_xlsx_rows(path)
         else:
             problem = (
                 f"định dạng “{path.suffix or '(không có đuôi)'}” không được hỗ trợ; hãy lưu thành .xlsx hoặc "
@@ -675,26 +675,6 @@ def _parse_rows(label: str, table: Sequence[Sequence[Cell]]) -> tuple[list[_Loca
     if not rows:
         return [], [RowError(label, header_row, None, "danh sách không có đề nghị nào dưới dòng tiêu đề")]
     return rows, []
-
-
-def _read_csv(path: Path) -> list[list[Cell]]:
-    text = path.read_bytes().decode("utf-8-sig")
-    top = [line for line in text.splitlines() if line.strip()][:HEADER_SEARCH_ROWS]
-    # The header decides the separator (Excel in a Vietnamese locale writes ';'); a title line above it has
-    # none, so the line with the most separators is taken as the header.
-    delimiter = max((",", ";", "\t"), key=lambda d: max((line.count(d) for line in top), default=0))
-    return [list(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
-
-
-def _read_xlsx(path: Path) -> list[list[Cell]]:
-    from openpyxl import load_workbook  # only the XLSX path pays for importing openpyxl
-
-    workbook = load_workbook(path, read_only=True, data_only=True)
-    try:
-        sheet = workbook.worksheets[0]
-        return [list(cast(Sequence[Cell], r)) for r in sheet.iter_rows(values_only=True)]
-    finally:
-        workbook.close()
 
 
 def import_nominations(

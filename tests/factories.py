@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
@@ -57,3 +58,18 @@ def launch_campaign_rows(
     store_deadlines(engine, persisted.campaign_id, build_schedule(defn, load_calendar()))
     mark_launched(engine, persisted.campaign_id, now=moment, as_of=moment.date(), plan_document=None)
     return persisted.campaign_id
+
+
+def task_runs(flow_run_id: UUID) -> int:
+    """How many task runs a flow run had, read back from the Prefect server (the harness's in tests)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.sorting import TaskRunSort
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+            sort=TaskRunSort.EXPECTED_START_TIME_ASC,
+            limit=200,
+        )
+    return len(runs)

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from uuid import UUID
 
 import pytest
 import typer
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-from prefect.client.schemas.sorting import TaskRunSort
 from sqlalchemy import select, update
 from typer.testing import CliRunner
 
@@ -19,21 +15,10 @@ from models.campaign import Campaign, CampaignStatus, EnrolledUnit
 from models.db import make_engine
 from models.settings import Settings
 from tests.conftest import SmtpRecorder
-from tests.factories import NATIONAL_DEFINITION, at, launch_campaign_rows, load_demo_directory
+from tests.factories import NATIONAL_DEFINITION, at, launch_campaign_rows, load_demo_directory, task_runs
 from tests.tasks.test_closing import CLOSE_AT, CODE, final_reports
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
-
-
-def _task_runs(flow_run_id: UUID) -> int:
-    with get_client(sync_client=True) as client:
-        return len(
-            client.read_task_runs(
-                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
-                sort=TaskRunSort.EXPECTED_START_TIME_ASC,
-                limit=50,
-            )
-        )
 
 
 def test_the_close_flow_freezes_ranks_reports_and_emails_the_summary_once(
@@ -64,7 +49,7 @@ def test_the_close_flow_freezes_ranks_reports_and_emails_the_summary_once(
     with engine.connect() as conn:
         assert conn.execute(select(Campaign.status)).scalar_one() == CampaignStatus.CLOSED
     engine.dispose()
-    assert _task_runs(state.state_details.flow_run_id) == 5
+    assert task_runs(state.state_details.flow_run_id) == 5
 
     again = close_flow(CODE, at("06/07/2024", 7, 30), settings)
 
@@ -90,7 +75,7 @@ def test_task_runs_per_close_do_not_grow_with_the_number_of_units(tmp_path: Path
     summary = state.result()
     assert summary["subjects"] > 10_000 and len(summary["units_missing"]) == 34  # 34 provinces, no reports
     assert summary["emails_queued"] == 2  # the two administrators
-    assert _task_runs(state.state_details.flow_run_id) == 5
+    assert task_runs(state.state_details.flow_run_id) == 5
 
 
 def test_the_close_and_reopen_commands_print_what_happened(

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from uuid import UUID
 
 import pytest
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-from prefect.client.schemas.sorting import TaskRunSort
 from sqlalchemy import func, select
 
 from deploy.demo_months import fill_template
@@ -19,7 +15,7 @@ from models.db import ensure_schema, make_engine
 from models.reporting import ProgressSnapshot, Submission
 from models.settings import Settings
 from tests.conftest import SmtpRecorder
-from tests.factories import NATIONAL_DEFINITION, at, launch_campaign_rows, load_demo_directory
+from tests.factories import NATIONAL_DEFINITION, at, launch_campaign_rows, load_demo_directory, task_runs
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 CODE = "TQ-2024-GIAM-AN"
@@ -84,17 +80,6 @@ def test_collection_ingests_the_inbox_computes_snapshots_and_a_second_run_change
     engine.dispose()
 
 
-def _task_runs(flow_run_id: UUID) -> int:
-    with get_client(sync_client=True) as client:
-        return len(
-            client.read_task_runs(
-                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
-                sort=TaskRunSort.EXPECTED_START_TIME_ASC,
-                limit=200,
-            )
-        )
-
-
 def test_task_runs_per_collection_do_not_grow_with_the_number_of_units(tmp_path: Path) -> None:
     counts = []
     for name, definition, code, moment in (
@@ -115,7 +100,7 @@ def test_task_runs_per_collection_do_not_grow_with_the_number_of_units(tmp_path:
         settings = Settings(data_dir=tmp_path / name, database_url=url)
         state = collect_flow(code, moment, settings, return_state=True)
         assert state.is_completed()
-        counts.append(_task_runs(state.state_details.flow_run_id))
+        counts.append(task_runs(state.state_details.flow_run_id))
     assert counts[0] == counts[1]
 
 

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from uuid import UUID
 
 import pytest
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-from prefect.client.schemas.sorting import TaskRunSort
 from sqlalchemy import func, select
 
 from flows.launch import launch_flow
@@ -16,19 +12,9 @@ from models.campaign import EnrolledUnit
 from models.db import make_engine
 from models.outbox import OutboxMessage
 from models.settings import Settings
-from tests.factories import NATIONAL_DEFINITION, TQ_DEFINITION, at, load_demo_directory
+from tests.factories import NATIONAL_DEFINITION, TQ_DEFINITION, at, load_demo_directory, task_runs
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
-
-
-def _task_runs(flow_run_id: UUID) -> int:
-    with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
-            sort=TaskRunSort.EXPECTED_START_TIME_ASC,
-            limit=200,
-        )
-    return len(runs)
 
 
 def _launch(tmp_path: Path, name: str, definition: Path) -> tuple[int, int]:
@@ -46,7 +32,7 @@ def _launch(tmp_path: Path, name: str, definition: Path) -> tuple[int, int]:
         emails = conn.execute(select(func.count()).select_from(OutboxMessage)).scalar_one()
     engine.dispose()
     assert emails == units  # every enrolled unit of the demo has an address
-    return units, _task_runs(state.state_details.flow_run_id)
+    return units, task_runs(state.state_details.flow_run_id)
 
 
 def test_task_runs_per_launch_are_the_same_for_a_province_and_the_whole_country(tmp_path: Path) -> None:
