@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import typer
+from openpyxl import load_workbook
 from sqlalchemy import Engine, select
 from sqlmodel import col
 from typer.testing import CliRunner
@@ -97,6 +98,14 @@ def test_the_seed_003_campaign_runs_from_reports_to_the_award_decision(
     assert status["TQ-NH"] == NominationStatus.INCOMPLETE  # no Biên bản
     assert status["TQ-LB-04"] == NominationStatus.INCOMPLETE  # sent after 03/07: kept, marked, not reviewed
     assert status["TQ-TP"] == NominationStatus.COMPLETE
+
+    # The Tổng hợp kết quả the system drafted on 02/07, before the close froze the figures, carries the
+    # figures of the units' final reports.
+    [summary] = (settings.data_dir / "dossiers" / CODE / "TQ-TP").glob("tong_hop_ket_qua-*.xlsx")
+    rows = list(load_workbook(summary).worksheets[0].iter_rows(values_only=True))
+    assert [r[1:3] + r[6:9] for r in rows if r[1] == "TQ-TP"] == [
+        ("TQ-TP", "Chi cục Thi hành án dân sự thành phố Tuyên Quang", 24, 18, 11)
+    ]
 
     # The council: 2 collectives and 3 individuals, Chấp hành viên first, the tie left to the chair.
     assert log.meeting_id is not None
