@@ -2,7 +2,9 @@
 
 plan the sweep (who still owes which deadline, which step is due now; set-based) → queue the reminders,
 escalations and the administrators' digest in the outbox (deduplicated; what is no longer owed is cancelled)
-→ dispatch. Three task runs per flow run, whatever the number of units; a dry run stops after the plan.
+and record the calendar's events (period.opened, deadline.passed with the units still owing; each once,
+caught up after downtime) → dispatch. Three task runs per flow run, whatever the number of units; a dry run
+stops after the plan.
 """
 
 from __future__ import annotations

@@ -3,6 +3,11 @@
 `EmailMessage` is what the outbox row holds; `build_mime` turns it into a standards-conforming
 `email.message.EmailMessage`: multipart/alternative (text + html) wrapped in multipart/mixed when files are
 attached, UTF-8 everywhere, Vietnamese headers as RFC 2047 encoded words, file names as RFC 2231 parameters.
+
+The outbox renders each message once, when it is queued: `render_body` gives the RFC 5322 bytes of everything
+but From, Date and Message-ID (the sender is a dispatch setting, the date is the moment of sending, the
+Message-ID derives from the row), and `envelope_prefix` + `message_id_line` put those three in front when it
+is sent. Building MIME with email.policy.default costs more than sending it, so a dispatch only streams bytes.
 """
 
 from __future__ import annotations
@@ -87,26 +92,19 @@ def domain_of(addr: str) -> str:
     return addr.rsplit("@", 1)[1].strip() if "@" in addr else "localhost"
 
 
-def build_mime(msg: EmailMessage, from_addr: str, from_name: str | None, *, now: datetime) -> MimeMessage:
-    """The MIME message for `msg`, dated `now` (an aware datetime: the clock is a parameter).
-
-    Raises ValueError for an address that cannot be written, OSError when an attachment cannot be read.
-    """
-    if now.tzinfo is None:
-        raise ValueError("an aware datetime is required for the Date header")
-    mime = MimeMessage(policy=MIME_POLICY)
-    mime["From"] = _address(from_addr, from_name)
+def _write_content(mime: MimeMessage, msg: EmailMessage) -> None:
+    """Addressees, subject, extra headers, bodies and attachments: everything but From, Date, Message-ID."""
     mime["To"] = _address(msg.to, msg.to_name)
     if msg.cc:
         mime["Cc"] = [_address(addr, None) for addr in msg.cc]
     if msg.reply_to:
         mime["Reply-To"] = _address(msg.reply_to, None)
     mime["Subject"] = " ".join(_nfc(msg.subject).split())  # one line: a newline would end the header
-    mime["Date"] = format_datetime(now)
-    mime["Message-ID"] = msg.message_id or make_msgid(domain=domain_of(from_addr))
+
+
+def _write_body(mime: MimeMessage, msg: EmailMessage) -> None:
     for name, value in msg.headers.items():
         mime[name] = _nfc(value)
-
     mime.set_content(_nfc(msg.text), subtype="plain", charset="utf-8")
     if msg.html:
         mime.add_alternative(_nfc(msg.html), subtype="html", charset="utf-8")
@@ -117,4 +115,65 @@ def build_mime(msg: EmailMessage, from_addr: str, from_name: str | None, *, now:
         # Only Content-Disposition carries the name: adding a non-ASCII `name` to a long Content-Type makes
         # the stdlib fold the type itself into encoded words, which breaks the MIME type (CPython bug).
         mime.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype, filename=filename)
+
+
+def build_mime(msg: EmailMessage, from_addr: str, from_name: str | None, *, now: datetime) -> MimeMessage:
+    """The MIME message for `msg`, dated `now` (an aware datetime: the clock is a parameter).
+
+    Raises ValueError for an address that cannot be written, OSError when an attachment cannot be read.
+    """
+    if now.tzinfo is None:
+        raise ValueError("an aware datetime is required for the Date header")
+    mime = MimeMessage(policy=MIME_POLICY)
+    mime["From"] = _address(from_addr, from_name)
+    _write_content(mime, msg)
+    mime["Date"] = format_datetime(now)
+    mime["Message-ID"] = msg.message_id or make_msgid(domain=domain_of(from_addr))
+    _write_body(mime, msg)
     return mime
+
+
+# ---------------------------------------------------------------- rendered once, sent as bytes
+
+# On the wire (and in the outbox) lines end with CRLF: smtplib sends bytes as they are.
+WIRE_POLICY = MIME_POLICY.clone(linesep="\r\n")
+
+
+def render_body(msg: EmailMessage) -> bytes:
+    """`msg` as RFC 5322 bytes (CRLF, 7-bit) without From, Date and Message-ID, which sending puts in front.
+
+    `msg.message_id` is ignored. Raises ValueError for an address that cannot be written, OSError when an
+    attachment cannot be read.
+    """
+    mime = MimeMessage(policy=MIME_POLICY)
+    _write_content(mime, msg)
+    _write_body(mime, msg)
+    return mime.as_bytes(policy=WIRE_POLICY)
+
+
+def envelope_prefix(from_addr: str, from_name: str | None, *, now: datetime) -> bytes:
+    """The From and Date header lines (CRLF-terminated) for messages sent at `now` by this sender."""
+    if now.tzinfo is None:
+        raise ValueError("an aware datetime is required for the Date header")
+    head = MimeMessage(policy=MIME_POLICY)
+    head["From"] = _address(from_addr, from_name)
+    head["Date"] = format_datetime(now)
+    raw = head.as_bytes(policy=WIRE_POLICY)
+    return raw[: raw.index(b"\r\n\r\n") + 2]
+
+
+def message_id_line(message_id: str) -> bytes:
+    """The Message-ID header line (CRLF-terminated)."""
+    try:
+        return f"Message-ID: {message_id}\r\n".encode("ascii")
+    except UnicodeEncodeError:
+        # A sender domain in Unicode: let the policy write what it can (never expected with real domains).
+        head = MimeMessage(policy=MIME_POLICY)
+        head["Message-ID"] = message_id
+        raw = head.as_bytes(policy=WIRE_POLICY)
+        return raw[: raw.index(b"\r\n\r\n") + 2]
+
+
+def assemble(prefix: bytes, message_id: str, body: bytes) -> bytes:
+    """The whole message as sent: From and Date (`envelope_prefix`), Message-ID, then the rendered body."""
+    return b"".join((prefix, message_id_line(message_id), body))

@@ -1,13 +1,23 @@
 """The outbox: producers enqueue rows (deduplicated); a dispatcher claims due rows, sends, records results.
 
-Claiming is a conditional UPDATE (on PostgreSQL after SELECT ... FOR UPDATE SKIP LOCKED), so two dispatchers
-never hold the same row; the claim carries a lease, and a row whose lease has expired (its dispatcher crashed)
-is due again. Sending happens outside any database transaction, through one transport session per run; each
-result is recorded in its own short transaction, guarded by the claim token.
+Enqueueing renders each email once (notifications.message.render_body: the RFC 5322 bytes without From, Date
+and Message-ID) and stores the bytes in the row; the dispatcher puts those three headers in front and streams
+the bytes over the transport. A row queued without them (before this existed, or whose attachment was not
+there yet) is built at dispatch as before.
 
-Delivery is at least once: a crash after the server accepted a message and before the result is recorded
-sends it again after the lease; the Message-ID is derived from the row, so receivers can recognise
-the duplicate.
+Claiming is one UPDATE ... RETURNING over a due subquery (on PostgreSQL with FOR UPDATE SKIP LOCKED), so two
+dispatchers never hold the same row; the claim carries a lease, and a row whose lease has expired (its
+dispatcher crashed) is due again. Sending happens outside any database transaction, through one transport
+session and one database connection held for the run, each statement committing by itself. A batch's results
+are recorded together when the batch is done (one UPDATE for the sent rows, guarded by the claim token, plus
+one per failure); every CHECK_EVERY messages one query drops the rows no longer ours (cancelled, or taken over
+after the lease). With a send rate, every message is checked just before it leaves and recorded just after.
+
+Delivery is at least once: a crash after the server accepted messages and before their batch is recorded
+sends those (at most one batch, `mail_batch_size`) again after the lease; the Message-ID is derived from the
+row, so receivers can recognise the duplicate. A cancellation that commits before the check covering a row
+keeps it from being sent; one that lands after it (at most CHECK_EVERY messages before the send, none with a
+send rate) is too late, and the row is then recorded as sent.
 """
 
 from __future__ import annotations
@@ -16,14 +26,16 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.errors import MessageError
 from pathlib import Path
 from typing import Any, cast
 from uuid import uuid4
 
-from sqlalchemy import Engine, Table, and_, or_, select, update
+from sqlalchemy import Engine, String, Table, and_, func, literal, or_, select, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, RowMapping
@@ -33,8 +45,8 @@ from sqlmodel import Session
 from models.outbox import OutboxMessage, OutboxStatus
 from models.settings import Settings
 from models.text import nfc
-from notifications.message import EmailMessage, build_mime, domain_of
-from notifications.transports import Transport, TransportError, transport_for
+from notifications.message import EmailMessage, domain_of, envelope_prefix, message_id_line, render_body
+from notifications.transports import RawMessage, Transport, TransportError, parse_raw, transport_for
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +57,22 @@ C = OUTBOX.c
 BACKOFF_MINUTES: tuple[int, ...] = (1, 5, 15, 60, 180, 360, 720, 1440)
 DEFAULT_LEASE = timedelta(minutes=15)
 DEFAULT_MAX_BATCHES = 100
-# Multi-row VALUES stay well under SQLite's bound-parameter limit (32766) with 15 columns.
+# Multi-row VALUES stay well under SQLite's bound-parameter limit (32766) with 16 columns.
 _INSERT_CHUNK = 500
+# Attachments up to this size (in total) are rendered into the row; beyond it each claim and result would
+# rewrite megabytes per message (and the table would hold every copy), so such a message is built at dispatch.
+RENDER_ATTACHMENTS_UP_TO = 1024 * 1024
+# Messages sent between two looks for rows cancelled after the claim: a cancellation is seen at most this
+# many messages late. One query per this many messages instead of one per message.
+CHECK_EVERY = 50
 
 
 @dataclass(frozen=True)
 class DispatchResult:
     """What one dispatch run did.
 
-    `skipped`: claimed rows whose claim was taken over (lease expired) before the result was recorded.
+    `skipped`: claimed rows not sent or not recorded by this run: cancelled after the claim, or taken over
+    by another dispatcher after the lease expired.
     """
 
     sent: int = 0
@@ -119,7 +138,7 @@ def _row_values(
     key = nfc(dedupe_key)
     if not key:
         raise ValueError("dedupe_key trống")
-    return {
+    values: dict[str, Any] = {
         "dedupe_key": key,
         "kind": kind,
         "recipient": nfc(recipient),
@@ -138,6 +157,39 @@ def _row_values(
         "created_at": created_at,
         "next_attempt_at": None,
     }
+    values["mime"] = _render(values, data_dir)
+    return values
+
+
+def _message(values: Mapping[str, Any] | RowMapping, data_dir: Path, message_id: str | None) -> EmailMessage:
+    """The plain message of an outbox row (or of the values about to become one)."""
+    attachments = tuple(data_dir / rel for rel in json.loads(values["attachments_json"] or "[]"))
+    return EmailMessage(
+        to=values["recipient"],
+        to_name=values["recipient_name"],
+        subject=values["subject"],
+        text=values["body_text"],
+        html=values["body_html"],
+        attachments=attachments,
+        reply_to=values["reply_to"],
+        cc=tuple(json.loads(values["cc_json"] or "[]")),
+        message_id=message_id,
+        headers={"X-Thidua-Kind": values["kind"]},
+    )
+
+
+def _render(values: Mapping[str, Any], data_dir: Path | None) -> bytes | None:
+    """The rendered message, or None when it is not rendered now; the dispatcher then builds it itself
+    and records why it fails, if it still does (an attachment not written yet, an unwritable address)."""
+    if data_dir is None and values["attachments_json"] != "[]":
+        return None  # relative paths with no data dir to read them from
+    try:
+        message = _message(values, Path(data_dir or "."), None)
+        if sum(path.stat().st_size for path in message.attachments) > RENDER_ATTACHMENTS_UP_TO:
+            return None
+        return render_body(message)
+    except (OSError, ValueError, MessageError):
+        return None
 
 
 def _insert_ignoring_duplicates(session: Session, values: list[dict[str, Any]]) -> int:
@@ -178,7 +230,9 @@ def enqueue(
     """Queue one email; False when an email with this dedupe_key was already queued (nothing changes).
 
     Attachments are stored relative to the data dir: pass relative paths, or absolute ones with `data_dir`.
-    The caller owns the transaction (this only executes one INSERT ... ON CONFLICT DO NOTHING).
+    The message is rendered here and stored with the row (attachments included, read from `data_dir`;
+    without it a message with attachments is built at dispatch instead). The caller owns the transaction
+    (this only executes one INSERT ... ON CONFLICT DO NOTHING).
     """
     values = _row_values(
         dedupe_key=dedupe_key,
@@ -213,20 +267,35 @@ _ROW_KEYS = {
 }
 
 
+def _queued_keys(session: Session, keys: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(keys), _INSERT_CHUNK):
+        chunk = keys[start : start + _INSERT_CHUNK]
+        found.update(session.scalars(select(C.dedupe_key).where(C.dedupe_key.in_(chunk))))
+    return found
+
+
 def enqueue_many(
     session: Session, rows: list[dict[str, Any]], now: datetime, *, data_dir: Path | None = None
 ) -> int:
     """Queue many emails in one statement (per 500 rows); returns how many were new.
 
     Each row has the keyword arguments of `enqueue` (dedupe_key, kind, recipient, subject, text, and
-    optionally recipient_name, html, attachments, reply_to, cc, campaign_id).
+    optionally recipient_name, html, attachments, reply_to, cc, campaign_id). Each new email is rendered
+    here, once; pass `data_dir` when rows have attachments, or they are built at dispatch instead.
     """
     created_at = _aware_utc(now)
-    values = []
     for row in rows:
         unknown = set(row) - _ROW_KEYS
         if unknown:
             raise ValueError(f"unknown outbox fields: {sorted(unknown)}")
+    # Rendering costs milliseconds a message: none for emails already queued (a re-run queues nothing).
+    # INSERT ... ON CONFLICT below still settles a race with another producer.
+    queued = _queued_keys(session, [nfc(row["dedupe_key"]) for row in rows])
+    values = []
+    for row in rows:
+        if nfc(row["dedupe_key"]) in queued:
+            continue
         values.append(
             _row_values(
                 dedupe_key=row["dedupe_key"],
@@ -263,116 +332,228 @@ def _due(now: datetime) -> ColumnElement[bool]:
     )
 
 
+# What sending a row needs when its message was rendered at enqueue (the rest stays in the table).
+_CLAIM_COLUMNS = [C.id, C.dedupe_key, C.recipient, C.cc_json, C.attempts, C.message_id, C.mime]
+
+
+def _claim_in(
+    conn: Connection, *, now: datetime, worker_id: str, batch_size: int, lease: timedelta
+) -> tuple[str, list[RowMapping]]:
+    """Claim due rows inside the caller's transaction: one UPDATE ... RETURNING."""
+    token = f"{worker_id[:80]}:{uuid4().hex[:12]}"
+    # No ORDER BY: sorting every due row to keep the first ones made each claim cost as much as the whole
+    # queue (the rows come in index or table order anyway, oldest first in practice).
+    due = select(C.id).where(_due(now)).limit(batch_size)
+    target: list[ColumnElement[bool]] = [C.id.in_(due)]
+    if conn.dialect.name == "postgresql":
+        # Rows another dispatcher is claiming right now are skipped, not waited for. MATERIALIZED: as a
+        # plain IN (subquery) the planner may run the subquery again per row and claim past the LIMIT. The
+        # due condition again on the row as locked: a row claimed meanwhile is not ours.
+        locked = due.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED")
+        target = [C.id.in_(select(locked.c.id)), _due(now)]
+    # SQLite has one writer at a time: the subquery and the UPDATE run under the same write lock (and a
+    # second due condition here would make SQLite scan the status index instead of the primary key).
+    rows = list(
+        conn.execute(
+            update(OUTBOX)
+            .where(*target)
+            .values(status=OutboxStatus.SENDING, lease_until=now + lease, claimed_by=token)
+            .returning(*_CLAIM_COLUMNS)
+        ).mappings()
+    )
+    unrendered = [int(r["id"]) for r in rows if r["mime"] is None]
+    if unrendered:
+        # Queued without a rendering: the dispatcher builds these from the bodies.
+        full = {int(r["id"]): r for r in conn.execute(select(OUTBOX).where(C.id.in_(unrendered))).mappings()}
+        rows = [full.get(int(r["id"]), r) for r in rows]
+    return token, sorted(rows, key=lambda r: int(r["id"]))
+
+
+def _claim(
+    conn: Connection, *, now: datetime, worker_id: str, batch_size: int, lease: timedelta
+) -> tuple[str, list[RowMapping]]:
+    with conn.begin():
+        return _claim_in(conn, now=now, worker_id=worker_id, batch_size=batch_size, lease=lease)
+
+
 def claim(
     engine: Engine, *, now: datetime, worker_id: str, batch_size: int, lease: timedelta = DEFAULT_LEASE
 ) -> tuple[str, list[RowMapping]]:
     """Claim up to batch_size due rows for this worker; returns (claim token, claimed rows by id)."""
-    now_utc = _aware_utc(now)
-    token = f"{worker_id[:80]}:{uuid4().hex[:12]}"
-    claim_values = {
-        "status": OutboxStatus.SENDING,
-        "lease_until": now_utc + lease,
-        "claimed_by": token,
-    }
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            ids = list(
-                conn.scalars(
-                    select(C.id)
-                    .where(_due(now_utc))
-                    .order_by(C.id)
-                    .limit(batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            )
-            if not ids:
-                return token, []
-            target: ColumnElement[bool] = C.id.in_(ids)
-        else:
-            # SQLite has one writer at a time: the UPDATE below re-checks the due condition under that lock.
-            target = C.id.in_(select(C.id).where(_due(now_utc)).order_by(C.id).limit(batch_size))
-        # The due condition again: a row someone else claimed meanwhile is not ours.
-        conn.execute(update(OUTBOX).where(target, _due(now_utc)).values(**claim_values))
-        rows = list(
-            conn.execute(
-                select(OUTBOX).where(C.claimed_by == token, C.status == OutboxStatus.SENDING).order_by(C.id)
-            ).mappings()
-        )
-    return token, rows
+    with engine.connect() as conn:
+        return _claim(conn, now=_aware_utc(now), worker_id=worker_id, batch_size=batch_size, lease=lease)
+
+
+def _digest16(dedupe_key: str) -> str:
+    return hashlib.sha256(dedupe_key.encode()).hexdigest()[:16]
 
 
 def message_id_for(row: RowMapping, from_addr: str) -> str:
-    """Stable across retries: a receiver (and our tests) can recognise a duplicate delivery."""
-    digest = hashlib.sha256(str(row["dedupe_key"]).encode()).hexdigest()[:16]
-    return f"<thidua.{row['id']}.{digest}@{domain_of(from_addr)}>"
+    """Stable across retries: a receiver (and our tests) can recognise a duplicate delivery.
+
+    The row id in it leads back to the row; `_message_id_sql` computes the same value in SQL.
+    """
+    return f"<thidua.{row['id']}.{_digest16(str(row['dedupe_key']))}@{domain_of(from_addr)}>"
+
+
+def _message_id_sql(conn: Connection, from_addr: str) -> ColumnElement[str]:
+    """`message_id_for` as an SQL expression, so a chunk's sent rows are recorded by one short statement."""
+    if conn.dialect.name == "postgresql":
+        digest: ColumnElement[str] = func.substr(
+            func.encode(func.sha256(func.convert_to(C.dedupe_key, literal("UTF8"))), literal("hex")), 1, 16
+        )
+    else:
+        # SQLite has no hash function: this connection gets ours (the same Python function).
+        conn.connection.driver_connection.create_function(  # type: ignore[union-attr]
+            "thidua_digest16", 1, _digest16, deterministic=True
+        )
+        digest = func.thidua_digest16(C.dedupe_key, type_=String)
+    return (
+        literal("<thidua.")
+        + sql_cast(C.id, String)
+        + literal(".")
+        + digest
+        + literal(f"@{domain_of(from_addr)}>")
+    )
 
 
 def message_from_row(row: RowMapping, data_dir: Path, from_addr: str) -> EmailMessage:
-    attachments = tuple(data_dir / rel for rel in json.loads(row["attachments_json"] or "[]"))
-    return EmailMessage(
-        to=row["recipient"],
-        to_name=row["recipient_name"],
-        subject=row["subject"],
-        text=row["body_text"],
-        html=row["body_html"],
-        attachments=attachments,
-        reply_to=row["reply_to"],
-        cc=tuple(json.loads(row["cc_json"] or "[]")),
-        message_id=row["message_id"] or message_id_for(row, from_addr),
-        headers={"X-Thidua-Kind": row["kind"]},
-    )
+    """The plain message of a row, attachments resolved in `data_dir`, with the row's Message-ID."""
+    return _message(row, data_dir, row["message_id"] or message_id_for(row, from_addr))
 
 
-def _record(conn: Connection, row_id: int, token: str, values: dict[str, Any]) -> bool:
-    result = conn.execute(
-        update(OUTBOX)
-        .where(C.id == row_id, C.claimed_by == token, C.status == OutboxStatus.SENDING)
-        .values(lease_until=None, **values)
-    )
-    return result.rowcount == 1
+@dataclass(frozen=True)
+class _Outcome:
+    """What one claimed row came to: "sent", "failed", "retried" (with the columns to write) or "skipped"
+    (no longer ours when its chunk started: not sent)."""
+
+    row_id: int
+    kind: str
+    values: dict[str, Any]
 
 
-def _record_sent(engine: Engine, row_id: int, token: str, now: datetime, message_id: str) -> bool:
-    with engine.begin() as conn:
-        return _record(
-            conn,
-            row_id,
-            token,
-            {"status": OutboxStatus.SENT, "sent_at": now, "message_id": message_id, "last_error": None},
-        )
+@dataclass(frozen=True)
+class _Run:
+    """What every send of one dispatch run shares."""
+
+    settings: Settings
+    transport: Transport
+    send_raw: Callable[[RawMessage], None] | None
+    now: datetime  # UTC
+    local_now: datetime
+    prefix: bytes  # From and Date
 
 
-def _record_failure(
-    engine: Engine,
-    row: RowMapping,
-    token: str,
-    now: datetime,
-    reason: str,
-    *,
-    permanent: bool,
-    max_attempts: int,
-) -> tuple[str, bool]:
-    """Returns ("failed" | "retried", recorded)."""
+def _failure(row: RowMapping, now: datetime, reason: str, *, permanent: bool, max_attempts: int) -> _Outcome:
     attempts = int(row["attempts"]) + 1
     values: dict[str, Any] = {"attempts": attempts, "last_error": reason[:2000]}
     if permanent or attempts >= max_attempts:
-        values["status"] = OutboxStatus.FAILED
-        values["next_attempt_at"] = None
-        outcome = "failed"
-    else:
-        values["status"] = OutboxStatus.PENDING
-        values["next_attempt_at"] = now + backoff(attempts)
-        outcome = "retried"
-    with engine.begin() as conn:
-        return outcome, _record(conn, int(row["id"]), token, values)
+        values.update(status=OutboxStatus.FAILED, next_attempt_at=None)
+        return _Outcome(int(row["id"]), "failed", values)
+    values.update(status=OutboxStatus.PENDING, next_attempt_at=now + backoff(attempts))
+    return _Outcome(int(row["id"]), "retried", values)
 
 
-def _tally(result: DispatchResult, outcome: str, recorded: bool) -> DispatchResult:
-    if not recorded:
-        return result + DispatchResult(skipped=1)
-    return result + DispatchResult(
-        sent=int(outcome == "sent"), failed=int(outcome == "failed"), retried=int(outcome == "retried")
+def _deliver(run: _Run, row: RowMapping) -> _Outcome:
+    """Send one claimed row (the stored bytes, or the message built now for a row queued without them)."""
+    settings = run.settings
+    max_attempts = settings.mail_max_attempts
+    message_id = row["message_id"] or message_id_for(row, settings.mail_from)
+    try:
+        body = row["mime"]
+        if body is None:
+            body = render_body(_message(row, settings.data_dir, None))
+    except FileNotFoundError as exc:
+        reason = f"Không tìm thấy tệp đính kèm: {exc.filename}"
+        return _failure(row, run.now, reason, permanent=True, max_attempts=max_attempts)
+    except (ValueError, MessageError) as exc:
+        return _failure(row, run.now, str(exc), permanent=True, max_attempts=max_attempts)
+    except OSError as exc:  # an attachment that cannot be read right now (permissions, I/O): later
+        return _failure(
+            row, run.now, f"Không đọc được tệp đính kèm: {exc}", permanent=False, max_attempts=max_attempts
+        )
+    cc_json = row["cc_json"]
+    recipients = (row["recipient"], *(json.loads(cc_json) if cc_json and cc_json != "[]" else ()))
+    raw = RawMessage(
+        data=b"".join((run.prefix, message_id_line(message_id), bytes(body))),
+        recipients=recipients,
+        message_id=message_id,
+        date=run.local_now,
     )
+    try:
+        if run.send_raw is not None:
+            run.send_raw(raw)
+        else:
+            run.transport.send(parse_raw(raw))
+    except TransportError as exc:
+        log.warning("outbox #%s to %s: %s", row["id"], row["recipient"], exc.reason)
+        return _failure(row, run.now, exc.reason, permanent=exc.permanent, max_attempts=max_attempts)
+    except Exception as exc:
+        # The loop edge: one unexpected error must not strand the rest of the batch; retried, then failed.
+        log.exception("outbox #%s: unexpected error while sending", row["id"])
+        return _failure(row, run.now, repr(exc), permanent=False, max_attempts=max_attempts)
+    return _Outcome(int(row["id"]), "sent", {"message_id": message_id})
+
+
+def _record(
+    conn: Connection, token: str, now: datetime, outcomes: list[_Outcome], message_id: ColumnElement[str]
+) -> DispatchResult:
+    """Write a chunk's results (the caller's transaction): one statement for the sent rows, one per failure.
+
+    Only rows still claimed by `token` are written. A chunk is a run of consecutive claimed ids, so the sent
+    rows are addressed by their id range minus the chunk's other rows (few or none). A sent row is recorded
+    as sent even if it was cancelled meanwhile: it did leave.
+    """
+    result = DispatchResult()
+    for outcome in outcomes:
+        if outcome.kind in ("sent", "skipped"):
+            continue
+        done = conn.execute(
+            update(OUTBOX)
+            .where(C.id == outcome.row_id, C.claimed_by == token, C.status == OutboxStatus.SENDING)
+            .values(lease_until=None, **outcome.values)
+        ).rowcount
+        if done != 1:
+            result += DispatchResult(skipped=1)
+        elif outcome.kind == "failed":
+            result += DispatchResult(failed=1)
+        else:
+            result += DispatchResult(retried=1)
+    sent = [o.row_id for o in outcomes if o.kind == "sent"]
+    if sent:
+        low, high = min(sent), max(sent)
+        others = [o.row_id for o in outcomes if o.kind != "sent" and low < o.row_id < high]
+        where = [
+            C.id.between(low, high),
+            C.claimed_by == token,
+            C.status.in_([OutboxStatus.SENDING, OutboxStatus.CANCELLED]),
+        ]
+        if others:
+            where.append(C.id.not_in(others))
+        recorded = conn.execute(
+            update(OUTBOX)
+            .where(*where)
+            .values(
+                status=OutboxStatus.SENT,
+                sent_at=now,
+                last_error=None,
+                lease_until=None,
+                message_id=func.coalesce(C.message_id, message_id),
+            )
+        ).rowcount
+        result += DispatchResult(sent=recorded, skipped=len(sent) - recorded)
+    return result
+
+
+def _still_claimed(conn: Connection, token: str, ids: list[int]) -> set[int]:
+    """The rows of `ids` (consecutive claimed ids) that are still ours: not cancelled, not taken over."""
+    return set(
+        conn.scalars(
+            select(C.id).where(
+                C.id.between(min(ids), max(ids)), C.claimed_by == token, C.status == OutboxStatus.SENDING
+            )
+        )
+    ) & set(ids)
 
 
 def dispatch(
@@ -386,98 +567,97 @@ def dispatch(
     sleep: Callable[[float], None] = time.sleep,
     max_batches: int = DEFAULT_MAX_BATCHES,
     lease: timedelta = DEFAULT_LEASE,
+    check_every: int = CHECK_EVERY,
 ) -> DispatchResult:
     """Send every due outbox row (batch after batch, up to max_batches) through one transport session.
 
     Temporary failures go back to pending with a backoff; permanent ones (and exhausted attempts) become
     failed. When the transport cannot be opened at all (server down), the claimed batch goes back to pending
     and the run stops: nothing is lost, the next run retries after the backoff.
+
+    One connection is held for the run, each statement committing by itself: a batch is claimed by one
+    statement, its results are recorded by one more (plus one per failure), and every `check_every`
+    messages one query drops the rows no longer ours (cancelled, or taken over after the lease). With a send
+    rate, each message is checked right before it leaves (after the pause) and recorded right after.
     """
     now_utc = _aware_utc(now)
     size = batch_size or settings.mail_batch_size
     interval = 1.0 / settings.mail_rate_per_second if settings.mail_rate_per_second > 0 else 0.0
-    data_dir = settings.data_dir
+    step = 1 if interval else max(1, check_every)
     result = DispatchResult()
 
-    token, rows = claim(engine, now=now_utc, worker_id=worker_id, batch_size=size, lease=lease)
-    if not rows:
-        return result
-    session = transport if transport is not None else transport_for(settings)
-    try:
-        session.open()
-    except TransportError as exc:
-        log.warning(
-            "outbox: cannot open transport (%s); %d message(s) back to pending", exc.reason, len(rows)
-        )
-        for row in rows:
-            # Even a permanent open error (bad credentials) is a property of the server, not of the message.
-            outcome, recorded = _record_failure(
-                engine,
-                row,
-                token,
-                now_utc,
-                exc.reason,
-                permanent=False,
-                max_attempts=settings.mail_max_attempts,
-            )
-            result = _tally(result, outcome, recorded)
-        return result
+    def claim_next(conn: Connection) -> tuple[str, list[RowMapping]]:
+        return _claim_in(conn, now=now_utc, worker_id=worker_id, batch_size=size, lease=lease)
 
-    first = True
-    try:
-        for batch_number in range(max_batches):
-            if batch_number:
-                token, rows = claim(engine, now=now_utc, worker_id=worker_id, batch_size=size, lease=lease)
-                if not rows:
+    with engine.connect() as conn:
+        # Every statement below stands alone (a claim, a batch's results, a check), so each commits by
+        # itself: no BEGIN/COMMIT round trips between the sends.
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+        token, rows = claim_next(conn)
+        if not rows:
+            return result
+        message_id = _message_id_sql(conn, settings.mail_from)
+        session = transport if transport is not None else transport_for(settings)
+        try:
+            session.open()
+        except TransportError as exc:
+            log.warning(
+                "outbox: cannot open transport (%s); %d message(s) back to pending", exc.reason, len(rows)
+            )
+            # Even a permanent open error (bad credentials) is a property of the server, not of the message.
+            back = [
+                _failure(row, now_utc, exc.reason, permanent=False, max_attempts=settings.mail_max_attempts)
+                for row in rows
+            ]
+            return _record(conn, token, now_utc, back, message_id)
+
+        local_now = now_utc.astimezone(settings.tz)
+        run = _Run(
+            settings=settings,
+            transport=session,
+            send_raw=getattr(session, "send_raw", None),
+            now=now_utc,
+            local_now=local_now,
+            prefix=envelope_prefix(settings.mail_from, settings.mail_from_name, now=local_now),
+        )
+        done: list[_Outcome] = []
+        first = True
+        claims = 1
+        try:
+            while rows:
+                for start in range(0, len(rows), step):
+                    part = rows[start : start + step]
+                    if interval and not first:
+                        sleep(interval)
+                    if interval and done:
+                        result += _record(conn, token, now_utc, done, message_id)
+                        done = []
+                    # The batch's first rows were claimed a moment ago (unless a pause came between).
+                    live = None if not (start or interval) else _still_claimed(conn, token, _ids(part))
+                    for row in part:
+                        if live is not None and row["id"] not in live:
+                            result += DispatchResult(skipped=1)
+                            done.append(_Outcome(int(row["id"]), "skipped", {}))
+                            continue
+                        first = False
+                        done.append(_deliver(run, row))
+                result += _record(conn, token, now_utc, done, message_id)
+                done = []
+                if claims >= max_batches:
                     break
-            for row in rows:
-                if interval and not first:
-                    sleep(interval)
-                first = False
-                outcome, recorded = _send_row(engine, settings, session, row, token, now_utc, data_dir)
-                result = _tally(result, outcome, recorded)
-    finally:
-        session.close()
+                token, rows = claim_next(conn)
+                claims += 1
+        finally:
+            session.close()
+            if done:
+                # Interrupted: record what did leave, or the lease sends it again.
+                try:
+                    _record(conn, token, now_utc, done, message_id)
+                except Exception:
+                    log.exception("outbox: could not record %d result(s) after an error", len(done))
     log.info("outbox dispatch by %s: %s", worker_id, result)
     return result
 
 
-def _send_row(
-    engine: Engine,
-    settings: Settings,
-    transport: Transport,
-    row: RowMapping,
-    token: str,
-    now: datetime,
-    data_dir: Path,
-) -> tuple[str, bool]:
-    max_attempts = settings.mail_max_attempts
-    try:
-        message = message_from_row(row, data_dir, settings.mail_from)
-        mime = build_mime(
-            message, settings.mail_from, settings.mail_from_name, now=now.astimezone(settings.tz)
-        )
-    except FileNotFoundError as exc:
-        return _record_failure(
-            engine,
-            row,
-            token,
-            now,
-            f"Không tìm thấy tệp đính kèm: {exc.filename}",
-            permanent=True,
-            max_attempts=max_attempts,
-        )
-    except ValueError as exc:
-        return _record_failure(engine, row, token, now, str(exc), permanent=True, max_attempts=max_attempts)
-    try:
-        transport.send(mime)
-    except TransportError as exc:
-        log.warning("outbox #%s to %s: %s", row["id"], row["recipient"], exc.reason)
-        return _record_failure(
-            engine, row, token, now, exc.reason, permanent=exc.permanent, max_attempts=max_attempts
-        )
-    except Exception as exc:
-        # The loop edge: one unexpected error must not strand the rest of the batch; retried, then failed.
-        log.exception("outbox #%s: unexpected error while sending", row["id"])
-        return _record_failure(engine, row, token, now, repr(exc), permanent=False, max_attempts=max_attempts)
-    return "sent", _record_sent(engine, int(row["id"]), token, now, str(message.message_id))
+def _ids(rows: list[RowMapping]) -> list[int]:
+    return [int(r["id"]) for r in rows]

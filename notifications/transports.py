@@ -5,6 +5,11 @@
 - `MemoryTransport`: the fake shipped beside them (records messages, fails on demand) for callers' tests.
 
 Every failure is one `TransportError` whose `permanent` flag tells the dispatcher whether retrying can help.
+
+Two ways in: `send(mime)` takes a built `email.message.EmailMessage`; `send_raw(RawMessage)` takes the
+bytes the outbox rendered at enqueue time and streams them as they are (the dispatcher's path: serialising a
+MIME object costs more than the SMTP exchange). A transport without `send_raw` still works: the dispatcher
+parses the bytes and calls `send`.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ import smtplib
 import ssl
 import tempfile
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from email import message_from_bytes
 from email.message import EmailMessage as MimeMessage
 from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import Path
@@ -29,6 +36,7 @@ from yagmail.error import YagInvalidEmailAddress
 from yagmail.validate import validate_email_with_regex
 
 from models.settings import Settings
+from notifications.message import WIRE_POLICY
 
 
 class TransportError(Exception):
@@ -58,6 +66,23 @@ class Transport(Protocol):
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None: ...
+
+
+@dataclass(frozen=True)
+class RawMessage:
+    """A whole message as it goes on the wire, with what a transport needs beside the bytes."""
+
+    data: bytes  # RFC 5322, CRLF line ends, 7-bit
+    recipients: tuple[str, ...]  # envelope RCPT TO: the addressee first, then the copies
+    message_id: str
+    date: datetime  # the Date header's moment (names the .eml file)
+
+
+def parse_raw(message: RawMessage) -> MimeMessage:
+    """The MIME object of rendered bytes (for transports that only take `send`)."""
+    parsed = message_from_bytes(message.data, policy=WIRE_POLICY)
+    assert isinstance(parsed, MimeMessage)
+    return parsed
 
 
 class _Session:
@@ -158,7 +183,8 @@ class SmtpTransport(_Session):
     """SMTP through yagmail 0.16: yagmail opens (and logs in on) the connection, we send our own MIME over it.
 
     yagmail's own `send()` is not used: it reconnects on every call (leaking the previous socket) and rewrites
-    the text part with `<br>`. Credentials come only from settings: no keyring, no prompt.
+    the text part with `<br>`. Each message goes out as bytes with MAIL, RCPT and DATA on the open session
+    (`_exchange`). Credentials come only from settings: no keyring, no prompt.
     """
 
     def __init__(
@@ -226,42 +252,83 @@ class SmtpTransport(_Session):
         if client is not None:
             _discard(client)
 
-    def _send_once(self, mime: MimeMessage, recipients: list[str]) -> None:
+    def _send_once(self, data: bytes, recipients: list[str]) -> None:
         if self._client is None:
             raise smtplib.SMTPServerDisconnected("phiên SMTP chưa mở hoặc đã đóng")
-        refused = self._client.smtp.send_message(
-            mime, from_addr=self._settings.mail_from, to_addrs=recipients
-        )
-        # smtplib raises only when every recipient is refused; a refused addressee still fails the message.
-        if recipients[0] in refused:
-            raise smtplib.SMTPRecipientsRefused({recipients[0]: refused[recipients[0]]})
+        _exchange(self._client.smtp, self._settings.mail_from, recipients, data)
 
-    def send(self, mime: MimeMessage) -> None:
-        _primary_recipient(mime)
-        recipients = envelope_recipients(mime)
+    def _deliver(self, data: bytes, recipients: list[str]) -> None:
+        if not recipients:
+            raise TransportError("Thư không có người nhận", permanent=True)
         for addr in recipients:
             try:
                 validate_email_with_regex(addr)
             except YagInvalidEmailAddress as exc:
                 raise TransportError(f"Địa chỉ email không hợp lệ: {addr}", permanent=True) from exc
         try:
-            self._send_once(mime, recipients)
+            self._send_once(data, recipients)
             return
         except (smtplib.SMTPException, OSError) as exc:
             if not _is_connection_error(exc) or self._reconnected:
                 if _is_connection_error(exc):
                     self.close()
                 raise translate_smtp_error(exc) from exc
+        except UnicodeEncodeError as exc:  # smtplib writes commands in ASCII: an address it cannot write
+            raise TransportError(f"Địa chỉ email không hợp lệ: {exc.object!r}", permanent=True) from exc
         # The connection dropped mid-batch: one fresh connection, one more try for this message.
         self._reconnected = True
         self.close()
         self._connect()
         try:
-            self._send_once(mime, recipients)
+            self._send_once(data, recipients)
         except (smtplib.SMTPException, OSError) as exc:
             if _is_connection_error(exc):
                 self.close()
             raise translate_smtp_error(exc) from exc
+
+    def send(self, mime: MimeMessage) -> None:
+        _primary_recipient(mime)
+        self._deliver(mime.as_bytes(policy=mime.policy.clone(linesep="\r\n")), envelope_recipients(mime))
+
+    def send_raw(self, message: RawMessage) -> None:
+        self._deliver(message.data, list(message.recipients))
+
+
+def _reset(smtp: smtplib.SMTP) -> None:
+    with contextlib.suppress(smtplib.SMTPServerDisconnected):
+        smtp.rset()
+
+
+def _exchange(smtp: smtplib.SMTP, sender: str, recipients: list[str], data: bytes) -> None:
+    """MAIL, RCPT, DATA as smtplib.sendmail does, except that a refused addressee (the first recipient)
+    aborts the message before DATA: the copies must not get an email recorded as failed."""
+    smtp.ehlo_or_helo_if_needed()
+    options = [f"size={len(data)}"] if smtp.does_esmtp and smtp.has_extn("size") else []
+    code, reply = smtp.mail(sender, options)
+    if code != 250:
+        if code == 421:
+            smtp.close()
+        else:
+            _reset(smtp)
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    refused: dict[str, tuple[int, bytes]] = {}
+    for addr in recipients:
+        code, reply = smtp.rcpt(addr)
+        if code not in (250, 251):
+            refused[addr] = (code, reply)
+            if code == 421:
+                smtp.close()
+                raise smtplib.SMTPRecipientsRefused(refused)
+            if addr == recipients[0]:
+                _reset(smtp)
+                raise smtplib.SMTPRecipientsRefused(refused)
+    code, reply = smtp.data(data)
+    if code != 250:
+        if code == 421:
+            smtp.close()
+        else:
+            _reset(smtp)
+        raise smtplib.SMTPDataError(code, reply)
 
 
 # ---------------------------------------------------------------- files
@@ -293,14 +360,24 @@ class FileTransport(_Session):
     def path_for(self, mime: MimeMessage) -> Path:
         date_header = mime.get("Date")
         moment = parsedate_to_datetime(str(date_header)) if date_header else None
+        message_id = mime.get("Message-ID")
+        return self._file_name(moment, str(message_id) if message_id else None)
+
+    def _file_name(self, moment: datetime | None, message_id: str | None) -> Path:
         stamp = (moment or datetime.now(UTC)).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-        ident = _UNSAFE.sub("_", str(mime.get("Message-ID") or uuid4().hex).strip("<> "))[:120]
+        ident = _UNSAFE.sub("_", str(message_id or uuid4().hex).strip("<> "))[:120]
         return self.outbox_dir / f"{stamp}-{ident}.eml"
 
     def send(self, mime: MimeMessage) -> None:
         _primary_recipient(mime)
-        target = self.path_for(mime)
-        data = mime.as_bytes(policy=mime.policy.clone(linesep="\r\n"))
+        self._write(self.path_for(mime), mime.as_bytes(policy=mime.policy.clone(linesep="\r\n")))
+
+    def send_raw(self, message: RawMessage) -> None:
+        if not message.recipients:
+            raise TransportError("Thư không có người nhận", permanent=True)
+        self._write(self._file_name(message.date, message.message_id), message.data)
+
+    def _write(self, target: Path, data: bytes) -> None:
         tmp_name: str | None = None
         try:
             with tempfile.NamedTemporaryFile(
@@ -322,12 +399,16 @@ class FileTransport(_Session):
 
 
 class MemoryTransport(_Session):
-    """The fake: records what was sent; `fail_for(addr, permanent=...)` makes sends to that address fail."""
+    """The fake: records what was sent; `fail_for(addr, permanent=...)` makes sends to that address fail.
+
+    `send_raw` parses the bytes and goes through `send`, so `sent` holds every message either way.
+    """
 
     def __init__(
         self, *, failures: Mapping[str, bool] | None = None, fail_open: TransportError | None = None
     ) -> None:
         self.sent: list[MimeMessage] = []
+        self.raw: list[RawMessage] = []  # what came through send_raw (also parsed into `sent`)
         self.failures: dict[str, bool] = dict(failures or {})
         self.fail_open = fail_open
         self.sessions = 0
@@ -354,6 +435,10 @@ class MemoryTransport(_Session):
             kind = "550 không có hộp thư" if permanent else "451 tạm thời không nhận"
             raise TransportError(f"{addressee}: {kind}", permanent=permanent)
         self.sent.append(mime)
+
+    def send_raw(self, message: RawMessage) -> None:
+        self.raw.append(message)
+        self.send(parse_raw(message))
 
 
 def transport_for(settings: Settings) -> Transport:

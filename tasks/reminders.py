@@ -35,12 +35,15 @@ from models.db import transaction
 from models.definition import CampaignDefinition, definition_from_json
 from models.outbox import OutboxMessage, OutboxStatus
 from models.reminders import due_step, escalation_due, sweep_day, working_days_left
+from models.report_rows import opens_on
 from models.reporting import Exemption, Submission
+from models.review import DossierFile
 from models.settings import Settings
 from models.text import fmt_date, nfc
 from models.workdays import WorkCalendar, load_calendar
 from notifications.outbox import enqueue_many
 from notifications.templating import render_email
+from tasks.events import DEADLINE_PASSED, PERIOD_OPENED, emit_domain_event
 
 OUTBOX = cast(Table, OutboxMessage.__table__)  # type: ignore[attr-defined]
 
@@ -176,14 +179,18 @@ def decide(
     }
     missing: list[dict[str, Any]] = []
     for d in sorted(deadlines, key=lambda d: (d.due_date, d.key)):
-        # Periodic and final reports are owed by the units that report. No dossier submissions are recorded
-        # yet, so the dossier is owed by every reporting unit until an administrator exempts it.
+        # Periodic and final reports are owed by the units that report. The dossier is an invitation, not a
+        # duty: a unit is reminded until it has sent any file of its dossier, and only up to the deadline —
+        # proposing nobody is a unit's right, so nobody is told it is overdue with a dossier (what is missing
+        # from a dossier that was sent is said by the screening, per nomination).
+        dossier_closed = d.kind == DeadlineKind.DOSSIER and now.astimezone(tz).date() > d.due_date
         owing = [
             u
             for u in units
             if u.reports
             and (u.code, d.key) not in exempt
-            and (d.kind == DeadlineKind.DOSSIER or (u.code, d.key) not in submitted)
+            and (u.code, d.key) not in submitted
+            and not dossier_closed
         ]
         for u in owing:
             plan.owed.add((d.key, u.code))
@@ -370,6 +377,15 @@ def plan_reminders(
                 .distinct()
             )
         }
+        # A unit that has sent any file of its dossier no longer owes it (DossierFile has no deadline key: the
+        # campaign has one dossier deadline).
+        dossier_keys = [d.key for d in deadlines if d.kind == DeadlineKind.DOSSIER]
+        for unit_code in s.execute(
+            select(col(DossierFile.unit_code))
+            .where(col(DossierFile.campaign_id) == cid, col(DossierFile.generated).is_(False))
+            .distinct()
+        ).scalars():
+            submitted.update((unit_code, key) for key in dossier_keys)
         exempt = {
             (r.unit_code, r.deadline_key)
             for r in s.execute(
@@ -406,10 +422,15 @@ def _parse_key(key: str) -> tuple[str, str, str] | None:
     return parts[2], parts[3], parts[4]
 
 
-def cancel_pending_reminders(session: Session, campaign_id: int, unit_code: str, deadline_key: str) -> int:
-    """Mark the unit's still-pending reminders for a deadline CANCELLED (it submitted, or was exempted).
+# Not sent yet: waiting, or claimed by a dispatcher that has not sent it (it checks before sending).
+_UNSENT = (OutboxStatus.PENDING, OutboxStatus.SENDING)
 
-    An escalation to the parent unit covers several units: the next sweep cancels it when none is late.
+
+def cancel_pending_reminders(session: Session, campaign_id: int, unit_code: str, deadline_key: str) -> int:
+    """Mark the unit's unsent reminders for a deadline CANCELLED (it submitted, or was exempted).
+
+    Claimed rows too: the dispatcher looks again before it sends (see notifications.outbox). An escalation
+    to the parent unit covers several units: the next sweep cancels it when none is late.
     """
     code = session.execute(select(col(Campaign.code)).where(col(Campaign.id) == campaign_id)).scalar_one()
     prefix = f"remind:{code}:{deadline_key}:{unit_code}:"
@@ -418,7 +439,7 @@ def cancel_pending_reminders(session: Session, campaign_id: int, unit_code: str,
         .where(
             OUTBOX.c.campaign_id == campaign_id,
             OUTBOX.c.kind == KIND_REMINDER,
-            OUTBOX.c.status == OutboxStatus.PENDING,
+            OUTBOX.c.status.in_(_UNSENT),
             OUTBOX.c.dedupe_key.startswith(prefix, autoescape=True),
         )
         .values(status=OutboxStatus.CANCELLED, next_attempt_at=None)
@@ -427,12 +448,12 @@ def cancel_pending_reminders(session: Session, campaign_id: int, unit_code: str,
 
 
 def _cancel_stale(session: Session, plan: ReminderPlan) -> int:
-    """Cancel pending reminders no longer owed, and unit steps superseded by today's (no late "before")."""
+    """Cancel unsent reminders no longer owed, and unit steps superseded by today's (no late "before")."""
     rows = session.execute(
         select(OUTBOX.c.id, OUTBOX.c.kind, OUTBOX.c.dedupe_key).where(
             OUTBOX.c.campaign_id == plan.campaign_id,
             OUTBOX.c.kind.in_([KIND_REMINDER, KIND_ESCALATION]),
-            OUTBOX.c.status == OutboxStatus.PENDING,
+            OUTBOX.c.status.in_(_UNSENT),
         )
     ).all()
     stale: list[int] = []
@@ -451,7 +472,7 @@ def _cancel_stale(session: Session, plan: ReminderPlan) -> int:
     if stale:
         session.execute(
             update(OUTBOX)
-            .where(OUTBOX.c.id.in_(stale), OUTBOX.c.status == OutboxStatus.PENDING)
+            .where(OUTBOX.c.id.in_(stale), OUTBOX.c.status.in_(_UNSENT))
             .values(status=OutboxStatus.CANCELLED, next_attempt_at=None)
         )
     return len(stale)
@@ -505,9 +526,112 @@ def queue_reminders(
             }
         )
     with transaction(engine) as s:
+        _lock_campaign(s, plan.campaign_id)
         cancelled = _cancel_stale(s, plan)
         queued = enqueue_many(s, rows, now, data_dir=settings.data_dir)
-    return {"planned": len(plan.emails), "queued": queued, "cancelled": cancelled}
+        events = 0 if plan.inactive else len(emit_calendar_events(s, plan, now=now, tz=settings.tz))
+    return {"planned": len(plan.emails), "queued": queued, "cancelled": cancelled, "events": events}
+
+
+def _lock_campaign(session: Session, campaign_id: int) -> None:
+    """Two sweeps of one campaign at once take turns here (PostgreSQL row lock; SQLite has one writer).
+
+    First in the transaction: taken after the outbox inserts, it could deadlock with the other sweep's.
+    """
+    session.execute(select(col(Campaign.id)).where(col(Campaign.id) == campaign_id).with_for_update())
+
+
+# ---------------------------------------------------------------- calendar events
+
+
+@dataclass(frozen=True)
+class CalendarEvent:
+    kind: str  # PERIOD_OPENED or DEADLINE_PASSED
+    deadline_key: str
+    payload: dict[str, Any]
+
+
+def due_calendar_events(
+    deadlines: list[tuple[str, str, date | None, date | None, date]],
+    owed: set[tuple[str, str]],
+    today: date,
+) -> list[CalendarEvent]:
+    """Every period.opened and deadline.passed that has happened by `today` (pure).
+
+    `deadlines`: (key, label, period_start, period_end, due_date). A period opens on the day its report is
+    first accepted (models.report_rows.opens_on: periods are cumulative, so not the campaign's first day);
+    the dossier has no period. A deadline has passed once its due date is over; the payload names the
+    units that still owe it, as of `owed` ((deadline key, unit code) pairs).
+    """
+    out: list[CalendarEvent] = []
+    for key, label, start, end, due in sorted(deadlines, key=lambda d: (d[4], d[0])):
+        if start is not None and end is not None and opens_on(start, end) <= today:
+            payload: dict[str, Any] = {
+                "deadline": key,
+                "label": label,
+                "opens_on": opens_on(start, end).isoformat(),
+                "due_date": due.isoformat(),
+            }
+            out.append(CalendarEvent(PERIOD_OPENED, key, payload))
+        if due < today:
+            owing = sorted(unit for deadline, unit in owed if deadline == key)
+            passed: dict[str, Any] = {
+                "deadline": key,
+                "label": label,
+                "due_date": due.isoformat(),
+                "owing": owing,
+            }
+            out.append(CalendarEvent(DEADLINE_PASSED, key, passed))
+    return out
+
+
+def emit_calendar_events(
+    session: Session, plan: ReminderPlan, *, now: datetime, tz: ZoneInfo
+) -> list[CalendarEvent]:
+    """Store (and emit to Prefect after commit) each period.opened / deadline.passed not yet recorded.
+
+    Set-based: one query for the deadlines, one for the events already there (identified by kind and the
+    payload's "deadline"), one insert batch at flush. Catch-up safe: after downtime each missed event is
+    emitted once, dated `now`. The caller owns the transaction (queue_reminders, after _lock_campaign).
+    """
+    today = now.astimezone(tz).date()
+    deadlines = [
+        (r.key, r.label, r.period_start, r.period_end, r.due_date)
+        for r in session.execute(
+            select(
+                col(Deadline.key),
+                col(Deadline.label),
+                col(Deadline.period_start),
+                col(Deadline.period_end),
+                col(Deadline.due_date),
+            ).where(col(Deadline.campaign_id) == plan.campaign_id)
+        )
+    ]
+    recorded = {
+        (kind, json.loads(payload or "{}").get("deadline"))
+        for kind, payload in session.execute(
+            select(col(DomainEvent.kind), col(DomainEvent.payload_json)).where(
+                col(DomainEvent.campaign_id) == plan.campaign_id,
+                col(DomainEvent.kind).in_([PERIOD_OPENED, DEADLINE_PASSED]),
+            )
+        )
+    }
+    fresh = [
+        e
+        for e in due_calendar_events(deadlines, plan.owed, today)
+        if (e.kind, e.deadline_key) not in recorded
+    ]
+    for e in fresh:
+        emit_domain_event(
+            session,
+            campaign_code=plan.code,
+            campaign_id=plan.campaign_id,
+            kind=e.kind,
+            now=now,
+            payload=e.payload,
+            actor="remind",
+        )
+    return fresh
 
 
 # ---------------------------------------------------------------- exemptions
@@ -581,12 +705,15 @@ __all__ = [
     "KIND_DIGEST",
     "KIND_ESCALATION",
     "KIND_REMINDER",
+    "CalendarEvent",
     "PlannedEmail",
     "RemindError",
     "ReminderPlan",
     "cancel_pending_reminders",
     "decide",
     "dedupe_key",
+    "due_calendar_events",
+    "emit_calendar_events",
     "grant_exemption",
     "plan_reminders",
     "queue_reminders",

@@ -1,0 +1,358 @@
+"""The outbox renders each email once at enqueue and the dispatcher streams the stored bytes (SQLite and
+PostgreSQL): what arrives, rows queued without a rendering, recording per batch, cancellation after the claim,
+a dispatcher killed mid-batch."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import multiprocessing as mp
+from collections import Counter
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import SmtpRecorder
+from sqlalchemy import Engine, event, select, update
+
+from models.db import make_engine, transaction
+from models.outbox import OutboxStatus
+from models.settings import Settings
+from notifications.message import EmailMessage, build_mime
+from notifications.outbox import OUTBOX, DispatchResult, dispatch, enqueue, message_id_for
+from notifications.transports import MemoryTransport, RawMessage, Transport
+from tests.notifications.test_outbox import NOW, make_settings, queue, received_ids, rows
+
+C = OUTBOX.c
+FROM = "thidua@thads.tuyenquang.gov.vn"
+SUBJECT = "[Thi đua] Nhắc hạn: Báo cáo tháng 01/2024 – hạn 07/02/2024 (còn 5 ngày làm việc)"
+TEXT = "Kính gửi: Chi cục Thi hành án dân sự huyện Yên Sơn\n\nHạn gửi: chậm nhất ngày 07/02/2024.\n"
+
+
+def _queue_with_attachment(engine: Engine, data_dir: Path | None) -> None:
+    with transaction(engine) as s:
+        enqueue(
+            s,
+            dedupe_key="remind:TQ:2024-01:TQ-YS:before-5",
+            kind="reminder",
+            recipient="yenson@thads.tuyenquang.gov.vn",
+            recipient_name="Chi cục Thi hành án dân sự huyện Yên Sơn",
+            subject=SUBJECT,
+            text=TEXT,
+            html="<p>Kính gửi: <b>Chi cục Thi hành án dân sự huyện Yên Sơn</b></p>",
+            attachments=["documents/TQ/templates/TQ-YS-2024-01.xlsx"],
+            reply_to="tccb@thads.tuyenquang.gov.vn",
+            cc=["vanphong@thads.tuyenquang.gov.vn"],
+            now=NOW,
+            data_dir=data_dir,
+        )
+
+
+def _template(settings: Settings) -> Path:
+    path = settings.data_dir / "documents" / "TQ" / "templates" / "TQ-YS-2024-01.xlsx"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"PK\x03\x04 xlsx of Y\xc3\xaan S\xc6\xa1n")
+    return path
+
+
+def _parsed(data: bytes) -> email.message.EmailMessage:
+    msg = email.message_from_bytes(data, policy=email.policy.default)
+    assert isinstance(msg, email.message.EmailMessage)
+    return msg
+
+
+def _content(msg: email.message.EmailMessage) -> tuple[Any, ...]:
+    text = msg.get_body(("plain",))
+    html = msg.get_body(("html",))
+    assert text is not None and html is not None
+    return (
+        str(msg["Subject"]),
+        msg["To"].addresses[0].addr_spec,
+        str(msg["Cc"]),
+        str(msg["Reply-To"]),
+        str(msg["X-Thidua-Kind"]),
+        text.get_content(),
+        html.get_content(),
+        [(a.get_filename(), a.get_content_type(), a.get_content()) for a in msg.iter_attachments()],
+    )
+
+
+# ---------------------------------------------------------------- rendered once
+
+
+def test_enqueue_stores_the_rendered_message_and_the_server_receives_it_with_from_date_and_message_id(
+    engine: Engine, smtp_server: SmtpRecorder, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path, engine, smtp_server)
+    _template(settings)
+    _queue_with_attachment(engine, settings.data_dir)
+    [row] = rows(engine)
+    stored = bytes(row["mime"])
+    assert (
+        b"\r\nFrom:" not in b"\r\n" + stored and b"Message-ID:" not in stored and b"\r\nDate:" not in stored
+    )
+    stored.decode("ascii")  # 7-bit: Vietnamese as encoded words, base64 or quoted-printable bodies
+
+    assert dispatch(engine, settings, now=NOW + timedelta(hours=2), worker_id="a") == DispatchResult(sent=1)
+    [mail] = smtp_server.received
+    assert mail.rcpt_tos == ["yenson@thads.tuyenquang.gov.vn", "vanphong@thads.tuyenquang.gov.vn"]
+    assert mail.data.replace(b"\r\n", b"\n").endswith(stored.replace(b"\r\n", b"\n"))  # the stored bytes
+    got = _parsed(mail.data)
+    assert got["Date"] == "Fri, 05 Jan 2024 10:00:00 +0700"  # the moment it was sent, in Vietnam
+    assert got["From"].addresses[0].addr_spec == FROM
+    assert str(got["Message-ID"]) == message_id_for(row, FROM) == rows(engine)[0]["message_id"]
+    assert _content(got) == (
+        SUBJECT,
+        "yenson@thads.tuyenquang.gov.vn",
+        "vanphong@thads.tuyenquang.gov.vn",
+        "tccb@thads.tuyenquang.gov.vn",
+        "reminder",
+        TEXT,
+        "<p>Kính gửi: <b>Chi cục Thi hành án dân sự huyện Yên Sơn</b></p>\n",
+        [("TQ-YS-2024-01.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+          b"PK\x03\x04 xlsx of Y\xc3\xaan S\xc6\xa1n")],
+    )  # fmt: skip
+
+
+def test_a_row_queued_without_a_rendering_is_built_at_dispatch_and_arrives_the_same(
+    engine: Engine, smtp_server: SmtpRecorder, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path, engine, smtp_server)
+    _template(settings)
+    # Without a data dir the attachment cannot be read at enqueue: stored unrendered, as rows queued before.
+    _queue_with_attachment(engine, None)
+    assert rows(engine)[0]["mime"] is None
+    assert dispatch(engine, settings, now=NOW, worker_id="a") == DispatchResult(sent=1)
+    [mail] = smtp_server.received
+    row = rows(engine)[0]
+    message = EmailMessage(
+        to=row["recipient"],
+        to_name=row["recipient_name"],
+        subject=SUBJECT,
+        text=TEXT,
+        html=row["body_html"],
+        attachments=(_template(settings),),
+        reply_to=row["reply_to"],
+        cc=("vanphong@thads.tuyenquang.gov.vn",),
+        headers={"X-Thidua-Kind": "reminder"},
+    )
+    expected = build_mime(message, FROM, settings.mail_from_name, now=NOW)
+    assert _content(_parsed(mail.data)) == _content(_parsed(expected.as_bytes()))
+    assert str(_parsed(mail.data)["Message-ID"]) == message_id_for(row, FROM)
+
+
+def test_a_message_with_large_attachments_is_left_to_the_dispatcher(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import notifications.outbox as outbox
+
+    settings = make_settings(tmp_path, engine)
+    _template(settings)
+    monkeypatch.setattr(outbox, "RENDER_ATTACHMENTS_UP_TO", 10)  # the template is larger than 10 bytes
+    _queue_with_attachment(engine, settings.data_dir)
+    assert rows(engine)[0]["mime"] is None  # not copied into the row
+    fake = MemoryTransport()
+    assert dispatch(engine, settings, now=NOW, worker_id="a", transport=fake) == DispatchResult(sent=1)
+    assert [a.get_filename() for a in fake.sent[0].iter_attachments()] == ["TQ-YS-2024-01.xlsx"]
+
+
+def test_a_vietnamese_dedupe_key_gets_the_same_message_id_in_sql_as_in_python(
+    engine: Engine, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path, engine)
+    with transaction(engine) as s:
+        enqueue(
+            s, dedupe_key="thông báo:Yên Sơn:kỳ 1", kind="launch", recipient="a@thads.vn", subject="s",
+            text="t", now=NOW,
+        )  # fmt: skip
+    fake = MemoryTransport()
+    assert dispatch(engine, settings, now=NOW, worker_id="a", transport=fake) == DispatchResult(sent=1)
+    [row] = rows(engine)
+    assert row["message_id"] == message_id_for(row, FROM) == str(fake.sent[0]["Message-ID"])
+
+
+def test_queueing_again_renders_nothing(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    import notifications.outbox as outbox
+
+    calls: list[object] = []
+    real = outbox.render_body
+    monkeypatch.setattr(outbox, "render_body", lambda msg: calls.append(msg) or real(msg))
+    assert queue(engine, 30) == 30 and len(calls) == 30
+    assert queue(engine, 30) == 0 and len(calls) == 30
+
+
+def test_a_transport_without_send_raw_gets_the_parsed_message(engine: Engine, tmp_path: Path) -> None:
+    class OnlySend:
+        def __init__(self) -> None:
+            self.inner = MemoryTransport()
+
+        def open(self) -> None:
+            self.inner.open()
+
+        def send(self, mime: email.message.EmailMessage) -> None:
+            self.inner.send(mime)
+
+        def close(self) -> None:
+            self.inner.close()
+
+        def __enter__(self) -> OnlySend:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.close()
+
+    queue(engine, 3)
+    plain = OnlySend()
+    assert isinstance(plain, Transport) and not hasattr(plain, "send_raw")
+    result = dispatch(engine, make_settings(tmp_path, engine), now=NOW, worker_id="a", transport=plain)
+    assert result == DispatchResult(sent=3)
+    assert [str(m["Subject"]) for m in plain.inner.sent] == [
+        "[Thi đua] Phát động phong trào thi đua: Giảm án có điều kiện"
+    ] * 3
+
+
+# ---------------------------------------------------------------- recording
+
+
+def _count_outbox_updates(engine: Engine) -> list[str]:
+    seen: list[str] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "UPDATE OUTBOX_MESSAGE" in statement.upper():
+            seen.append(statement)
+
+    return seen
+
+
+def test_results_are_recorded_once_per_batch_not_once_per_message(engine: Engine, tmp_path: Path) -> None:
+    queue(engine, 90)
+    updates = _count_outbox_updates(engine)
+    fake = MemoryTransport()
+    fake.fail_for("unit7@thads.tuyenquang.gov.vn", permanent=True)
+    result = dispatch(
+        engine, make_settings(tmp_path, engine), now=NOW, worker_id="a", transport=fake, batch_size=40
+    )
+    assert result == DispatchResult(sent=89, failed=1)
+    # Three batches: four claims (the last finds nothing), three recordings of the sent rows, one failure.
+    assert len(updates) == 8
+    stored = rows(engine)
+    assert Counter(r["status"] for r in stored) == {OutboxStatus.SENT: 89, OutboxStatus.FAILED: 1}
+    assert all(r["lease_until"] is None and r["message_id"] for r in stored if r["status"] == "sent")
+    assert {r["message_id"] for r in stored if r["message_id"]} == {str(m["Message-ID"]) for m in fake.sent}
+
+
+# ---------------------------------------------------------------- cancellation after the claim
+
+
+def _cancel(engine: Engine, *indexes: int) -> None:
+    # What tasks.reminders does for a report or an exemption: unsent rows, claimed ones included.
+    with engine.begin() as conn:
+        conn.execute(
+            update(OUTBOX)
+            .where(
+                C.dedupe_key.in_([f"launch:TQ-2024:{i}" for i in indexes]),
+                C.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
+            )
+            .values(status=OutboxStatus.CANCELLED)
+        )
+
+
+class CancellingTransport(MemoryTransport):
+    """Cancels rows while a given message is on the wire (a report accepted at that moment)."""
+
+    def __init__(self, engine: Engine, at: str, cancel: tuple[int, ...]) -> None:
+        super().__init__()
+        self.engine, self.at, self.cancel = engine, at, cancel
+
+    def send_raw(self, message: RawMessage) -> None:
+        if message.recipients[0] == self.at:
+            _cancel(self.engine, *self.cancel)
+        super().send_raw(message)
+
+
+def _sent_to(fake: MemoryTransport) -> list[str]:
+    return [m["To"].addresses[0].addr_spec.removesuffix("@thads.tuyenquang.gov.vn") for m in fake.sent]
+
+
+def test_rows_cancelled_after_the_claim_are_not_sent(engine: Engine, tmp_path: Path) -> None:
+    queue(engine, 30)
+    # All 30 claimed in one batch; while the first is sent, two later rows are cancelled.
+    fake = CancellingTransport(engine, "unit0@thads.tuyenquang.gov.vn", (14, 25))
+    result = dispatch(
+        engine, make_settings(tmp_path, engine), now=NOW, worker_id="a", transport=fake, check_every=10
+    )
+    assert result == DispatchResult(sent=28, skipped=2)
+    assert "unit14" not in _sent_to(fake) and "unit25" not in _sent_to(fake) and len(fake.sent) == 28
+    statuses = {r["dedupe_key"]: r["status"] for r in rows(engine)}
+    assert statuses["launch:TQ-2024:14"] == statuses["launch:TQ-2024:25"] == OutboxStatus.CANCELLED
+    assert Counter(statuses.values())[OutboxStatus.SENT] == 28
+
+
+def test_with_a_send_rate_each_message_is_checked_right_before_it_leaves(
+    engine: Engine, tmp_path: Path
+) -> None:
+    queue(engine, 4)
+    settings = make_settings(tmp_path, engine, mail_rate_per_second=10)
+    fake = CancellingTransport(engine, "unit1@thads.tuyenquang.gov.vn", (2,))  # the very next one
+    result = dispatch(engine, settings, now=NOW, worker_id="a", transport=fake, sleep=lambda _s: None)
+    assert result == DispatchResult(sent=3, skipped=1)
+    assert _sent_to(fake) == ["unit0", "unit1", "unit3"]
+
+
+def test_a_row_cancelled_while_it_is_on_the_wire_is_recorded_as_sent(engine: Engine, tmp_path: Path) -> None:
+    queue(engine, 3)
+    fake = CancellingTransport(engine, "unit1@thads.tuyenquang.gov.vn", (1,))  # too late: it is leaving
+    result = dispatch(engine, make_settings(tmp_path, engine), now=NOW, worker_id="a", transport=fake)
+    assert result == DispatchResult(sent=3)
+    assert {r["status"] for r in rows(engine)} == {OutboxStatus.SENT}
+
+
+# ---------------------------------------------------------------- a dispatcher killed mid-batch
+
+
+def _dispatch_and_die(url: str, settings_json: str, die_after: int) -> None:
+    """Child process: send `die_after` messages of a batch, then die without recording anything."""
+    import os
+
+    from notifications.transports import SmtpTransport
+
+    settings = Settings.model_validate_json(settings_json)
+
+    class Dying(SmtpTransport):
+        sent = 0
+
+        def send_raw(self, message: RawMessage) -> None:
+            if Dying.sent == die_after:
+                os._exit(9)  # kill -9: no finally, no recording
+            super().send_raw(message)
+            Dying.sent += 1
+
+    engine = make_engine(url)
+    dispatch(engine, settings, now=NOW, worker_id="dying", transport=Dying(settings))
+
+
+def test_a_dispatcher_killed_mid_batch_sends_each_message_again_at_most_once_after_the_lease(
+    engine: Engine, db_url: str, smtp_server: SmtpRecorder, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path, engine, smtp_server)
+    queue(engine, 12)
+    child = mp.get_context("spawn").Process(
+        target=_dispatch_and_die, args=(db_url, settings.model_dump_json(), 5)
+    )
+    child.start()
+    child.join(60)
+    assert child.exitcode == 9
+    assert len(smtp_server.received) == 5
+    with engine.connect() as conn:
+        assert set(conn.scalars(select(C.status))) == {OutboxStatus.SENDING}  # claimed, nothing recorded
+
+    assert dispatch(engine, settings, now=NOW + timedelta(minutes=5), worker_id="b") == DispatchResult()
+    assert dispatch(engine, settings, now=NOW + timedelta(minutes=16), worker_id="b") == DispatchResult(
+        sent=12
+    )
+    assert dispatch(engine, settings, now=NOW + timedelta(hours=1), worker_id="b") == DispatchResult()
+    # The five that left before the kill went again with their Message-ID (a receiver can drop them).
+    assert sorted(received_ids(smtp_server).values()) == [1] * 7 + [2] * 5
+    assert {r["status"] for r in rows(engine)} == {OutboxStatus.SENT}
