@@ -43,6 +43,7 @@ class OutboxMessage(SQLModel, table=True):
     sent_at: datetime | None = None
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     message_id: str | None = Field(default=None, max_length=300)
-    # The message rendered once at enqueue time (RFC 5322 bytes without Message-ID, which dispatch adds):
+    # The message rendered once at enqueue time (RFC 5322 bytes without From, Date and Message-ID, which
+    # dispatch adds; NULL = built at dispatch):
     # building MIME costs more than sending it, so a dispatch batch only streams these bytes.
     mime: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))

@@ -827,7 +827,7 @@ def _grant_all(
                 "campaign_id": ctx.id,
             }
         )
-    queued = enqueue_many(session, rows, now)
+    queued = enqueue_many(session, rows, now, data_dir=settings.data_dir)
 
     for n, grant in zip(nominees, grants, strict=True):
         record_event(

@@ -735,7 +735,7 @@ def queue_closing_emails(engine: Engine, settings: Settings, code: str, *, now: 
                     "campaign_id": campaign.id,
                 }
             )
-        return enqueue_many(s, rows, now)
+        return enqueue_many(s, rows, now, data_dir=settings.data_dir)
 
 
 def _email_context(content: ClosingContent, defn: CampaignDefinition) -> dict[str, Any]:

@@ -97,5 +97,5 @@ def queue_launch_emails(
                     "campaign_id": campaign_id,
                 }
             )
-        queued = enqueue_many(s, rows, now=now)
+        queued = enqueue_many(s, rows, now=now, data_dir=settings.data_dir)
         return {"recipients": len(rows), "queued": queued, "without_email": len(units) - len(rows)}

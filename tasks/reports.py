@@ -883,6 +883,7 @@ def _queue_rejection(
         reply_to=contact.email,
         campaign_id=view.id,
         now=now,
+        data_dir=settings.data_dir,
     )
 
 
