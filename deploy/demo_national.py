@@ -180,8 +180,12 @@ def run_national_demo(
     as_of: datetime,
     ledger_rows: int | None = None,
     echo: Callable[[str], None] = typer.echo,
+    remind_flows: bool = True,
 ) -> NationalLog:
-    """The whole national campaign; `ledger_rows` None = the demo ledger's full size (1,000,000 cases)."""
+    """The whole national campaign; `ledger_rows` None = the demo ledger's full size (1,000,000 cases).
+
+    `remind_flows` False runs each morning's sweep as the remind flow's three steps called directly (the same
+    code, without the ~1 s of a flow run): for a test whose subject is not the reminder flow."""
     from deploy.cli import print_launch_summary, run_launch
 
     tz = settings.tz
@@ -213,7 +217,7 @@ def run_national_demo(
         f"{_seconds(log.detail['ledger_import'])} giây."
     )
     with _stage(log, "reports"):
-        _run_periods(settings, engine, code, work, log, echo)
+        _run_periods(settings, engine, code, work, log, echo, remind_flows)
 
     from flows.close import close_flow
 
@@ -339,14 +343,21 @@ def write_csv_report(
 
 
 def _run_periods(
-    settings: Settings, engine: Engine, code: str, work: Path, log: NationalLog, echo: Callable[[str], None]
+    settings: Settings,
+    engine: Engine,
+    code: str,
+    work: Path,
+    log: NationalLog,
+    echo: Callable[[str], None],
+    remind_flows: bool = True,
 ) -> None:
     """Every reporting period replayed in time order: the provinces' reports, the reminder sweep of every
     working morning (a flow run only when it has something to send) and the collection flow at 07:00 the
     morning after each due date, as the scheduler would run them."""
     from flows.collect import collect_flow
     from flows.remind import remind_flow
-    from tasks.reminders import plan_reminders
+    from notifications.outbox import dispatch
+    from tasks.reminders import plan_reminders, queue_reminders
 
     tz = settings.tz
     calendar = load_calendar()
@@ -361,7 +372,12 @@ def _run_periods(
             return
         log.remind_runs += 1
         with _timed(log.detail, "remind"):
-            queue: dict[str, int] = remind_flow(code, moment, settings).get("queue") or {}
+            if remind_flows:
+                queue: dict[str, int] = remind_flow(code, moment, settings).get("queue") or {}
+            else:
+                plan = plan_reminders(engine, code, moment, calendar=calendar, tz=tz)
+                queue = queue_reminders(engine, settings, plan, now=moment)
+                dispatch(engine, settings, now=moment, worker_id="remind")
         month.reminders += int(queue.get("queued", 0))
 
     def submit(month: MonthLog, moment: datetime, files: list[Path]) -> None:
