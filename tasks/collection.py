@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import Engine, select
-from sqlmodel import col
+from sqlmodel import Session, col
 
 from models.campaign import Campaign, CampaignStatus, Deadline, DeadlineKind, EnrolledUnit
 from models.db import transaction
@@ -76,33 +76,38 @@ FINAL_KEY = "final"
 
 def final_reports_outstanding(engine: Engine, code: str) -> list[str]:
     """Reporting units that owe the final report: neither a report (on time or late) nor an exemption."""
-    with engine.connect() as conn:
-        campaign_id = conn.scalar(select(col(Campaign.id)).where(col(Campaign.code) == code.upper()))
+    with Session(engine) as s:
+        campaign_id = s.scalar(select(col(Campaign.id)).where(col(Campaign.code) == code.upper()))
         if campaign_id is None:
             raise CampaignNotFound(f"Không có phong trào mã “{code}”.")
-        expected = set(
-            conn.scalars(
-                select(col(EnrolledUnit.unit_code)).where(
-                    col(EnrolledUnit.campaign_id) == campaign_id, col(EnrolledUnit.reports).is_(True)
-                )
+        return outstanding_final_reports(s, campaign_id)
+
+
+def outstanding_final_reports(s: Session, campaign_id: int) -> list[str]:
+    """The same, inside the caller's transaction (what it has flushed counts)."""
+    expected = set(
+        s.scalars(
+            select(col(EnrolledUnit.unit_code)).where(
+                col(EnrolledUnit.campaign_id) == campaign_id, col(EnrolledUnit.reports).is_(True)
             )
         )
-        reported = set(
-            conn.scalars(
-                select(col(Submission.unit_code)).where(
-                    col(Submission.campaign_id) == campaign_id,
-                    col(Submission.period_key) == FINAL_KEY,
-                    col(Submission.is_current).is_(True),
-                )
+    )
+    reported = set(
+        s.scalars(
+            select(col(Submission.unit_code)).where(
+                col(Submission.campaign_id) == campaign_id,
+                col(Submission.period_key) == FINAL_KEY,
+                col(Submission.is_current).is_(True),
             )
         )
-        exempt = set(
-            conn.scalars(
-                select(col(Exemption.unit_code)).where(
-                    col(Exemption.campaign_id) == campaign_id, col(Exemption.deadline_key) == FINAL_KEY
-                )
+    )
+    exempt = set(
+        s.scalars(
+            select(col(Exemption.unit_code)).where(
+                col(Exemption.campaign_id) == campaign_id, col(Exemption.deadline_key) == FINAL_KEY
             )
         )
+    )
     return sorted(expected - reported - exempt)
 
 

@@ -64,7 +64,8 @@ from models.settings import Settings
 from models.text import fmt_date, nfc
 from notifications.outbox import enqueue
 from notifications.templating import render_email
-from tasks.events import CAMPAIGN_CLOSED, emit_domain_event
+from tasks.collection import FINAL_KEY, outstanding_final_reports
+from tasks.events import CAMPAIGN_CLOSED, CLOSE_EARLY_LABEL, emit_domain_event
 from tasks.reminders import cancel_pending_reminders
 
 __all__ = [
@@ -538,6 +539,15 @@ def _ingest_one(
         )
 
 
+def _close_early_labels(s: Session, view: _CampaignView, period_key: str) -> dict[str, str]:
+    """The label that starts the early close (deploy/prefect.yaml, on-final-reports) when this report is the
+    last final report a campaign that allows it was waiting for."""
+    if period_key != FINAL_KEY or not view.defn.close_early_when_complete:
+        return {}
+    s.flush()  # this report counts
+    return {CLOSE_EARLY_LABEL: "true"} if not outstanding_final_reports(s, view.id) else {}
+
+
 def _context(
     s: Session,
     campaign: Campaign,
@@ -716,6 +726,7 @@ def _accept(
         now=now,
         unit_code=unit,
         actor=(submitted_by or "")[:100] or None,
+        labels=_close_early_labels(s, view, key),
         payload={
             "period": key,
             "revision": revision,

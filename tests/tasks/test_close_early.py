@@ -8,13 +8,17 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from prefect.events.schemas.events import Event
 from sqlalchemy import Engine, insert, select, update
 from sqlmodel import col
 
 from deploy.scheduler import campaign_job_specs, fires_within, load_snapshots
 from models.campaign import Campaign, CampaignStatus, EnrolledUnit
 from models.reporting import Exemption, Submission
+from models.settings import Settings
 from tasks.collection import CampaignNotFound, final_reports_outstanding, may_close_early
+from tasks.events import CLOSE_EARLY_LABEL
+from tasks.reports import ingest_files
 from tests.factories import (
     TQ_DEFINITION,
     VN,
@@ -23,6 +27,8 @@ from tests.factories import (
     launch_campaign_rows,
     load_demo_directory,
 )
+from tests.tasks.test_events import emitted, prefect_events  # noqa: F401  (a fixture)
+from tests.tasks.test_reports import filled
 
 CODE = "TQ-2024-GIAM-AN"
 
@@ -129,3 +135,20 @@ def test_the_embedded_scheduler_looks_every_ten_minutes_only_for_campaigns_that_
     assert not fires_within(job, at("04/07/2024", 7, 31), at("10/07/2024"))
     plain = replace(snap, close_early=False)
     assert [s for s in campaign_job_specs(plain, VN) if s.kind == "close_early"] == []
+
+
+def test_only_the_report_that_completes_the_final_reports_carries_the_close_early_label(
+    early: Engine, tmp_path: Path, prefect_events: list[Event]  # noqa: F811  (the imported fixture)
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data", database_url=str(early.url))
+    units = reporting_units(early)
+    for unit in units:
+        path = filled(early, tmp_path, f"{unit}.xlsx", {"carried_over": 20, "arising": 5, "finished": 4},
+                      unit=unit, period="final")  # fmt: skip
+        [result] = ingest_files(early, settings, CODE, [path], now=at("01/07/2024", 9))
+        assert result.status == "accepted", result.errors
+
+    accepted = [e for e in emitted(prefect_events) if e.event == "thidua.report.accepted"]
+    assert [e.related[0].id for e in accepted] == [f"thidua.unit.{u}" for u in units]
+    labelled = [e for e in accepted if e.resource.get(CLOSE_EARLY_LABEL) == "true"]
+    assert [e.related[0].id for e in labelled] == [f"thidua.unit.{units[-1]}"]
