@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -11,7 +11,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
@@ -81,3 +82,32 @@ def transaction(engine: Engine) -> Iterator[Session]:
     """A session inside one transaction: committed on success, rolled back on error."""
     with Session(engine) as session, session.begin():
         yield session
+
+
+def _insert_for(target: Connection | Session, table: Table) -> Any:
+    name = (target.get_bind() if isinstance(target, Session) else target).dialect.name
+    if name == "postgresql":
+        return postgresql.insert(table)
+    if name == "sqlite":
+        return sqlite.insert(table)
+    raise RuntimeError(f"Cơ sở dữ liệu “{name}” chưa được hỗ trợ (SQLite, PostgreSQL).")
+
+
+def upsert(
+    target: Connection | Session, table: Table, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]
+) -> None:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE every other given column, one executemany, in the caller's
+    transaction (SQLite and PostgreSQL spell it the same way, through their own dialect's insert)."""
+    if not rows:
+        return
+    stmt = _insert_for(target, table)
+    updates = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
+    target.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=updates), list(rows))
+
+
+def insert_ignore(
+    target: Connection | Session, table: Table, row: Mapping[str, Any], keys: Sequence[str]
+) -> None:
+    """INSERT ... ON CONFLICT (keys) DO NOTHING for one row."""
+    stmt = _insert_for(target, table)
+    target.execute(stmt.values(**row).on_conflict_do_nothing(index_elements=list(keys)))

@@ -28,11 +28,10 @@ from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import Engine, Table, and_, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col
 
 from models.campaign import Campaign, CampaignStatus, EnrolledPerson, EnrolledUnit
+from models.db import insert_ignore, upsert
 from models.definition import KIND_LABELS, Award, AwardForm, CampaignDefinition, definition_from_json
 from models.directory import Person, Unit
 from models.money import AwardAmounts, MoneyError, amount_in_words, award_amounts, base_salary_on, vn_money
@@ -147,14 +146,11 @@ def allocate_decision_number(session: Session, authority_unit_code: str, year: i
     neither gaps nor duplicates. A new year starts a new row, hence numbering restarts at 1.
     """
     code = nfc(authority_unit_code)
-    dialect = session.get_bind().dialect.name
-    if dialect not in ("postgresql", "sqlite"):
-        raise NotImplementedError(f"decision numbers support PostgreSQL and SQLite, not {dialect}")
-    insert_fn: Any = pg_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(
-        insert_fn(COUNTER)
-        .values(authority_unit_code=code, year=year, last_number=0)
-        .on_conflict_do_nothing(index_elements=[COUNTER.c.authority_unit_code, COUNTER.c.year])
+    insert_ignore(
+        session,
+        COUNTER,
+        {"authority_unit_code": code, "year": year, "last_number": 0},
+        ["authority_unit_code", "year"],
     )
     number = session.execute(
         update(COUNTER)
@@ -540,20 +536,7 @@ def _sha256(path: Path) -> str:
 
 def _upsert_documents(session: Session, rows: list[dict[str, Any]]) -> None:
     """Record generated files; a re-generated document replaces its row (same campaign, kind and ref)."""
-    if not rows:
-        return
-    dialect = session.get_bind().dialect.name
-    insert_fn: Any = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert_fn(DOCUMENTS).values(rows)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[DOCUMENTS.c.campaign_id, DOCUMENTS.c.kind, DOCUMENTS.c.ref],
-        set_={
-            "path": stmt.excluded.path,
-            "sha256": stmt.excluded.sha256,
-            "created_at": stmt.excluded.created_at,
-        },
-    )
-    session.execute(stmt)
+    upsert(session, DOCUMENTS, rows, ["campaign_id", "kind", "ref"])
 
 
 def _document_row(

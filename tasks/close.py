@@ -39,7 +39,7 @@ from models.campaign import (
     EnrolledPerson,
     EnrolledUnit,
 )
-from models.db import transaction
+from models.db import transaction, upsert
 from models.definition import CampaignDefinition, Indicator, definition_from_json
 from models.indicators import IndicatorResult, evaluate_all, fmt_percent, fmt_target, tree_order
 from models.reporting import ProgressSnapshot, SnapshotSource, Submission
@@ -63,7 +63,7 @@ from notifications.templating import render_email
 from tasks.campaign import plan_reference, transition
 from tasks.documents import KIND_LABELS
 from tasks.events import CAMPAIGN_CLOSED, emit_prefect_event
-from tasks.progress import _canonical, _upsert, compute_all_snapshots, unit_targets
+from tasks.progress import canonical, compute_all_snapshots, unit_targets
 from tasks.status_report import short_name
 
 __all__ = [
@@ -292,7 +292,7 @@ def _results(indicators_json: str) -> dict[str, IndicatorResult]:
 
 def _no_data_json(indicators: Sequence[Indicator], unit_code: str, targets: Any) -> str:
     results = evaluate_all(indicators, {}, unit_code=unit_code, targets=targets)
-    return str(_canonical({k: r.as_json() for k, r in results.items()}))
+    return str(canonical({k: r.as_json() for k, r in results.items()}))
 
 
 @dataclass
@@ -439,7 +439,7 @@ def compute_final_results(engine: Engine, code: str, *, now: datetime) -> int:
             record = x.row(campaign_id, now)
             if existing.get((x.kind, x.code)) != tuple(record[name] for name in _COMPARED):
                 rows.append(record)
-        _upsert(conn, FINAL_RESULT, rows, ("campaign_id", "subject_kind", "subject_code"))
+        upsert(conn, FINAL_RESULT, rows, ("campaign_id", "subject_kind", "subject_code"))
         wanted = {(x.kind, x.code) for x in subjects}
         stale = [key for key in existing if key not in wanted]
         if stale:
@@ -665,7 +665,7 @@ def write_closing_documents(
                     {"campaign_id": campaign.id, "kind": kind, "ref": "", "path": rel, "sha256": digest,
                      "created_at": now}
                 )  # fmt: skip
-        _upsert(conn, CAMPAIGN_DOCUMENT, rows, ("campaign_id", "kind", "ref"))
+        upsert(conn, CAMPAIGN_DOCUMENT, rows, ("campaign_id", "kind", "ref"))
     verdict = assess(content)
     return ClosingDocuments(
         report=report,

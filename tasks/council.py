@@ -34,7 +34,6 @@ from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, Table, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col
 
@@ -52,7 +51,7 @@ from models.council import (
     select_within_quota,
 )
 from models.council import break_tie as apply_tie_break
-from models.db import transaction
+from models.db import insert_ignore, transaction, upsert
 from models.definition import KIND_LABELS, Award, CampaignDefinition, definition_from_json
 from models.directory import Person, Unit, UnitLevel
 from models.review import (
@@ -803,40 +802,6 @@ class BallotReceipt:
     written: bool
 
 
-def _insert_ignore(s: Session, table: Table, row: Mapping[str, Any], keys: Sequence[str]) -> None:
-    name = s.get_bind().dialect.name
-    if name == "postgresql":
-        s.execute(postgresql.insert(table).values(**row).on_conflict_do_nothing(index_elements=list(keys)))
-    elif name == "sqlite":
-        s.execute(sqlite.insert(table).values(**row).on_conflict_do_nothing(index_elements=list(keys)))
-    else:  # pragma: no cover - the project supports these two
-        raise CouncilError(f"Cơ sở dữ liệu “{name}” chưa được hỗ trợ.")
-
-
-def _upsert(s: Session, table: Table, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> None:
-    if not rows:
-        return
-    name = s.get_bind().dialect.name
-    if name == "postgresql":
-        pg = postgresql.insert(table)
-        s.execute(
-            pg.on_conflict_do_update(
-                index_elements=list(keys), set_={c: pg.excluded[c] for c in rows[0] if c not in keys}
-            ),
-            list(rows),
-        )
-    elif name == "sqlite":
-        lite = sqlite.insert(table)
-        s.execute(
-            lite.on_conflict_do_update(
-                index_elements=list(keys), set_={c: lite.excluded[c] for c in rows[0] if c not in keys}
-            ),
-            list(rows),
-        )
-    else:  # pragma: no cover - the project supports these two
-        raise CouncilError(f"Cơ sở dữ liệu “{name}” chưa được hỗ trợ.")
-
-
 def cast_vote(
     engine: Engine,
     meeting_id: int,
@@ -959,7 +924,7 @@ def cast_vote(
         except IntegrityError as exc:
             # Another session cast the same ballot between our check and our insert.
             raise VoteAlreadyCast(refused) from exc
-        _insert_ignore(
+        insert_ignore(
             s,
             BALLOT_TALLY,
             {
@@ -1211,7 +1176,7 @@ def close_meeting(engine: Engine, code: str, meeting_id: int, *, now: datetime, 
         counts: dict[str, int] = defaultdict(int)
         if met:
             rows = _result_rows(s, camp, council, meeting_id, len(members), present)
-            _upsert(s, REVIEW_RESULT, rows, ["meeting_id", "nomination_id"])
+            upsert(s, REVIEW_RESULT, rows, ["meeting_id", "nomination_id"])
             for r in rows:
                 counts[ReviewOutcome(r["outcome"]).value] += 1
         meeting.status = MeetingStatus.CLOSED
@@ -1749,7 +1714,7 @@ def write_minutes(engine: Engine, settings: Settings, code: str, meeting_id: int
             )
         ).first()
         if existing is None or (existing.path, existing.sha256) != (relative, digest):
-            _upsert(
+            upsert(
                 s,
                 CAMPAIGN_DOCUMENT,
                 [

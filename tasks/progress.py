@@ -33,11 +33,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, Table, delete, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import SQLModel
 
 from models.campaign import Campaign, Deadline, DeadlineKind, EnrolledPerson, EnrolledUnit
-from models.db import transaction
+from models.db import transaction, upsert
 from models.definition import CampaignDefinition, Indicator, definition_from_json
 from models.indicators import (
     IndicatorResult,
@@ -228,25 +227,8 @@ def _figures(raw: Mapping[str, Any]) -> dict[str, int]:
     return {str(k): int(v) for k, v in raw.items() if isinstance(v, int | float) and not isinstance(v, bool)}
 
 
-def _canonical(data: Any) -> str:
+def canonical(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-
-
-def _upsert(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> None:
-    """INSERT ... ON CONFLICT (keys) DO UPDATE every other given column, one executemany."""
-    if not rows:
-        return
-    name = conn.dialect.name
-    if name == "postgresql":
-        pg = postgresql.insert(table)
-        updates = {c: pg.excluded[c] for c in rows[0] if c not in keys}
-        conn.execute(pg.on_conflict_do_update(index_elements=list(keys), set_=updates), list(rows))
-    elif name == "sqlite":
-        lite = sqlite.insert(table)
-        updates = {c: lite.excluded[c] for c in rows[0] if c not in keys}
-        conn.execute(lite.on_conflict_do_update(index_elements=list(keys), set_=updates), list(rows))
-    else:  # pragma: no cover - the project supports these two
-        raise ProgressError(f"Cơ sở dữ liệu “{name}” chưa được hỗ trợ.")
 
 
 # ---------------------------------------------------------------- per-unit targets
@@ -424,7 +406,7 @@ def import_targets(engine: Engine, code: str, path: Path | str, *, now: datetime
             if existing.get((unit, key)) != value
         ]
         inserted = sum(1 for r in rows if (r["unit_code"], r["indicator_key"]) not in existing)
-        _upsert(conn, UNIT_TARGET, rows, ("campaign_id", "unit_code", "indicator_key"))
+        upsert(conn, UNIT_TARGET, rows, ("campaign_id", "unit_code", "indicator_key"))
         result = TargetImportResult(
             path.name, len(parsed), inserted, len(rows) - inserted, len(parsed) - len(rows)
         )
@@ -646,8 +628,8 @@ def compute_all_snapshots(
                 persons += 1
             written = 0
             for kind, subject, figures, results in subjects:
-                values_json = _canonical(figures)
-                indicators_json = _canonical({k: r.as_json() for k, r in results.items()})
+                values_json = canonical(figures)
+                indicators_json = canonical({k: r.as_json() for k, r in results.items()})
                 ident = (key, kind, subject)
                 wanted.add(ident)
                 if existing.get(ident) == (values_json, indicators_json):
@@ -668,7 +650,7 @@ def compute_all_snapshots(
             stale = [ident for ident in existing if ident[0] == key and ident not in wanted]
             summaries.append(SnapshotSummary(key, len(subjects) - persons, persons, written, len(stale)))
 
-        _upsert(conn, SNAPSHOT, rows, ("campaign_id", "period_key", "subject_kind", "subject_code", "source"))
+        upsert(conn, SNAPSHOT, rows, ("campaign_id", "period_key", "subject_kind", "subject_code", "source"))
         stale_all = [ident for ident in existing if ident not in wanted]
         if stale_all:
             conn.execute(
