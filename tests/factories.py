@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar, cast
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -16,6 +19,7 @@ EXAMPLES = ROOT / "examples"
 TQ_DEFINITION = EXAMPLES / "tuyen-quang-2024.yaml"
 NATIONAL_DEFINITION = EXAMPLES / "national-2026.yaml"
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
+T = TypeVar("T")
 
 
 def at(day: str, hour: int = 8, minute: int = 0) -> datetime:
@@ -73,3 +77,28 @@ def task_runs(flow_run_id: UUID) -> int:
             limit=200,
         )
     return len(runs)
+
+
+def at_once(call: Callable[[int], T], n: int) -> list[T]:
+    """Run call(0) … call(n-1) in n threads released together (a barrier); their results in that order.
+
+    Any exception in a thread fails the caller with the first one, after every thread has finished."""
+    barrier = threading.Barrier(n)
+    results: list[T | None] = [None] * n
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            results[i] = call(i)
+        except BaseException as exc:  # re-raised below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return cast(list[T], results)

@@ -5,7 +5,6 @@ Time travels with an injected clock through January–February 2024 of the Tuyê
 
 from __future__ import annotations
 
-import threading
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from tasks.reminders import (
 )
 from tasks.reports import ingest_files
 from tests.conftest import SmtpRecorder
-from tests.factories import at, launch_campaign_rows, load_demo_directory
+from tests.factories import at, at_once, launch_campaign_rows, load_demo_directory
 
 CODE = "TQ-2024-GIAM-AN"
 DOMAIN = "@thads-tuyenquang.example.vn"
@@ -259,23 +258,7 @@ def test_two_concurrent_sweeps_on_postgresql_queue_each_email_once(
     settings = Settings(data_dir=tmp_path / "data", database_url=pg_url, **smtp_server.settings_overrides())
     now = at("16/02/2024")
     plans = [plan_reminders(engine, CODE, now) for _ in range(2)]
-    barrier = threading.Barrier(2)
-    results: list[dict[str, int]] = []
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            results.append(queue_reminders(engine, settings, plans[i], now=now))
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    results = at_once(lambda i: queue_reminders(engine, settings, plans[i], now=now), 2)
     assert sum(r["queued"] for r in results) == len(ALL) + 1  # the overdue reminders and the digest, once
     dispatch(engine, settings, now=now, worker_id="a")
     dispatch(engine, settings, now=now, worker_id="b")

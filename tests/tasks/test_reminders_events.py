@@ -4,7 +4,6 @@ units still owing, caught up after downtime, not duplicated by concurrent sweeps
 from __future__ import annotations
 
 import json
-import threading
 from datetime import date
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from models.db import make_engine, transaction
 from models.settings import Settings
 from tasks.events import DEADLINE_PASSED, PERIOD_OPENED
 from tasks.reminders import due_calendar_events, plan_reminders, queue_reminders
-from tests.factories import at, launch_campaign_rows, load_demo_directory
+from tests.factories import at, at_once, launch_campaign_rows, load_demo_directory
 from tests.tasks.test_events import emitted, prefect_events  # noqa: F401  (the fixture)
 from tests.tasks.test_reminders import CODE, _submit
 
@@ -157,23 +156,7 @@ def test_two_concurrent_sweeps_on_postgresql_record_each_event_once(pg_url: str,
     settings = Settings(data_dir=tmp_path / "data", database_url=pg_url, smtp_host="")
     now = at("10/04/2024")
     plans = [plan_reminders(engine, CODE, now) for _ in range(3)]
-    barrier = threading.Barrier(3)
-    results: list[dict[str, int]] = []
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            results.append(queue_reminders(engine, settings, plans[i], now=now))
-        except BaseException as exc:  # reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    results = at_once(lambda i: queue_reminders(engine, settings, plans[i], now=now), 3)
     assert sorted(r["events"] for r in results) == [0, 0, 7]
     with engine.connect() as conn:
         kinds = col(DomainEvent.kind).in_([PERIOD_OPENED, DEADLINE_PASSED])
