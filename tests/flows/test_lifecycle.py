@@ -135,8 +135,9 @@ def test_the_seed_003_campaign_runs_from_reports_to_the_award_decision(
         "TQ-HY-03": 710_000,
     }
     assert campaign_status == CampaignStatus.AWARDED
-    award_mails = [m.message for m in smtp_server.received if "khen" in m.message["Subject"].lower()]
-    assert len(award_mails) >= 5
+    prefix = "[Thi đua] Quyết định số 01/QĐ-CTHADS tặng "
+    award_mails = [m.message for m in smtp_server.received if m.message["Subject"].startswith(prefix)]
+    assert len(award_mails) == 5  # one per awardee, to its unit
     attached = {part.get_filename() for m in award_mails for part in m.iter_attachments()}
     assert {name.rsplit(".", 1)[-1] for name in attached} >= {"pdf", "docx"}
 
