@@ -730,7 +730,7 @@ def _ballots(
     present: list[str],
 ) -> None:
     """Every member's secret ballot on every eligible nominee; a refusal by the rules is reported."""
-    from tasks.council import cast_vote
+    from tasks.council import VoteRefused, cast_vote
 
     assert log.meeting_id is not None
     tz = settings.tz
@@ -766,7 +766,7 @@ def _ballots(
                 at = written_at if written else ballot_at
                 cast_vote(engine, log.meeting_id, member, nid, choice, now=at, written=written)
                 log.ballots += 1
-            except Exception as exc:  # a recusal: the rules refuse it, the demo reports it
+            except VoteRefused as exc:  # a recusal: the rules refuse it, the demo reports it
                 log.refused.append(f"{member} → {subject}: {exc}")
 
 

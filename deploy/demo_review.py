@@ -26,6 +26,7 @@ from sqlmodel import col
 from models.review import CouncilMember, Nomination, ReviewOutcome
 from models.settings import Settings
 from tasks.council import (
+    VoteRefused,
     break_tie,
     cast_vote,
     demo_council,
@@ -210,7 +211,7 @@ def hold_council(
             try:
                 cast_vote(engine, log.meeting_id, member, nid, choice, now=ballot_at, written=written)
                 log.ballots += 1
-            except Exception as exc:  # a recusal: the rule refuses it, the demo reports it
+            except VoteRefused as exc:  # a recusal: the rule refuses it, the demo reports it
                 log.refused.append(f"{member} → {subject}: {exc}")
     close_at = _moment(date(2024, 7, 10), 11, tz)
     log.review = review(close_at, log.meeting_id)
