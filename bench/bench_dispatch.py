@@ -51,18 +51,18 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import Engine, make_url, select, update  # noqa: E402
 from sqlalchemy.engine import RowMapping  # noqa: E402
 
-from models.db import make_engine, transaction, upgrade  # noqa: E402
-from models.outbox import OutboxStatus  # noqa: E402
-from models.settings import Settings  # noqa: E402
-from notifications.message import assemble, build_mime, envelope_prefix  # noqa: E402
-from notifications.outbox import (  # noqa: E402
+from thidua.models.db import make_engine, transaction, upgrade  # noqa: E402
+from thidua.models.outbox import OutboxStatus  # noqa: E402
+from thidua.models.settings import Settings  # noqa: E402
+from thidua.notifications.message import assemble, build_mime, envelope_prefix  # noqa: E402
+from thidua.notifications.outbox import (  # noqa: E402
     OUTBOX,
     dispatch,
     enqueue_many,
     message_from_row,
     message_id_for,
 )
-from notifications.transports import SmtpTransport  # noqa: E402
+from thidua.notifications.transports import SmtpTransport  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 VN = ZoneInfo("Asia/Ho_Chi_Minh")

@@ -2,7 +2,7 @@
 
     python bench/bench_ledger.py [--rows 1000000] [--pg postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
 
-1. Writes a deterministic national ledger (tasks/ledger_demo.py, `national-2026`) to bench/out/ (once).
+1. Writes a deterministic national ledger (deploy/demo/ledger.py, `national-2026`) to bench/out/ (once).
 2. SQLite: a fresh migrated database with the national demo directory and the national campaign launched
    (not timed), then times (a) `import_ledger` + `ledger_figures(by="unit")` for every unit, against
    (b) the floor: the same CSV rows read with the csv module and loaded with `sqlite3.executemany` into a bare
@@ -37,14 +37,14 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import Engine, make_url  # noqa: E402
 
-from models.db import make_engine, upgrade  # noqa: E402
-from models.definition import load_definition  # noqa: E402
-from models.schedule import build_schedule  # noqa: E402
-from models.workdays import load_calendar  # noqa: E402
-from tasks.campaign import enrol, mark_launched, persist_campaign, store_deadlines  # noqa: E402
-from tasks.directory import import_directory, write_demo  # noqa: E402
-from tasks.ledger import import_ledger, ledger_figures  # noqa: E402
-from tasks.ledger_demo import demo_as_of, write_demo_ledger  # noqa: E402
+from thidua.deploy.demo.ledger import demo_as_of, write_demo_ledger  # noqa: E402
+from thidua.models.db import make_engine, upgrade  # noqa: E402
+from thidua.models.definition import load_definition  # noqa: E402
+from thidua.models.schedule import build_schedule  # noqa: E402
+from thidua.models.workdays import load_calendar  # noqa: E402
+from thidua.tasks.collect.ledger import import_ledger, ledger_figures  # noqa: E402
+from thidua.tasks.core.directory import import_directory, write_demo  # noqa: E402
+from thidua.tasks.launch.campaign import enrol, mark_launched, persist_campaign, store_deadlines  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 DEMO = "national-2026"

@@ -26,13 +26,13 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import Engine, text  # noqa: E402
 
-from models.db import make_engine, upgrade  # noqa: E402
-from models.definition import load_definition  # noqa: E402
-from models.schedule import build_schedule  # noqa: E402
-from models.workdays import load_calendar  # noqa: E402
-from tasks.campaign import enrol, mark_launched, persist_campaign, store_deadlines  # noqa: E402
-from tasks.directory import import_directory, write_demo  # noqa: E402
-from tasks.reminders import plan_reminders  # noqa: E402
+from thidua.models.db import make_engine, upgrade  # noqa: E402
+from thidua.models.definition import load_definition  # noqa: E402
+from thidua.models.schedule import build_schedule  # noqa: E402
+from thidua.models.workdays import load_calendar  # noqa: E402
+from thidua.tasks.core.directory import import_directory, write_demo  # noqa: E402
+from thidua.tasks.launch.campaign import enrol, mark_launched, persist_campaign, store_deadlines  # noqa: E402
+from thidua.tasks.remind.reminders import plan_reminders  # noqa: E402
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 LAUNCH = datetime(2026, 2, 26, 9, 0, tzinfo=VN)

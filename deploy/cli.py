@@ -12,20 +12,20 @@ import typer
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from deploy import cli_award, cli_close, cli_council, cli_nominate, cli_review
-from deploy.cli_common import AsOf, open_engine, parse_now
-from deploy.cli_directory import app as directory_app
-from deploy.cli_ledger import app as ledger_app
-from deploy.cli_outbox import app as outbox_app
-from deploy.cli_remind import exempt, remind
-from deploy.cli_report import app as report_app
-from deploy.cli_status import status as status_command
-from deploy.cli_status import targets as targets_command
-from deploy.serve import serve
-from models.campaign import Campaign, Deadline, EnrolledPerson, EnrolledUnit
-from models.db import current_revision, head_revision, make_engine, upgrade
-from models.settings import Settings
-from models.text import fmt_date
+from thidua.deploy import cli_award, cli_close, cli_council, cli_nominate, cli_review
+from thidua.deploy.cli_common import AsOf, open_engine, parse_now
+from thidua.deploy.cli_directory import app as directory_app
+from thidua.deploy.cli_ledger import app as ledger_app
+from thidua.deploy.cli_outbox import app as outbox_app
+from thidua.deploy.cli_remind import exempt, remind
+from thidua.deploy.cli_report import app as report_app
+from thidua.deploy.cli_status import status as status_command
+from thidua.deploy.cli_status import targets as targets_command
+from thidua.deploy.serve import serve
+from thidua.models.campaign import Campaign, Deadline, EnrolledPerson, EnrolledUnit
+from thidua.models.db import current_revision, head_revision, make_engine, upgrade
+from thidua.models.settings import Settings
+from thidua.models.text import fmt_date
 
 app = typer.Typer(
     help="thidua — phong trào thi đua – khen thưởng của hệ thống THADS.",
@@ -82,7 +82,7 @@ def db_status() -> None:
 @campaign_app.command("validate")
 def campaign_validate(file: Path) -> None:
     """Kiểm tra một tệp định nghĩa phong trào (YAML); mã thoát khác 0 nếu có lỗi."""
-    from models.definition import DefinitionError, load_definition
+    from thidua.models.definition import DefinitionError, load_definition
 
     try:
         defn = load_definition(file)
@@ -102,18 +102,18 @@ def campaign_launch(file: Path, as_of: AsOf = None) -> None:
 
 
 def run_launch(settings: Settings, file: Path, now: datetime) -> dict[str, Any]:
-    from models.definition import DefinitionError, load_definition
+    from thidua.models.definition import DefinitionError, load_definition
 
     try:
         load_definition(file)  # fail fast, before starting Prefect, on a bad file
     except DefinitionError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from exc
-    from deploy.prefect_env import configure_prefect
+    from thidua.deploy.prefect_env import configure_prefect
 
     typer.echo(configure_prefect(settings))
-    from flows.launch import launch_flow
-    from tasks.campaign import CampaignConflict
+    from thidua.flows.launch import launch_flow
+    from thidua.tasks.launch.campaign import CampaignConflict
 
     try:
         return launch_flow(str(file.resolve()), now, settings)
@@ -235,11 +235,11 @@ def collect(code: str, as_of: AsOf = None) -> None:
     """Thu thập số liệu (luồng Prefect “collect”): hộp thư đến, tổng hợp, tỷ lệ báo cáo, gửi thư."""
     settings = Settings()
     now = parse_now(settings, as_of)
-    from deploy.prefect_env import configure_prefect
+    from thidua.deploy.prefect_env import configure_prefect
 
     typer.echo(configure_prefect(settings))
-    from flows.collect import collect_flow
-    from tasks.collection import CampaignNotCollecting, CampaignNotFound
+    from thidua.flows.collect import collect_flow
+    from thidua.tasks.collect.collection import CampaignNotCollecting, CampaignNotFound
 
     try:
         summary = collect_flow(code, now, settings)
@@ -286,11 +286,11 @@ def demo(
     """Chạy thử trọn vòng đời: phong trào của Cục THADS tỉnh Tuyên Quang (2024), phát động đến khen thưởng."""
     settings = Settings()
     if national:
-        from deploy.demo_national import NATIONAL_LAUNCH, run_national_demo
+        from thidua.deploy.demo.national import NATIONAL_LAUNCH, run_national_demo
 
         run_national_demo(settings, as_of=parse_now(settings, as_of or NATIONAL_LAUNCH))
         return
-    from deploy.demo import run_demo
+    from thidua.deploy.demo.tuyen_quang import run_demo
 
     run_demo(settings, as_of=parse_now(settings, as_of or "05/01/2024"))
 

@@ -12,11 +12,11 @@ from typing import Annotated
 
 import typer
 
-from deploy.cli_common import AsOf, open_engine, parse_now
-from models.money import vn_money
-from models.settings import Settings
-from models.text import fmt_date, parse_date
-from tasks.awards import (
+from thidua.deploy.cli_common import AsOf, open_engine, parse_now
+from thidua.models.money import vn_money
+from thidua.models.settings import Settings
+from thidua.models.text import fmt_date, parse_date
+from thidua.tasks.award.awards import (
     STATUS_LABELS,
     SUBJECT_LABELS,
     AwardError,

@@ -7,19 +7,19 @@ from typing import Annotated, Any
 
 import typer
 
-from deploy.cli_common import AsOf, open_engine, parse_now
-from models.settings import Settings
+from thidua.deploy.cli_common import AsOf, open_engine, parse_now
+from thidua.models.settings import Settings
 
 
 def close(code: str, as_of: AsOf = None) -> None:
     """Tổng kết phong trào (luồng Prefect “close”): chốt số liệu, xếp hạng, lập báo cáo tổng kết, gửi thư."""
     settings = Settings()
     now = parse_now(settings, as_of)
-    from deploy.prefect_env import configure_prefect
+    from thidua.deploy.prefect_env import configure_prefect
 
     typer.echo(configure_prefect(settings))
-    from flows.close import close_flow
-    from tasks.close import CloseError
+    from thidua.flows.close import close_flow
+    from thidua.tasks.close.closing import CloseError
 
     try:
         summary = close_flow(code, now, settings)
@@ -63,8 +63,8 @@ def reopen(
     """Mở lại kỳ báo cáo của phong trào đã kết thúc: các đơn vị lại gửi được báo cáo đến lần tổng kết sau."""
     settings = Settings()
     now = parse_now(settings, as_of)
-    from tasks.close import CloseError
-    from tasks.close import reopen as reopen_campaign
+    from thidua.tasks.close.closing import CloseError
+    from thidua.tasks.close.closing import reopen as reopen_campaign
 
     engine = open_engine(settings)
     try:

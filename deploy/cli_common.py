@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 from sqlalchemy import Engine
 
-from deploy.timeparse import parse_as_of
-from models.db import SchemaOutOfDate, ensure_schema, make_engine
-from models.settings import Settings
+from thidua.deploy.timeparse import parse_as_of
+from thidua.models.db import SchemaOutOfDate, ensure_schema, make_engine
+from thidua.models.settings import Settings
 
 AsOf = Annotated[
     str | None,

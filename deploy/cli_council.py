@@ -12,10 +12,10 @@ from typing import Annotated
 
 import typer
 
-from deploy.cli_common import AsOf, open_engine, parse_now
-from deploy.timeparse import parse_as_of
-from models.settings import Settings
-from tasks.council import (
+from thidua.deploy.cli_common import AsOf, open_engine, parse_now
+from thidua.deploy.timeparse import parse_as_of
+from thidua.models.settings import Settings
+from thidua.tasks.review.council import (
     CHOICES,
     CouncilError,
     ReviewSummary,

@@ -12,10 +12,10 @@ from typing import Annotated
 
 import typer
 
-from models.db import ensure_schema, make_engine
-from models.directory import LEVEL_LABELS
-from models.settings import Settings
-from tasks.directory import (
+from thidua.models.db import ensure_schema, make_engine
+from thidua.models.directory import LEVEL_LABELS
+from thidua.models.settings import Settings
+from thidua.tasks.core.directory import (
     DEMO_NAMES,
     DirectoryImportError,
     directory_counts,

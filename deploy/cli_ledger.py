@@ -12,17 +12,17 @@ from typing import Annotated
 
 import typer
 
-from deploy.cli_common import open_engine
-from models.settings import Settings
-from models.text import fmt_date, parse_date
-from tasks.ledger import (
+from thidua.deploy.cli_common import open_engine
+from thidua.deploy.demo.ledger import CAMPAIGN_DEMOS, write_demo_ledger
+from thidua.models.settings import Settings
+from thidua.models.text import fmt_date, parse_date
+from thidua.tasks.collect.ledger import (
     LedgerError,
     current_import,
     import_ledger,
     ledger_figures,
     reconcile,
 )
-from tasks.ledger_demo import CAMPAIGN_DEMOS, write_demo_ledger
 
 app = typer.Typer(
     name="ledger",

@@ -11,12 +11,12 @@ from typing import Annotated
 
 import typer
 
-from deploy.cli_common import AsOf, open_engine, parse_now
-from models.review import NominationStatus, SubjectKind
-from models.settings import Settings
-from models.text import fmt_date
-from tasks.eligibility import screen_nominations
-from tasks.nominations import (
+from thidua.deploy.cli_common import AsOf, open_engine, parse_now
+from thidua.models.review import NominationStatus, SubjectKind
+from thidua.models.settings import Settings
+from thidua.models.text import fmt_date
+from thidua.tasks.review.eligibility import screen_nominations
+from thidua.tasks.review.nominations import (
     NominationError,
     NominationResult,
     add_dossier_file,

@@ -8,11 +8,11 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
-from deploy.cli_common import open_engine
-from deploy.timeparse import parse_as_of
-from models.outbox import OutboxStatus
-from models.settings import Settings
-from notifications.outbox import OUTBOX, dispatch
+from thidua.deploy.cli_common import open_engine
+from thidua.deploy.timeparse import parse_as_of
+from thidua.models.outbox import OutboxStatus
+from thidua.models.settings import Settings
+from thidua.notifications.outbox import OUTBOX, dispatch
 
 app = typer.Typer(help="Hộp thư đi: xem và gửi các thư đang chờ.", no_args_is_help=True)
 

@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from deploy.cli_common import AsOf, open_engine, parse_now
-from models.settings import Settings
-from models.text import nfc
-from tasks.reminders import RemindError, grant_exemption, plan_reminders
+from thidua.deploy.cli_common import AsOf, open_engine, parse_now
+from thidua.models.settings import Settings
+from thidua.models.text import nfc
+from thidua.tasks.remind.reminders import RemindError, grant_exemption, plan_reminders
 
 
 def remind(
@@ -37,10 +37,10 @@ def remind(
         for line in plan.lines():
             typer.echo(line)
         return
-    from deploy.prefect_env import configure_prefect
+    from thidua.deploy.prefect_env import configure_prefect
 
     typer.echo(configure_prefect(settings))
-    from flows.remind import remind_flow
+    from thidua.flows.remind import remind_flow
 
     try:
         summary = remind_flow(code, now, settings)

@@ -14,11 +14,11 @@ from typing import Annotated
 import typer
 from sqlalchemy import Engine
 
-from deploy.cli_common import AsOf, open_engine, parse_now
-from models.settings import Settings
-from models.text import fmt_date, nfc
-from notifications.outbox import DispatchResult, dispatch
-from tasks.reports import (
+from thidua.deploy.cli_common import AsOf, open_engine, parse_now
+from thidua.models.settings import Settings
+from thidua.models.text import fmt_date, nfc
+from thidua.notifications.outbox import DispatchResult, dispatch
+from thidua.tasks.collect.reports import (
     IngestResult,
     ReportsError,
     ingest_files,

@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
-from deploy.cli_common import AsOf, parse_now
-from models.settings import Settings
+from thidua.deploy.cli_common import AsOf, parse_now
+from thidua.models.settings import Settings
 
 
 def review(
@@ -21,12 +21,12 @@ def review(
     """Xét khen thưởng: hồ sơ đủ/thiếu theo hạn, xét điều kiện kèm lý do; với --meeting, kết thúc cuộc họp."""
     settings = Settings()
     now = parse_now(settings, as_of)
-    from deploy.prefect_env import configure_prefect
+    from thidua.deploy.prefect_env import configure_prefect
 
     typer.echo(configure_prefect(settings))
-    from flows.review import review_flow
-    from tasks.council import CouncilError
-    from tasks.review import ReviewError
+    from thidua.flows.review import review_flow
+    from thidua.tasks.review.council import CouncilError
+    from thidua.tasks.review.start import ReviewError
 
     try:
         summary: dict[str, Any] = review_flow(code, now, settings, meeting_id=meeting, actor="cli")
@@ -53,11 +53,11 @@ def award_run(
     settings = Settings()
     now = parse_now(settings, as_of)
     decided_on = parse_now(settings, date).astimezone(settings.tz).date() if date else None
-    from deploy.prefect_env import configure_prefect
+    from thidua.deploy.prefect_env import configure_prefect
 
     typer.echo(configure_prefect(settings))
-    from flows.award import award_flow
-    from tasks.awards import AwardError
+    from thidua.flows.award import award_flow
+    from thidua.tasks.award.awards import AwardError
 
     try:
         summary: dict[str, Any] = award_flow(code, now, settings, decided_on=decided_on, actor="cli")

@@ -12,10 +12,10 @@ from typing import Annotated
 
 import typer
 
-from deploy.cli_common import AsOf, open_engine, parse_now
-from models.settings import Settings
-from tasks.progress import ProgressError, campaign_status, import_targets
-from tasks.status_report import status_lines
+from thidua.deploy.cli_common import AsOf, open_engine, parse_now
+from thidua.models.settings import Settings
+from thidua.tasks.collect.progress import ProgressError, campaign_status, import_targets
+from thidua.tasks.collect.status_report import status_lines
 
 app = typer.Typer(
     help="Tình hình thực hiện phong trào và chỉ tiêu giao cho từng đơn vị.", no_args_is_help=True
@@ -53,7 +53,7 @@ def status(
     for line in status_lines(table):
         typer.echo(line)
     if xlsx is not None or chart is not None:
-        from tasks.status_report import write_status_chart, write_status_xlsx
+        from thidua.tasks.collect.status_report import write_status_chart, write_status_xlsx
 
         typer.echo("")
         if xlsx is not None:

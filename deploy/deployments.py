@@ -48,10 +48,16 @@ from typing import Literal
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from deploy import jobs
-from deploy.scheduler import JobSpec, campaign_job_specs, fires_within, load_snapshots, require_prefect_mode
-from models.db import make_engine
-from models.settings import Settings
+from thidua.deploy import jobs
+from thidua.deploy.scheduler import (
+    JobSpec,
+    campaign_job_specs,
+    fires_within,
+    load_snapshots,
+    require_prefect_mode,
+)
+from thidua.models.db import make_engine
+from thidua.models.settings import Settings
 
 Kind = Literal["remind", "collect", "close"]
 

@@ -1,4 +1,4 @@
-"""The callables the scheduler runs, stored by name ("deploy.jobs:run_collect") in the persistent job store.
+"""The callables the scheduler runs, stored by name ("thidua.deploy.jobs:run_collect") in the job store.
 
 Thin on purpose: each reads the settings and the clock at run time (a stored job carries only the campaign
 code), configures Prefect before importing a flow, and runs it. Flows that later issues add (remind, close)
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from models.settings import Settings
+from thidua.models.settings import Settings
 
 log = logging.getLogger("thidua.jobs")
 
@@ -24,7 +24,7 @@ def _settings_and_now() -> tuple[Settings, datetime]:
 
 
 def _leading() -> bool:
-    from deploy.scheduler import still_leader
+    from thidua.deploy.scheduler import still_leader
 
     if still_leader():
         return True
@@ -34,7 +34,7 @@ def _leading() -> bool:
 
 def _flow(module: str, name: str, settings: Settings) -> Callable[..., Any] | None:
     """The flow object, or None when its module does not exist yet."""
-    from deploy.prefect_env import configure_prefect
+    from thidua.deploy.prefect_env import configure_prefect
 
     configure_prefect(settings)  # Prefect reads its settings once, at its first import
     try:
@@ -52,7 +52,7 @@ def run_reminders(code: str) -> None:
     if not _leading():
         return
     settings, now = _settings_and_now()
-    flow = _flow("flows.remind", "remind_flow", settings)
+    flow = _flow("thidua.flows.remind", "remind_flow", settings)
     if flow is None:
         log.warning("Phong trào %s: chức năng nhắc hạn chưa có (flows/remind.py) — chưa gửi nhắc nhở.", code)
         return
@@ -64,7 +64,7 @@ def run_collect(code: str, period: str) -> None:
     if not _leading():
         return
     settings, now = _settings_and_now()
-    flow = _flow("flows.collect", "collect_flow", settings)
+    flow = _flow("thidua.flows.collect", "collect_flow", settings)
     if flow is None:
         log.warning("Phong trào %s: luồng thu thập chưa có — bỏ qua kỳ %s.", code, period)
         return
@@ -81,8 +81,8 @@ def run_close(code: str, only_if_complete: bool = False) -> None:
         return
     settings, now = _settings_and_now()
     if only_if_complete:
-        from models.db import make_engine
-        from tasks.collection import may_close_early
+        from thidua.models.db import make_engine
+        from thidua.tasks.collect.collection import may_close_early
 
         engine = make_engine(settings.database_url)
         try:
@@ -91,7 +91,7 @@ def run_close(code: str, only_if_complete: bool = False) -> None:
                 return
         finally:
             engine.dispose()
-    flow = _flow("flows.close", "close_flow", settings)
+    flow = _flow("thidua.flows.close", "close_flow", settings)
     if flow is None:
         log.warning(
             "Phong trào %s: chức năng tổng kết chưa có (flows/close.py) — chưa đóng phong trào.", code
@@ -109,8 +109,8 @@ def dispatch_outbox() -> None:
     """Send due outbox emails: plain code, not a flow (a flow run a minute would flood Prefect's database)."""
     if not _leading():
         return
-    from models.db import make_engine
-    from notifications.outbox import dispatch
+    from thidua.models.db import make_engine
+    from thidua.notifications.outbox import dispatch
 
     settings, now = _settings_and_now()
     engine = make_engine(settings.database_url)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-from models.settings import Settings
+from thidua.models.settings import Settings
 
 # Seconds the local server may take to start; the first start migrates a fresh SQLite database.
 LOCAL_SERVER_STARTUP_TIMEOUT = "600"

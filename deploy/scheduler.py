@@ -56,10 +56,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col
 
-from models.campaign import Campaign, CampaignStatus, Deadline, DeadlineKind
-from models.db import make_engine
-from models.definition import definition_from_json
-from models.service import ServiceLease
+from thidua.models.campaign import Campaign, CampaignStatus, Deadline, DeadlineKind
+from thidua.models.db import make_engine
+from thidua.models.definition import definition_from_json
+from thidua.models.service import ServiceLease
 
 log = logging.getLogger("thidua.scheduler")
 
@@ -133,12 +133,12 @@ class JobFuncs:
     Tests substitute their own callables; production uses deploy.jobs.
     """
 
-    remind: str = "deploy.jobs:run_reminders"
-    collect: str = "deploy.jobs:run_collect"
-    close: str = "deploy.jobs:run_close"
-    close_early: str = "deploy.jobs:run_close_early"
-    outbox: str = "deploy.jobs:dispatch_outbox"
-    marker: str = "deploy.jobs:campaign_marker"
+    remind: str = "thidua.deploy.jobs:run_reminders"
+    collect: str = "thidua.deploy.jobs:run_collect"
+    close: str = "thidua.deploy.jobs:run_close"
+    close_early: str = "thidua.deploy.jobs:run_close_early"
+    outbox: str = "thidua.deploy.jobs:dispatch_outbox"
+    marker: str = "thidua.deploy.jobs:campaign_marker"
 
 
 DEFAULT_FUNCS = JobFuncs()

@@ -29,7 +29,7 @@ import typer
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from deploy.scheduler import (
+from thidua.deploy.scheduler import (
     DEFAULT_FUNCS,
     JobFuncs,
     LeaseState,
@@ -42,8 +42,8 @@ from deploy.scheduler import (
     set_leader_fence,
     sync_all,
 )
-from models.db import SchemaOutOfDate, ensure_schema, make_engine
-from models.settings import Settings
+from thidua.models.db import SchemaOutOfDate, ensure_schema, make_engine
+from thidua.models.settings import Settings
 
 log = logging.getLogger("thidua.serve")
 

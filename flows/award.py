@@ -15,10 +15,10 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from models.db import ensure_schema, make_engine
-from models.settings import Settings
-from notifications.outbox import dispatch
-from tasks.review import issue_all
+from thidua.models.db import ensure_schema, make_engine
+from thidua.models.settings import Settings
+from thidua.notifications.outbox import dispatch
+from thidua.tasks.review.start import issue_all
 
 issue_task = task(name="issue awards", cache_policy=NO_CACHE)(issue_all)
 dispatch_task = task(name="dispatch outbox", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])(

@@ -15,10 +15,10 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from models.db import ensure_schema, make_engine
-from models.settings import Settings
-from notifications.outbox import dispatch
-from tasks.close import (
+from thidua.models.db import ensure_schema, make_engine
+from thidua.models.settings import Settings
+from thidua.notifications.outbox import dispatch
+from thidua.tasks.close.closing import (
     compute_final_results,
     freeze_and_close,
     queue_closing_emails,

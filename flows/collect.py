@@ -15,13 +15,13 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from models.db import ensure_schema, make_engine
-from models.indicators import fmt_percent
-from models.settings import Settings
-from notifications.outbox import dispatch
-from tasks.collection import record_collection, start_collection
-from tasks.progress import PeriodStatus, compute_all_snapshots, period_status
-from tasks.reports import process_inbox
+from thidua.models.db import ensure_schema, make_engine
+from thidua.models.indicators import fmt_percent
+from thidua.models.settings import Settings
+from thidua.notifications.outbox import dispatch
+from thidua.tasks.collect.collection import record_collection, start_collection
+from thidua.tasks.collect.progress import PeriodStatus, compute_all_snapshots, period_status
+from thidua.tasks.collect.reports import process_inbox
 
 start_task = task(name="start collection", cache_policy=NO_CACHE)(start_collection)
 inbox_task = task(name="ingest inbox", cache_policy=NO_CACHE)(process_inbox)

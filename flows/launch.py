@@ -16,16 +16,16 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
-from models.db import ensure_schema, make_engine
-from models.definition import CampaignDefinition, load_definition
-from models.schedule import build_schedule
-from models.settings import Settings
-from models.workdays import load_calendar
-from notifications.outbox import dispatch
-from tasks.campaign import enrol, mark_launched, persist_campaign, store_deadlines
-from tasks.documents import render_campaign_plan
-from tasks.events import emit_prefect_event
-from tasks.notify import queue_launch_emails
+from thidua.models.db import ensure_schema, make_engine
+from thidua.models.definition import CampaignDefinition, load_definition
+from thidua.models.schedule import build_schedule
+from thidua.models.settings import Settings
+from thidua.models.workdays import load_calendar
+from thidua.notifications.outbox import dispatch
+from thidua.tasks.core.events import emit_prefect_event
+from thidua.tasks.launch.campaign import enrol, mark_launched, persist_campaign, store_deadlines
+from thidua.tasks.launch.emails import queue_launch_emails
+from thidua.tasks.launch.plan import render_campaign_plan
 
 validate_task = task(name="validate definition", cache_policy=NO_CACHE)(load_definition)
 persist_task = task(name="persist campaign", cache_policy=NO_CACHE)(persist_campaign)
@@ -86,6 +86,6 @@ def launch_flow(definition_path: str, now: datetime, settings: Settings | None =
 if __name__ == "__main__":
     import sys
 
-    from models.text import nfc
+    from thidua.models.text import nfc
 
     print(launch_flow(nfc(sys.argv[1]), datetime.now().astimezone()))

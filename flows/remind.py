@@ -16,10 +16,10 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from models.db import ensure_schema, make_engine
-from models.settings import Settings
-from notifications.outbox import dispatch
-from tasks.reminders import plan_reminders, queue_reminders
+from thidua.models.db import ensure_schema, make_engine
+from thidua.models.settings import Settings
+from thidua.notifications.outbox import dispatch
+from thidua.tasks.remind.reminders import plan_reminders, queue_reminders
 
 plan_task = task(name="plan reminders", cache_policy=NO_CACHE)(plan_reminders)
 queue_task = task(name="queue reminders", cache_policy=NO_CACHE)(queue_reminders)

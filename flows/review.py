@@ -15,12 +15,12 @@ from typing import Any
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from models.db import ensure_schema, make_engine
-from models.settings import Settings
-from tasks.council import close_meeting, write_minutes
-from tasks.eligibility import screen_nominations
-from tasks.nominations import refresh_completeness
-from tasks.review import start_review
+from thidua.models.db import ensure_schema, make_engine
+from thidua.models.settings import Settings
+from thidua.tasks.review.council import close_meeting, write_minutes
+from thidua.tasks.review.eligibility import screen_nominations
+from thidua.tasks.review.nominations import refresh_completeness
+from thidua.tasks.review.start import start_review
 
 start_task = task(name="start review", cache_policy=NO_CACHE)(start_review)
 completeness_task = task(name="dossier completeness", cache_policy=NO_CACHE)(refresh_completeness)

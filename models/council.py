@@ -18,10 +18,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
-from models.definition import Council
-from models.indicators import fmt_percent
-from models.review import ReviewOutcome, SubjectKind
-from models.text import nfc, vn_sort_key
+from thidua.models.definition import Council
+from thidua.models.indicators import fmt_percent
+from thidua.models.review import ReviewOutcome, SubjectKind
+from thidua.models.text import nfc, vn_sort_key
 
 KIND_NOUNS: dict[str, str] = {
     SubjectKind.COLLECTIVE.value: "tập thể",

@@ -40,10 +40,10 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from models.directory import DisciplineForm, UnitLevel
-from models.ledger_rules import MEASURES, Measure
-from models.text import fmt_date, nfc, parse_date
-from models.workdays import DayOffRule
+from thidua.models.directory import DisciplineForm, UnitLevel
+from thidua.models.ledger_rules import MEASURES, Measure
+from thidua.models.text import fmt_date, nfc, parse_date
+from thidua.models.workdays import DayOffRule
 
 # ---------------------------------------------------------------- shared value types
 
@@ -647,7 +647,7 @@ class CampaignDefinition(_Model):
     reminders: Reminders = Reminders()
     distribution: list[Recipient] = []
     close_early_when_complete: bool = False
-    ledger: LedgerRules | None = None  # case ledgers: baseline and field mapping (tasks/ledger.py)
+    ledger: LedgerRules | None = None  # case ledgers: baseline and field mapping (tasks/collect/ledger.py)
 
     @model_validator(mode="before")
     @classmethod

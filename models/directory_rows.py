@@ -1,6 +1,6 @@
 """The organisation directory as a clerk writes it: header recognition, cell parsing and whole-import checks.
 
-Pure functions over plain data (no database, no files): `tasks/directory.py` reads CSV/XLSX into lists of
+Pure functions over plain data (no database, no files): `tasks/core/directory.py` reads CSV/XLSX into lists of
 cells, asks `parse_table` for typed rows, loads the existing directory into an `ExistingDirectory`, and lets
 `check_import` validate everything at once. Any problem anywhere rejects the whole import
 (`DirectoryImportError`, listing every `RowError` with file, spreadsheet row, column and what was wrong).
@@ -44,8 +44,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import TypeVar
 
-from models.directory import DISCIPLINE_LABELS, LEVEL_LABELS, DisciplineForm, UnitLevel
-from models.text import fmt_date, nfc, parse_date
+from thidua.models.directory import DISCIPLINE_LABELS, LEVEL_LABELS, DisciplineForm, UnitLevel
+from thidua.models.text import fmt_date, nfc, parse_date
 
 Cell = str | int | float | bool | date | datetime | None
 

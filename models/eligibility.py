@@ -1,6 +1,6 @@
 """Eligibility of a nominee: the campaign's rules over plain facts, a pass or fail with a reason per rule.
 
-Pure functions over plain data (no database): `tasks/eligibility.py` gathers the facts of every nomination of
+Pure functions over plain data (no database): tasks.review.eligibility gets the facts of every nomination of
 a campaign in a few queries and calls `screen` once per nominee. Every rule that applies gives one `Reason`,
 passed or not, in Vietnamese, so the council reads why a nominee passes as well as why one fails.
 
@@ -30,10 +30,10 @@ from datetime import date
 from fractions import Fraction
 from typing import Any, Literal
 
-from models.definition import Eligibility, Indicator, Window
-from models.directory import DISCIPLINE_LABELS, DisciplineForm
-from models.indicators import IndicatorResult, fmt_percent, fmt_target
-from models.text import fmt_date
+from thidua.models.definition import Eligibility, Indicator, Window
+from thidua.models.directory import DISCIPLINE_LABELS, DisciplineForm
+from thidua.models.indicators import IndicatorResult, fmt_percent, fmt_target
+from thidua.models.text import fmt_date
 
 SubjectKindText = Literal["collective", "individual"]
 DossierState = Literal["submitted", "complete", "incomplete"]

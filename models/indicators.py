@@ -23,8 +23,8 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any, Literal
 
-from models.definition import Indicator
-from models.text import nfc
+from thidua.models.definition import Indicator
+from thidua.models.text import nfc
 
 NO_DATA = "chưa có số liệu"
 DASH = "—"

@@ -1,6 +1,6 @@
 """A case ledger (sổ thụ lý) as a clerk exports it: header recognition and row validation, one row at a time.
 
-Pure (no files, no database): tasks/ledger.py streams the cells of a CSV or XLSX file through a
+Pure (no files, no database): tasks/collect/ledger.py streams the cells of a CSV or XLSX file through a
 `LedgerRowParser`, which yields database-ready tuples for good rows and collects a `RowError` (file, row,
 column, problem) for each bad one. Any error rejects the whole file.
 
@@ -36,9 +36,9 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from operator import itemgetter
 
-from models.directory_rows import Cell, RowError, fold
-from models.ledger_rules import CLOSING, STATUS_LABELS, Case, Status
-from models.text import fmt_date, parse_date
+from thidua.models.directory_rows import Cell, RowError, fold
+from thidua.models.ledger_rules import CLOSING, STATUS_LABELS, Case, Status
+from thidua.models.text import fmt_date, parse_date
 
 MAX_ERRORS = 100
 

@@ -1,6 +1,6 @@
 """What a case ledger says about a campaign's fields: the seed rules as plain functions over plain cases.
 
-The database computes the same figures set-based (tasks/ledger.py, one GROUP BY); these functions are the
+The database computes the same figures set-based (tasks/collect/ledger, one GROUP BY); these functions are the
 reference the SQL is tested against and the place the rules are written down. Dates are whole days.
 
 ## Statuses (`Trạng thái`, normalised by models/ledger_rows.py)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from models.campaign import CampaignStatus as S
+from thidua.models.campaign import CampaignStatus as S
 
 ALLOWED: dict[S, frozenset[S]] = {
     S.DRAFT: frozenset({S.LAUNCHED}),

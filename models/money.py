@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from models.text import fmt_date, nfc
+from thidua.models.text import fmt_date, nfc
 
 BASE_SALARY_FILE = Path(__file__).parent / "data" / "base_salary.yaml"
 ROUND_UP_TO = 10_000  # VND

@@ -20,8 +20,8 @@ from datetime import date, datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from models.definition import Reminders
-from models.workdays import WorkCalendar
+from thidua.models.definition import Reminders
+from thidua.models.workdays import WorkCalendar
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 

@@ -1,6 +1,6 @@
 """Unit reports as a clerk fills them in: the template layout, reading the filled cells, and every check.
 
-Pure functions over plain data (no database, no files). `tasks/reports.py` gathers the campaign's data
+Pure functions over plain data (no database, no files). `tasks/collect/reports.py` gathers the campaign's data
 into `TemplateInfo` and renders `build_layout` with openpyxl; on the way back it dumps a workbook's cells (or
 a CSV's rows) into plain values, asks `read_xlsx_report` / `read_csv_report` for a `RawReport`, loads a
 `ReportContext` from the database and lets `check_report` decide. Every problem is a `ReportError` naming
@@ -62,8 +62,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
-from models.definition import FieldDef, Indicator
-from models.text import fmt_date, nfc
+from thidua.models.definition import FieldDef, Indicator
+from thidua.models.text import fmt_date, nfc
 
 Cell = str | int | float | bool | date | datetime | None
 
@@ -440,7 +440,7 @@ def instructions(info: TemplateInfo) -> list[str]:
 
 
 def build_layout(info: TemplateInfo) -> TemplateLayout:
-    """Cells, styles and the hidden metadata of a report template (rendered by tasks.reports)."""
+    """Cells, styles and the hidden metadata of a report template (rendered by tasks.collect.reports)."""
     cells: dict[str, Cell] = {}
     styles: dict[str, str] = {}
     merges: list[str] = []

@@ -10,9 +10,9 @@ import calendar as _gregorian
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-from models.campaign import DeadlineKind
-from models.definition import CampaignDefinition, DueOffset
-from models.workdays import WorkCalendar
+from thidua.models.campaign import DeadlineKind
+from thidua.models.definition import CampaignDefinition, DueOffset
+from thidua.models.workdays import WorkCalendar
 
 _KIND_ORDER = {DeadlineKind.PERIOD_REPORT: 0, DeadlineKind.FINAL_REPORT: 1, DeadlineKind.DOSSIER: 2}
 

@@ -42,11 +42,17 @@ from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
-from models.outbox import OutboxMessage, OutboxStatus
-from models.settings import Settings
-from models.text import nfc
-from notifications.message import EmailMessage, domain_of, envelope_prefix, message_id_line, render_body
-from notifications.transports import RawMessage, Transport, TransportError, parse_raw, transport_for
+from thidua.models.outbox import OutboxMessage, OutboxStatus
+from thidua.models.settings import Settings
+from thidua.models.text import nfc
+from thidua.notifications.message import (
+    EmailMessage,
+    domain_of,
+    envelope_prefix,
+    message_id_line,
+    render_body,
+)
+from thidua.notifications.transports import RawMessage, Transport, TransportError, parse_raw, transport_for
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound, select_autoescape
 
-from models.text import fmt_date
+from thidua.models.text import fmt_date
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 

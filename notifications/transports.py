@@ -35,8 +35,8 @@ import yagmail
 from yagmail.error import YagInvalidEmailAddress
 from yagmail.validate import validate_email_with_regex
 
-from models.settings import Settings
-from notifications.message import WIRE_POLICY
+from thidua.models.settings import Settings
+from thidua.notifications.message import WIRE_POLICY
 
 
 class TransportError(Exception):

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from models.db import make_engine, upgrade
-from models.settings import Settings
+from thidua.models.db import make_engine, upgrade
+from thidua.models.settings import Settings
 
 PG_ADMIN_URL = os.environ.get("THIDUA_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
-from tasks.directory import import_directory, write_demo
+from thidua.tasks.core.directory import import_directory, write_demo
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
@@ -50,10 +50,10 @@ def launch_campaign_rows(
     For tests of later stages that need a launched campaign quickly; the launch flow itself is tested in
     tests/flows/test_launch.py.
     """
-    from models.definition import load_definition
-    from models.schedule import build_schedule
-    from models.workdays import load_calendar
-    from tasks.campaign import enrol, mark_launched, persist_campaign, store_deadlines
+    from thidua.models.definition import load_definition
+    from thidua.models.schedule import build_schedule
+    from thidua.models.workdays import load_calendar
+    from thidua.tasks.launch.campaign import enrol, mark_launched, persist_campaign, store_deadlines
 
     moment = now or at("05/01/2024", 9)
     defn = load_definition(definition)

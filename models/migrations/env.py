@@ -5,12 +5,12 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import models.campaign
-import models.directory
-import models.outbox
-import models.reporting
-import models.review
-import models.service  # noqa: F401  (register tables on the metadata)
+import thidua.models.campaign
+import thidua.models.directory
+import thidua.models.outbox
+import thidua.models.reporting
+import thidua.models.review
+import thidua.models.service  # noqa: F401  (register tables on the metadata)
 
 target_metadata = SQLModel.metadata
 config = context.config

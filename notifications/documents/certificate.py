@@ -23,8 +23,8 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
-from models.text import vn_place_date
-from notifications.documents.decree30 import MOTTO, NATIONAL_TITLE, SignatureBlock
+from thidua.models.text import vn_place_date
+from thidua.notifications.documents.decree30 import MOTTO, NATIONAL_TITLE, SignatureBlock
 
 REGULAR, BOLD, ITALIC, BOLD_ITALIC = (
     "DejaVuSerif",

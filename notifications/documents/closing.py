@@ -1,7 +1,7 @@
 """The closing summary of a campaign: "Báo cáo tổng kết phong trào thi đua" (DOCX, Decree 30), the table of
 every figure (XLSX) and the chart of the main indicator (PNG).
 
-Pure builders: the caller (tasks/close.py) maps the stored final results to `ClosingContent` (plain data, no
+Pure builders: the caller (tasks/close) maps the stored final results to `ClosingContent` (plain data, no
 database); these functions only lay it out. Ratios arrive as exact `IndicatorResult`s and are printed with
 models/indicators.py (10,00%), so the document shows exactly what was computed and compared.
 
@@ -26,7 +26,7 @@ from typing import Any, Literal
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.shared import Cm, Mm, Pt
 
-from models.indicators import (
+from thidua.models.indicators import (
     DASH,
     IndicatorResult,
     fmt_int,
@@ -35,8 +35,8 @@ from models.indicators import (
     fmt_target,
     round_half_up,
 )
-from models.text import fmt_date, vn_sort_key
-from notifications.documents.decree30 import (
+from thidua.models.text import fmt_date, vn_sort_key
+from thidua.notifications.documents.decree30 import (
     Decree30Document,
     DocumentHeader,
     Layout,

@@ -17,9 +17,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from models.money import amount_in_words, fmt_vnd, vn_money
-from models.text import fmt_date, nfc
-from notifications.documents.decree30 import Decree30Document, DocumentHeader, Layout, SignatureBlock
+from thidua.models.money import amount_in_words, fmt_vnd, vn_money
+from thidua.models.text import fmt_date, nfc
+from thidua.notifications.documents.decree30 import Decree30Document, DocumentHeader, Layout, SignatureBlock
 
 DECISION_TITLE = "QUYẾT ĐỊNH"
 LAW_2022 = "Căn cứ Luật Thi đua, khen thưởng ngày 15 tháng 6 năm 2022"

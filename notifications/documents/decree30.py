@@ -38,7 +38,7 @@ from docx.table import Table, _Cell
 from docx.text.paragraph import Paragraph
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
-from models.text import vn_place_date
+from thidua.models.text import vn_place_date
 
 FONT_NAME = "Times New Roman"
 NATIONAL_TITLE = "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"

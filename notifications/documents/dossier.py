@@ -24,8 +24,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
-from models.indicators import IndicatorResult, met_label, round_half_up
-from notifications.documents.decree30 import Decree30Document, DocumentHeader, Layout, SignatureBlock
+from thidua.models.indicators import IndicatorResult, met_label, round_half_up
+from thidua.notifications.documents.decree30 import Decree30Document, DocumentHeader, Layout, SignatureBlock
 
 LIST_TITLE = "DANH SÁCH"
 LIST_HEADER = ("STT", "Họ và tên / Tên tập thể", "Chức vụ", "Đơn vị", "Hình thức khen thưởng")

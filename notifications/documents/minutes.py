@@ -1,6 +1,6 @@
 """The minutes of a council meeting, "Biên bản họp Hội đồng Thi đua – Khen thưởng", in the Decree 30 layout.
 
-The caller (tasks/council.py) maps a closed meeting to `MinutesContent` (plain data: attendance, the quorum,
+The council task maps a closed meeting to `MinutesContent` (plain data: attendance, the quorum,
 the tallies per nominee, the selections with their reasons, the chair's decisions on ties); `render_minutes`
 writes the DOCX. Nothing here ever receives a member's choice: the ballot is secret by schema, and the
 minutes carry the tallies only.
@@ -23,8 +23,8 @@ from docx.oxml.ns import qn
 from docx.shared import Cm, Mm, Pt
 from docx.table import _Cell
 
-from models.text import nfc
-from notifications.documents.decree30 import Decree30Document, DocumentHeader, Layout, Run
+from thidua.models.text import nfc
+from thidua.notifications.documents.decree30 import Decree30Document, DocumentHeader, Layout, Run
 
 MINUTES_TITLE = "BIÊN BẢN"
 VOTE_HEADER = ("STT", "Tên", "Đơn vị", "Hình thức", "Đồng ý", "Không đồng ý", "Không ý kiến", "Kết quả")

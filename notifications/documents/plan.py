@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from notifications.documents.decree30 import (
+from thidua.notifications.documents.decree30 import (
     Decree30Document,
     DocumentHeader,
     Layout,

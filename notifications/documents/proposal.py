@@ -14,9 +14,9 @@ from typing import Literal
 
 from docx.oxml.ns import qn
 
-from models.text import fmt_date, nfc
-from notifications.documents.decision import counts_phrase
-from notifications.documents.decree30 import Decree30Document, DocumentHeader, Layout, SignatureBlock
+from thidua.models.text import fmt_date, nfc
+from thidua.notifications.documents.decision import counts_phrase
+from thidua.notifications.documents.decree30 import Decree30Document, DocumentHeader, Layout, SignatureBlock
 
 PROPOSAL_TITLE = "TỜ TRÌNH"
 LIST_TITLE = "DANH SÁCH"

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from deploy.cli import app
-from models.db import make_engine
 from tests.factories import NATIONAL_DEFINITION, TQ_DEFINITION, edited_definition, load_demo_directory
+from thidua.deploy.cli import app
+from thidua.models.db import make_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from deploy.cli_directory import app
-from models.db import make_engine
-from tasks.directory import UNIT
+from thidua.deploy.cli_directory import app
+from thidua.models.db import make_engine
+from thidua.tasks.core.directory import UNIT
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from deploy.cli_ledger import app
-from models.db import make_engine
 from tests.factories import launch_campaign_rows, load_demo_directory
+from thidua.deploy.cli_ledger import app
+from thidua.models.db import make_engine
 
 CODE = "TQ-2024-GIAM-AN"
 

@@ -10,9 +10,9 @@ import typer
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from deploy.cli_nominate import register
 from tests.factories import launch_campaign_rows, load_demo_directory
 from tests.tasks.builders_nominations import CODE, PARTS, final_results, pdf_bytes
+from thidua.deploy.cli_nominate import register
 
 runner = CliRunner()
 

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from deploy.cli_outbox import app
-from models.db import transaction
-from notifications.outbox import enqueue_many
+from thidua.deploy.cli_outbox import app
+from thidua.models.db import transaction
+from thidua.notifications.outbox import enqueue_many
 
 runner = CliRunner()
 NOW = datetime(2024, 1, 5, 8, 0, tzinfo=ZoneInfo("Asia/Ho_Chi_Minh"))

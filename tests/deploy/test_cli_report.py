@@ -10,9 +10,9 @@ from openpyxl import load_workbook
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
-from deploy.cli_report import app
-from models.report_rows import META_SHEET, REPORT_SHEET
 from tests.factories import launch_campaign_rows, load_demo_directory
+from thidua.deploy.cli_report import app
+from thidua.models.report_rows import META_SHEET, REPORT_SHEET
 
 runner = CliRunner()
 CODE = "TQ-2024-GIAM-AN"

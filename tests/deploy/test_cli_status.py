@@ -14,10 +14,10 @@ from sqlalchemy import Engine, select
 from sqlmodel import col
 from typer.testing import CliRunner
 
-from deploy.cli_status import app
-from models.reporting import UnitTarget
 from tests.factories import NATIONAL_DEFINITION, at, launch_campaign_rows, load_demo_directory
 from tests.tasks.test_progress import CODE, NATIONAL, months, write_csv
+from thidua.deploy.cli_status import app
+from thidua.models.reporting import UnitTarget
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parents[2]

@@ -25,7 +25,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine, inspect, select, text, update
 from sqlmodel import Session, col
 
-from deploy.scheduler import (
+from tests.factories import VN, at, launch_campaign_rows, load_demo_directory
+from thidua.deploy.scheduler import (
     JOBSTORE_TABLE,
     JobFuncs,
     SchedulerModeError,
@@ -41,11 +42,10 @@ from deploy.scheduler import (
     require_prefect_mode,
     sync_all,
 )
-from deploy.serve import EXIT_BUSY, EXIT_JOB_FAILED, EXIT_OK, EXIT_REFUSED, run_service
-from models.campaign import Campaign, Deadline
-from models.service import ServiceLease
-from models.settings import Settings
-from tests.factories import VN, at, launch_campaign_rows, load_demo_directory
+from thidua.deploy.serve import EXIT_BUSY, EXIT_JOB_FAILED, EXIT_OK, EXIT_REFUSED, run_service
+from thidua.models.campaign import Campaign, Deadline
+from thidua.models.service import ServiceLease
+from thidua.models.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 CODE = "TQ-2024-GIAM-AN"
@@ -273,7 +273,7 @@ def test_stopping_a_paused_scheduler_leaves_due_jobs_for_the_next_leader(
 
 
 def stored_ids_from_url(db_url: str) -> list[str]:
-    from models.db import make_engine
+    from thidua.models.db import make_engine
 
     eng = make_engine(db_url)
     try:
@@ -489,7 +489,7 @@ def test_in_prefect_mode_serve_refuses_and_the_sweeps_refuse_while_serve_runs(
 
 
 def make_test_engine(db_url: str) -> Engine:
-    from models.db import make_engine
+    from thidua.models.db import make_engine
 
     return make_engine(db_url)
 
@@ -506,7 +506,7 @@ def test_a_signal_stops_a_real_serve_process_cleanly_and_releases_the_lease(
         PYTHONUNBUFFERED="1",
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "deploy.serve"],
+        [sys.executable, "-m", "thidua.deploy.serve"],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,

@@ -9,14 +9,14 @@ import typer
 from sqlalchemy import select, update
 from typer.testing import CliRunner
 
-from deploy.cli_close import register
-from flows.close import close_flow
-from models.campaign import Campaign, CampaignStatus, EnrolledUnit
-from models.db import make_engine
-from models.settings import Settings
 from tests.conftest import SmtpRecorder
 from tests.factories import NATIONAL_DEFINITION, at, launch_campaign_rows, load_demo_directory, task_runs
 from tests.tasks.test_closing import CLOSE_AT, CODE, final_reports
+from thidua.deploy.cli_close import register
+from thidua.flows.close import close_flow
+from thidua.models.campaign import Campaign, CampaignStatus, EnrolledUnit
+from thidua.models.db import make_engine
+from thidua.models.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from deploy.demo_months import fill_template
-from flows.collect import collect_flow
-from models.campaign import Campaign, CampaignStatus
-from models.db import ensure_schema, make_engine
-from models.reporting import ProgressSnapshot, Submission
-from models.settings import Settings
 from tests.conftest import SmtpRecorder
 from tests.factories import NATIONAL_DEFINITION, at, launch_campaign_rows, load_demo_directory, task_runs
+from thidua.deploy.demo.months import fill_template
+from thidua.flows.collect import collect_flow
+from thidua.models.campaign import Campaign, CampaignStatus
+from thidua.models.db import ensure_schema, make_engine
+from thidua.models.reporting import ProgressSnapshot, Submission
+from thidua.models.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 CODE = "TQ-2024-GIAM-AN"

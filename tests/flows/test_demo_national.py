@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from deploy.demo_national import (
+from tests.factories import at
+from thidua.deploy.demo.national import (
     BANG_KHEN,
     GIAY_KHEN,
     MISSING,
@@ -19,10 +20,10 @@ from deploy.demo_national import (
     TOP_PROVINCES,
     run_national_demo,
 )
-from models.campaign import Campaign, CampaignStatus, DomainEvent
-from models.db import make_engine
-from models.outbox import OutboxMessage
-from models.review import (
+from thidua.models.campaign import Campaign, CampaignStatus, DomainEvent
+from thidua.models.db import make_engine
+from thidua.models.outbox import OutboxMessage
+from thidua.models.review import (
     AwardDecision,
     AwardGrant,
     BallotCast,
@@ -33,8 +34,7 @@ from models.review import (
     ReviewOutcome,
     ReviewResult,
 )
-from models.settings import Settings
-from tests.factories import at
+from thidua.models.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

@@ -10,15 +10,22 @@ import pytest
 from docx import Document
 from sqlalchemy import func, select, update
 
-from flows.launch import launch_flow
-from models.campaign import Campaign, CampaignStatus, Deadline, DomainEvent, EnrolledPerson, EnrolledUnit
-from models.db import make_engine
-from models.directory import Person, Unit
-from models.outbox import OutboxMessage, OutboxStatus
-from models.settings import Settings
-from tasks.campaign import CampaignConflict
 from tests.conftest import SmtpRecorder
 from tests.factories import TQ_DEFINITION, at, edited_definition, load_demo_directory
+from thidua.flows.launch import launch_flow
+from thidua.models.campaign import (
+    Campaign,
+    CampaignStatus,
+    Deadline,
+    DomainEvent,
+    EnrolledPerson,
+    EnrolledUnit,
+)
+from thidua.models.db import make_engine
+from thidua.models.directory import Person, Unit
+from thidua.models.outbox import OutboxMessage, OutboxStatus
+from thidua.models.settings import Settings
+from thidua.tasks.launch.campaign import CampaignConflict
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -133,7 +140,7 @@ def test_emails_wait_while_smtp_is_down_and_all_go_out_once_when_it_returns(
     assert not smtp_server.received
 
     smtp_server.start()
-    from notifications.outbox import dispatch
+    from thidua.notifications.outbox import dispatch
 
     later = at("05/01/2024", 12)
     result = dispatch(engine, settings, now=later, worker_id="retry")

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from flows.launch import launch_flow
-from models.campaign import EnrolledUnit
-from models.db import make_engine
-from models.outbox import OutboxMessage
-from models.settings import Settings
 from tests.factories import NATIONAL_DEFINITION, TQ_DEFINITION, at, load_demo_directory, task_runs
+from thidua.flows.launch import launch_flow
+from thidua.models.campaign import EnrolledUnit
+from thidua.models.db import make_engine
+from thidua.models.outbox import OutboxMessage
+from thidua.models.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -21,7 +21,7 @@ def _launch(tmp_path: Path, name: str, definition: Path) -> tuple[int, int]:
     url = f"sqlite:///{tmp_path / name}.db"
     settings = Settings(data_dir=tmp_path / name, database_url=url)
     engine = make_engine(url)
-    from models.db import ensure_schema
+    from thidua.models.db import ensure_schema
 
     ensure_schema(engine)
     load_demo_directory(engine, name, tmp_path, now=at("02/01/2026"))

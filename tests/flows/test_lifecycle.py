@@ -15,13 +15,15 @@ from sqlalchemy import Engine, select
 from sqlmodel import col
 from typer.testing import CliRunner
 
-from deploy.cli_award import award_app
-from deploy.cli_review import register as register_review
-from deploy.demo_months import run_months
-from deploy.demo_review import TIE_REASON, review_outcomes, run_review
-from models.campaign import Campaign, CampaignStatus
-from models.db import make_engine
-from models.review import (
+from tests.conftest import SmtpRecorder
+from tests.factories import launch_campaign_rows, load_demo_directory
+from thidua.deploy.cli_award import award_app
+from thidua.deploy.cli_review import register as register_review
+from thidua.deploy.demo.months import run_months
+from thidua.deploy.demo.review import TIE_REASON, review_outcomes, run_review
+from thidua.models.campaign import Campaign, CampaignStatus
+from thidua.models.db import make_engine
+from thidua.models.review import (
     AwardDecision,
     AwardGrant,
     EligibilityResult,
@@ -30,12 +32,10 @@ from models.review import (
     ReviewOutcome,
     ReviewResult,
 )
-from models.settings import Settings
-from tasks.collection import start_collection
-from tasks.progress import compute_all_snapshots
-from tasks.reports import process_inbox
-from tests.conftest import SmtpRecorder
-from tests.factories import launch_campaign_rows, load_demo_directory
+from thidua.models.settings import Settings
+from thidua.tasks.collect.collection import start_collection
+from thidua.tasks.collect.progress import compute_all_snapshots
+from thidua.tasks.collect.reports import process_inbox
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 

@@ -11,12 +11,12 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.client.schemas.sorting import TaskRunSort
 from sqlalchemy import func, select
 
-from flows.remind import remind_flow
-from models.db import make_engine
-from models.outbox import OutboxMessage
-from models.settings import Settings
 from tests.conftest import SmtpRecorder
 from tests.factories import at, launch_campaign_rows, load_demo_directory
+from thidua.flows.remind import remind_flow
+from thidua.models.db import make_engine
+from thidua.models.outbox import OutboxMessage
+from thidua.models.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 CODE = "TQ-2024-GIAM-AN"

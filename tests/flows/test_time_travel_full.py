@@ -25,13 +25,13 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 from sqlmodel import col
 
-from models.campaign import Deadline, DomainEvent, EnrolledUnit
-from notifications.outbox import dispatch
-from tasks.events import DEADLINE_PASSED, PERIOD_OPENED
-from tasks.reminders import grant_exemption, plan_reminders, queue_reminders
 from tests.conftest import SmtpRecorder
 from tests.factories import at, launch_campaign_rows, load_demo_directory
 from tests.tasks.test_reminders import ADMIN, CODE, HEAD_OF_PROVINCE, _settings, _submit
+from thidua.models.campaign import Deadline, DomainEvent, EnrolledUnit
+from thidua.notifications.outbox import dispatch
+from thidua.tasks.core.events import DEADLINE_PASSED, PERIOD_OPENED
+from thidua.tasks.remind.reminders import grant_exemption, plan_reminders, queue_reminders
 
 FIRST, LAST = date(2024, 1, 5), date(2024, 7, 15)
 

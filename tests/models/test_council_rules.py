@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import pytest
 
-from models.council import (
+from thidua.models.council import (
     Candidate,
     Selection,
     TieBreakError,
@@ -19,8 +19,8 @@ from models.council import (
     quorum_statement,
     select_within_quota,
 )
-from models.definition import Council
-from models.review import ReviewOutcome
+from thidua.models.definition import Council
+from thidua.models.review import ReviewOutcome
 
 DEFAULT = Council()  # quorum 2/3 of all members, approval more than 1/2 of all members
 AT_LEAST_HALF = Council.model_validate({"approval": {"share": "1/2", "strict": False}})

@@ -1,6 +1,6 @@
 from sqlalchemy import Engine, inspect
 
-from models.db import current_revision, ensure_schema, head_revision
+from thidua.models.db import current_revision, ensure_schema, head_revision
 
 
 def test_migrations_reach_head_on_both_databases(engine: Engine) -> None:
@@ -16,12 +16,12 @@ def test_migrations_match_the_models(engine: Engine) -> None:
     from alembic.runtime.migration import MigrationContext
     from sqlmodel import SQLModel
 
-    import models.campaign
-    import models.directory
-    import models.outbox
-    import models.reporting
-    import models.review
-    import models.service  # noqa: F401
+    import thidua.models.campaign
+    import thidua.models.directory
+    import thidua.models.outbox
+    import thidua.models.reporting
+    import thidua.models.review
+    import thidua.models.service  # noqa: F401
 
     ensure_schema(engine)
     with engine.connect() as conn:

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from models.definition import (
+from thidua.models.definition import (
     CampaignDefinition,
     CampaignKind,
     DefinitionError,
@@ -22,7 +22,7 @@ from models.definition import (
     load_definition,
     parse_definition,
 )
-from models.directory import DisciplineForm, UnitLevel
+from thidua.models.directory import DisciplineForm, UnitLevel
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TQ = EXAMPLES / "tuyen-quang-2024.yaml"

@@ -7,8 +7,8 @@ from datetime import date, datetime
 
 import pytest
 
-from models.directory import DisciplineForm, UnitLevel
-from models.directory_rows import (
+from thidua.models.directory import DisciplineForm, UnitLevel
+from thidua.models.directory_rows import (
     DirectoryImportError,
     ExistingDirectory,
     ExistingPerson,

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from models.definition import Eligibility, Indicator, load_definition
-from models.directory import DisciplineForm
-from models.eligibility import (
+from tests.factories import TQ_DEFINITION
+from thidua.models.definition import Eligibility, Indicator, load_definition
+from thidua.models.directory import DisciplineForm
+from thidua.models.eligibility import (
     DisciplineFact,
     GrantFact,
     MemberFacts,
@@ -20,8 +21,7 @@ from models.eligibility import (
     UnitFacts,
     screen,
 )
-from models.indicators import IndicatorResult
-from tests.factories import TQ_DEFINITION
+from thidua.models.indicators import IndicatorResult
 
 DEFN = load_definition(TQ_DEFINITION)
 RULES = DEFN.eligibility

@@ -8,8 +8,9 @@ from fractions import Fraction
 
 import pytest
 
-from models.definition import Indicator, load_definition
-from models.indicators import (
+from tests.factories import NATIONAL_DEFINITION, TQ_DEFINITION
+from thidua.models.definition import Indicator, load_definition
+from thidua.models.indicators import (
     evaluate,
     evaluate_all,
     fmt_int,
@@ -27,7 +28,6 @@ from models.indicators import (
     tree_order,
     trend,
 )
-from tests.factories import NATIONAL_DEFINITION, TQ_DEFINITION
 
 
 @pytest.fixture(scope="module")

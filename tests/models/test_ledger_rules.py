@@ -7,9 +7,16 @@ from fractions import Fraction
 
 import pytest
 
-from models.definition import load_definition, parse_definition
-from models.ledger_rows import LEDGER_COLUMNS, LedgerFileError, LedgerRowParser, case_from_tuple, status_of
-from models.ledger_rules import (
+from tests.factories import NATIONAL_DEFINITION, TQ_DEFINITION
+from thidua.models.definition import load_definition, parse_definition
+from thidua.models.ledger_rows import (
+    LEDGER_COLUMNS,
+    LedgerFileError,
+    LedgerRowParser,
+    case_from_tuple,
+    status_of,
+)
+from thidua.models.ledger_rules import (
     Case,
     Status,
     anniversary,
@@ -20,7 +27,6 @@ from models.ledger_rules import (
     over_one_year_from,
     reduction_rate,
 )
-from tests.factories import NATIONAL_DEFINITION, TQ_DEFINITION
 
 HEADER = list(LEDGER_COLUMNS.values())
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from models.money import (
+from thidua.models.money import (
     MoneyError,
     amount_in_words,
     award_amounts,

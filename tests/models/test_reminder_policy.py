@@ -6,10 +6,17 @@ from datetime import date
 
 import pytest
 
-from models.definition import Reminders
-from models.reminders import due_step, escalation_due, steps_due_now, sweep_day, unit_steps, working_days_left
-from models.workdays import WorkCalendar, load_calendar
 from tests.factories import at
+from thidua.models.definition import Reminders
+from thidua.models.reminders import (
+    due_step,
+    escalation_due,
+    steps_due_now,
+    sweep_day,
+    unit_steps,
+    working_days_left,
+)
+from thidua.models.workdays import WorkCalendar, load_calendar
 
 CAL = load_calendar()
 POLICY = Reminders(send_hour=8, before_days=[1, 5, 2], overdue_every=2, overdue_max=3, escalate_after=5)

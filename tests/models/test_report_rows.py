@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from models.definition import CampaignDefinition, load_definition
-from models.report_rows import (
+from tests.factories import TQ_DEFINITION
+from thidua.models.definition import CampaignDefinition, load_definition
+from thidua.models.report_rows import (
     META_SHEET,
     REPORT_SHEET,
     Cell,
@@ -33,7 +34,6 @@ from models.report_rows import (
     read_csv_report,
     read_xlsx_report,
 )
-from tests.factories import TQ_DEFINITION
 
 DEFN: CampaignDefinition = load_definition(TQ_DEFINITION)
 CODE = DEFN.code
@@ -92,7 +92,7 @@ def context(**overrides: Any) -> ReportContext:
 
 
 def workbook_of(layout: TemplateLayout, typed: dict[str, Cell]) -> dict[str, dict[str, Cell]]:
-    """What tasks.reports hands to read_xlsx_report for a template rendered and then filled in."""
+    """What tasks.collect.reports hands to read_xlsx_report for a template rendered and then filled in."""
     sheet: dict[str, Cell] = {**layout.cells, **typed}
     meta: dict[str, Cell] = {}
     for i, (key, value, extra) in enumerate(layout.meta, start=1):
@@ -448,7 +448,7 @@ def test_a_period_is_open_on_its_first_day_and_still_open_after_its_due_date() -
 
 
 def test_changes_list_old_and_new_figures_of_the_unit_and_its_officers() -> None:
-    from models.report_rows import OfficerFigures
+    from thidua.models.report_rows import OfficerFigures
 
     before = {"carried_over": 120, "arising": 30, "finished": 18}
     after = {"carried_over": 120, "arising": 31, "finished": 20}

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from models.campaign import DeadlineKind
-from models.definition import CampaignDefinition, DueOffset, FinalReport, load_definition
-from models.schedule import build_schedule, monthly_cutoffs
-from models.workdays import WorkCalendar, load_calendar
+from thidua.models.campaign import DeadlineKind
+from thidua.models.definition import CampaignDefinition, DueOffset, FinalReport, load_definition
+from thidua.models.schedule import build_schedule, monthly_cutoffs
+from thidua.models.workdays import WorkCalendar, load_calendar
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from models.workdays import CalendarError, WorkCalendar, load_calendar
+from thidua.models.workdays import CalendarError, WorkCalendar, load_calendar
 
 
 @pytest.fixture(scope="module")

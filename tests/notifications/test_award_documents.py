@@ -14,16 +14,21 @@ from docx.enum.section import WD_ORIENT
 from docx.text.paragraph import Paragraph
 from pypdf import PdfReader
 
-from notifications.documents.certificate import CertificateContent, certificate_pdf, render_certificate
-from notifications.documents.decision import (
+from thidua.notifications.documents.certificate import CertificateContent, certificate_pdf, render_certificate
+from thidua.notifications.documents.decision import (
     Awardee,
     DecisionContent,
     decision_legal_basis,
     plan_clause,
     render_decision,
 )
-from notifications.documents.decree30 import DocumentHeader, SignatureBlock
-from notifications.documents.proposal import Nominee, ProposalContent, render_proposal, render_proposal_list
+from thidua.notifications.documents.decree30 import DocumentHeader, SignatureBlock
+from thidua.notifications.documents.proposal import (
+    Nominee,
+    ProposalContent,
+    render_proposal,
+    render_proposal_list,
+)
 
 PLAN = plan_clause(
     None,

@@ -16,8 +16,8 @@ from docx.enum.section import WD_ORIENT
 from docx.table import Table
 from openpyxl import load_workbook
 
-from models.indicators import IndicatorResult
-from notifications.documents.closing import (
+from thidua.models.indicators import IndicatorResult
+from thidua.notifications.documents.closing import (
     ClosingContent,
     FieldColumn,
     IndicatorColumn,
@@ -29,7 +29,7 @@ from notifications.documents.closing import (
     write_closing_chart,
     write_closing_xlsx,
 )
-from notifications.documents.decree30 import DocumentHeader, SignatureBlock
+from thidua.notifications.documents.decree30 import DocumentHeader, SignatureBlock
 
 TITLE = "Giảm án có điều kiện trên một năm chưa thi hành xong"
 LABEL = "Tỷ lệ giảm án có điều kiện trên một năm chưa thi hành xong"

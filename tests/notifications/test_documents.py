@@ -16,7 +16,7 @@ from docx.shared import Cm, Length, Mm, Pt
 from docx.table import Table
 from docx.text.paragraph import Paragraph
 
-from notifications.documents.decree30 import (
+from thidua.notifications.documents.decree30 import (
     MOTTO,
     NATIONAL_TITLE,
     Decree30Document,
@@ -26,7 +26,7 @@ from notifications.documents.decree30 import (
     SignatureBlock,
     parse_inline,
 )
-from notifications.documents.plan import PlanContent, PlanParagraph, PlanSection, render_plan
+from thidua.notifications.documents.plan import PlanContent, PlanParagraph, PlanSection, render_plan
 
 TNR = "Times New Roman"
 SUBJECT = (

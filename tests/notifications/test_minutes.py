@@ -14,8 +14,8 @@ from docx.oxml.ns import qn
 from docx.shared import Length
 from docx.table import Table
 
-from notifications.documents.decree30 import MOTTO, NATIONAL_TITLE, DocumentHeader
-from notifications.documents.minutes import (
+from thidua.notifications.documents.decree30 import MOTTO, NATIONAL_TITLE, DocumentHeader
+from thidua.notifications.documents.minutes import (
     ATTENDANCE_HEADER,
     VOTE_HEADER,
     MinutesContent,

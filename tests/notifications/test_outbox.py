@@ -16,11 +16,11 @@ import pytest
 from conftest import SmtpRecorder
 from sqlalchemy import Engine, func, select
 
-from models.db import transaction
-from models.outbox import OutboxStatus
-from models.settings import Settings
-from notifications.outbox import OUTBOX, DispatchResult, claim, dispatch, enqueue, enqueue_many
-from notifications.transports import MemoryTransport, SmtpTransport, TransportError
+from thidua.models.db import transaction
+from thidua.models.outbox import OutboxStatus
+from thidua.models.settings import Settings
+from thidua.notifications.outbox import OUTBOX, DispatchResult, claim, dispatch, enqueue, enqueue_many
+from thidua.notifications.transports import MemoryTransport, SmtpTransport, TransportError
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 NOW = datetime(2024, 1, 5, 8, 0, tzinfo=VN)

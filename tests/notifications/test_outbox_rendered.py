@@ -16,13 +16,13 @@ import pytest
 from conftest import SmtpRecorder
 from sqlalchemy import Engine, event, select, update
 
-from models.db import make_engine, transaction
-from models.outbox import OutboxStatus
-from models.settings import Settings
-from notifications.message import EmailMessage, build_mime
-from notifications.outbox import OUTBOX, DispatchResult, dispatch, enqueue, message_id_for
-from notifications.transports import MemoryTransport, RawMessage, Transport
 from tests.notifications.test_outbox import NOW, make_settings, queue, received_ids, rows
+from thidua.models.db import make_engine, transaction
+from thidua.models.outbox import OutboxStatus
+from thidua.models.settings import Settings
+from thidua.notifications.message import EmailMessage, build_mime
+from thidua.notifications.outbox import OUTBOX, DispatchResult, dispatch, enqueue, message_id_for
+from thidua.notifications.transports import MemoryTransport, RawMessage, Transport
 
 C = OUTBOX.c
 FROM = "thidua@thads.tuyenquang.gov.vn"
@@ -145,7 +145,7 @@ def test_a_row_queued_without_a_rendering_is_built_at_dispatch_and_arrives_the_s
 def test_a_message_with_large_attachments_is_left_to_the_dispatcher(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import notifications.outbox as outbox
+    import thidua.notifications.outbox as outbox
 
     settings = make_settings(tmp_path, engine)
     _template(settings)
@@ -173,7 +173,7 @@ def test_a_vietnamese_dedupe_key_gets_the_same_message_id_in_sql_as_in_python(
 
 
 def test_queueing_again_renders_nothing(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    import notifications.outbox as outbox
+    import thidua.notifications.outbox as outbox
 
     calls: list[object] = []
     real = outbox.render_body
@@ -247,7 +247,7 @@ def test_results_are_recorded_once_per_batch_not_once_per_message(engine: Engine
 
 
 def _cancel(engine: Engine, *indexes: int) -> None:
-    # What tasks.reminders does for a report or an exemption: unsent rows, claimed ones included.
+    # What tasks.remind.reminders does for a report or an exemption: unsent rows, claimed ones included.
     with engine.begin() as conn:
         conn.execute(
             update(OUTBOX)
@@ -316,7 +316,7 @@ def _dispatch_and_die(url: str, settings_json: str, die_after: int) -> None:
     """Child process: send `die_after` messages of a batch, then die without recording anything."""
     import os
 
-    from notifications.transports import SmtpTransport
+    from thidua.notifications.transports import SmtpTransport
 
     settings = Settings.model_validate_json(settings_json)
 

@@ -22,10 +22,10 @@ import pytest
 from conftest import SmtpRecorder, free_port
 from jinja2 import UndefinedError
 
-from models.settings import Settings
-from notifications.message import EmailMessage, build_mime
-from notifications.templating import render_email
-from notifications.transports import (
+from thidua.models.settings import Settings
+from thidua.notifications.message import EmailMessage, build_mime
+from thidua.notifications.templating import render_email
+from thidua.notifications.transports import (
     FileTransport,
     MemoryTransport,
     SmtpTransport,

@@ -11,9 +11,15 @@ from pathlib import Path
 import pytest
 from conftest import SmtpRecorder
 
-from notifications.message import assemble, build_mime, envelope_prefix, render_body
-from notifications.transports import FileTransport, MemoryTransport, RawMessage, SmtpTransport, TransportError
 from tests.notifications.test_transports import NOW, SUBJECT, TEXT, UNIT, display_name, message, smtp_settings
+from thidua.notifications.message import assemble, build_mime, envelope_prefix, render_body
+from thidua.notifications.transports import (
+    FileTransport,
+    MemoryTransport,
+    RawMessage,
+    SmtpTransport,
+    TransportError,
+)
 
 FROM = "thidua@thads.tuyenquang.gov.vn"
 FROM_NAME = "Cục THADS tỉnh Tuyên Quang"

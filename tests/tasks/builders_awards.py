@@ -11,8 +11,9 @@ from pathlib import Path
 from sqlalchemy import Engine, select, update
 from sqlmodel import Session, col
 
-from models.campaign import Campaign, CampaignStatus, EnrolledPerson, EnrolledUnit
-from models.review import (
+from tests.factories import NATIONAL_DEFINITION, TQ_DEFINITION, at, launch_campaign_rows, load_demo_directory
+from thidua.models.campaign import Campaign, CampaignStatus, EnrolledPerson, EnrolledUnit
+from thidua.models.review import (
     CampaignDocument,
     Council,
     CouncilMeeting,
@@ -25,8 +26,7 @@ from models.review import (
     ReviewResult,
     SubjectKind,
 )
-from models.settings import Settings
-from tests.factories import NATIONAL_DEFINITION, TQ_DEFINITION, at, launch_campaign_rows, load_demo_directory
+from thidua.models.settings import Settings
 
 TQ_CODE = "TQ-2024-GIAM-AN"
 TQ_AWARD = "giay_khen_cuc_truong"

@@ -15,11 +15,11 @@ from fractions import Fraction
 from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
-from models.db import transaction
-from models.directory import Person, Unit
-from models.review import EligibilityResult, FinalResult, Nomination, NominationStatus, SubjectKind
-from tasks.council import cast_vote
 from tests.factories import at
+from thidua.models.db import transaction
+from thidua.models.directory import Person, Unit
+from thidua.models.review import EligibilityResult, FinalResult, Nomination, NominationStatus, SubjectKind
+from thidua.tasks.review.council import cast_vote
 
 CODE = "TQ-2024-GIAM-AN"
 AWARD = "giay_khen_cuc_truong"

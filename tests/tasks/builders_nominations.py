@@ -12,10 +12,10 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from models.review import FinalResult
-from models.settings import Settings
-from tasks.nominations import add_dossier_file
 from tests.factories import at
+from thidua.models.review import FinalResult
+from thidua.models.settings import Settings
+from thidua.tasks.review.nominations import add_dossier_file
 
 CODE = "TQ-2024-GIAM-AN"
 AWARD = "giay_khen_cuc_truong"

@@ -19,36 +19,6 @@ from sqlalchemy import Engine, func, select, text
 from sqlmodel import Session, col
 from typer.testing import CliRunner
 
-from deploy.cli_award import register
-from models.campaign import Campaign, CampaignStatus, DomainEvent
-from models.db import make_engine
-from models.outbox import OutboxMessage
-from models.review import (
-    AwardDecision,
-    AwardGrant,
-    CampaignDocument,
-    DecisionCounter,
-    DecisionStatus,
-    DocumentKind,
-    GrantStatus,
-    MeetingStatus,
-    ReviewOutcome,
-)
-from models.settings import Settings
-from notifications.outbox import dispatch
-from tasks.awards import (
-    AlreadyRevoked,
-    AwardError,
-    DecisionConflict,
-    NotReady,
-    UnknownAward,
-    UnknownGrant,
-    allocate_decision_number,
-    issue_awards,
-    list_awards,
-    record_external_decision,
-    revoke_award,
-)
 from tests.factories import TQ_DEFINITION, at, edited_definition, launch_campaign_rows
 from tests.tasks.builders_awards import (
     BANG_KHEN,
@@ -64,6 +34,36 @@ from tests.tasks.builders_awards import (
     launch_tq,
     national_in_review,
     tq_picks,
+)
+from thidua.deploy.cli_award import register
+from thidua.models.campaign import Campaign, CampaignStatus, DomainEvent
+from thidua.models.db import make_engine
+from thidua.models.outbox import OutboxMessage
+from thidua.models.review import (
+    AwardDecision,
+    AwardGrant,
+    CampaignDocument,
+    DecisionCounter,
+    DecisionStatus,
+    DocumentKind,
+    GrantStatus,
+    MeetingStatus,
+    ReviewOutcome,
+)
+from thidua.models.settings import Settings
+from thidua.notifications.outbox import dispatch
+from thidua.tasks.award.awards import (
+    AlreadyRevoked,
+    AwardError,
+    DecisionConflict,
+    NotReady,
+    UnknownAward,
+    UnknownGrant,
+    allocate_decision_number,
+    issue_awards,
+    list_awards,
+    record_external_decision,
+    revoke_award,
 )
 
 NOW = at("19/07/2024", 10)
@@ -289,12 +289,12 @@ def test_a_rolled_back_allocation_gives_its_number_back(engine: Engine) -> None:
 def test_an_issuance_failing_after_allocation_leaves_no_gap(
     tq: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import tasks.awards
+    import thidua.tasks.award.awards
 
     def disk_full(*_: object, **__: object) -> Path:
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(tasks.awards, "render_certificate", disk_full)
+    monkeypatch.setattr(thidua.tasks.award.awards, "render_certificate", disk_full)
     with pytest.raises(OSError, match="No space"):
         issue(tq, settings)
     assert counts(tq)["award_decision"] == 0 and counts(tq)["outbox_message"] == 0

@@ -12,13 +12,6 @@ from prefect.events.schemas.events import Event
 from sqlalchemy import Engine, insert, select, update
 from sqlmodel import col
 
-from deploy.scheduler import campaign_job_specs, fires_within, load_snapshots
-from models.campaign import Campaign, CampaignStatus, EnrolledUnit
-from models.reporting import Exemption, Submission
-from models.settings import Settings
-from tasks.collection import CampaignNotFound, final_reports_outstanding, may_close_early
-from tasks.events import CLOSE_EARLY_LABEL
-from tasks.reports import ingest_files
 from tests.factories import (
     TQ_DEFINITION,
     VN,
@@ -29,6 +22,13 @@ from tests.factories import (
 )
 from tests.tasks.test_events import emitted, prefect_events  # noqa: F401  (a fixture)
 from tests.tasks.test_reports import filled
+from thidua.deploy.scheduler import campaign_job_specs, fires_within, load_snapshots
+from thidua.models.campaign import Campaign, CampaignStatus, EnrolledUnit
+from thidua.models.reporting import Exemption, Submission
+from thidua.models.settings import Settings
+from thidua.tasks.collect.collection import CampaignNotFound, final_reports_outstanding, may_close_early
+from thidua.tasks.collect.reports import ingest_files
+from thidua.tasks.core.events import CLOSE_EARLY_LABEL
 
 CODE = "TQ-2024-GIAM-AN"
 
@@ -129,7 +129,7 @@ def test_the_embedded_scheduler_looks_every_ten_minutes_only_for_campaigns_that_
     [snap] = load_snapshots(early)
     assert snap.close_early is True
     [job] = [s for s in campaign_job_specs(snap, VN) if s.kind == "close_early"]
-    assert job.id == f"close-early:{CODE}" and job.func == "deploy.jobs:run_close_early"
+    assert job.id == f"close-early:{CODE}" and job.func == "thidua.deploy.jobs:run_close_early"
     assert fires_within(job, at("15/05/2024", 10, 1), at("15/05/2024", 10, 11))
     # Not after the regular close has run (the morning after the last report due date, 04/07 07:30).
     assert not fires_within(job, at("04/07/2024", 7, 31), at("10/07/2024"))

@@ -13,12 +13,15 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 from sqlmodel import Session, col
 
-from models.campaign import Campaign, CampaignStatus, DomainEvent
-from models.outbox import OutboxMessage
-from models.reporting import RejectedFile, Submission
-from models.review import CampaignDocument, DocumentKind, FinalResult
-from models.settings import Settings
-from tasks.close import (
+from tests.factories import at, launch_campaign_rows, load_demo_directory
+from tests.tasks.test_progress import submit, tq
+from tests.tasks.test_reports import filled
+from thidua.models.campaign import Campaign, CampaignStatus, DomainEvent
+from thidua.models.outbox import OutboxMessage
+from thidua.models.reporting import RejectedFile, Submission
+from thidua.models.review import CampaignDocument, DocumentKind, FinalResult
+from thidua.models.settings import Settings
+from thidua.tasks.close.closing import (
     CampaignNotClosed,
     CannotClose,
     closing_content,
@@ -29,10 +32,7 @@ from tasks.close import (
     reopen,
     write_closing_documents,
 )
-from tasks.reports import ingest_files
-from tests.factories import at, launch_campaign_rows, load_demo_directory
-from tests.tasks.test_progress import submit, tq
-from tests.tasks.test_reports import filled
+from thidua.tasks.collect.reports import ingest_files
 
 CODE = "TQ-2024-GIAM-AN"
 REPORTED = at("01/07/2024", 9)

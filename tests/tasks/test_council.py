@@ -1,4 +1,4 @@
-"""The council (tasks/council.py) on real SQLite and PostgreSQL: members, meetings, the secret ballot, quotas,
+"""The council on real SQLite and PostgreSQL: members, meetings, the secret ballot, quotas,
 ties, minutes and the `thidua council` commands."""
 
 from __future__ import annotations
@@ -15,10 +15,20 @@ from sqlalchemy import Engine, func, inspect, select
 from sqlmodel import Session, col
 from typer.testing import CliRunner
 
-from deploy.cli_council import register
-from models.campaign import DomainEvent
-from models.db import make_engine
-from models.review import (
+from tests.factories import TQ_DEFINITION, at, edited_definition, launch_campaign_rows, load_demo_directory
+from tests.tasks.builders_council import (
+    CHAIR,
+    CODE,
+    MEMBERS,
+    Nominee,
+    ballots,
+    nominate,
+    unit_of,
+)
+from thidua.deploy.cli_council import register
+from thidua.models.campaign import DomainEvent
+from thidua.models.db import make_engine
+from thidua.models.review import (
     BallotCast,
     BallotTally,
     CampaignDocument,
@@ -31,8 +41,8 @@ from models.review import (
     ReviewResult,
     SubjectKind,
 )
-from models.settings import Settings
-from tasks.council import (
+from thidua.models.settings import Settings
+from thidua.tasks.review.council import (
     CouncilSetupError,
     MeetingError,
     MemberInput,
@@ -51,16 +61,6 @@ from tasks.council import (
     set_up_council,
     unresolved_ties,
     write_minutes,
-)
-from tests.factories import TQ_DEFINITION, at, edited_definition, launch_campaign_rows, load_demo_directory
-from tests.tasks.builders_council import (
-    CHAIR,
-    CODE,
-    MEMBERS,
-    Nominee,
-    ballots,
-    nominate,
-    unit_of,
 )
 
 HELD = at("10/07/2024", 8, 30)

@@ -15,9 +15,9 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import Engine, select
 
-from models.directory import DisciplineForm, UnitLevel
-from tasks.demo_names import office_counts
-from tasks.directory import (
+from thidua.deploy.demo.names import office_counts
+from thidua.models.directory import DisciplineForm, UnitLevel
+from thidua.tasks.core.directory import (
     DISCIPLINE,
     PERSON,
     UNIT,

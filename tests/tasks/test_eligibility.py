@@ -10,8 +10,10 @@ import pytest
 from sqlalchemy import Engine, select, update
 from sqlmodel import Session, col
 
-from models.campaign import DomainEvent
-from models.review import (
+from tests.factories import TQ_DEFINITION, at, edited_definition, launch_campaign_rows, load_demo_directory
+from tests.tasks.builders_nominations import AWARD, CODE, ON_TIME, final_results
+from thidua.models.campaign import DomainEvent
+from thidua.models.review import (
     AwardDecision,
     AwardGrant,
     EligibilityResult,
@@ -21,10 +23,8 @@ from models.review import (
     NominationStatus,
     SubjectKind,
 )
-from tasks.eligibility import ScreeningSummary, load_screenings, screen_nominations
-from tasks.nominations import NominationInput, nominate, refresh_completeness
-from tests.factories import TQ_DEFINITION, at, edited_definition, launch_campaign_rows, load_demo_directory
-from tests.tasks.builders_nominations import AWARD, CODE, ON_TIME, final_results
+from thidua.tasks.review.eligibility import ScreeningSummary, load_screenings, screen_nominations
+from thidua.tasks.review.nominations import NominationInput, nominate, refresh_completeness
 
 SECOND_AWARD = """      individual: 0.3
 

@@ -25,18 +25,18 @@ from prefect.settings import (
 from sqlalchemy import Engine, select
 from sqlmodel import col
 
-from models.campaign import DomainEvent
-from models.db import transaction
-from models.definition import load_definition
-from tasks.campaign import persist_campaign
-from tasks.events import (
+from tests.factories import TQ_DEFINITION, at
+from thidua.models.campaign import DomainEvent
+from thidua.models.db import transaction
+from thidua.models.definition import load_definition
+from thidua.tasks.core.events import (
     CLOSE_EARLY_LABEL,
     LIFECYCLE_KINDS,
     emit_domain_event,
     emit_prefect_event,
     prefect_events_enabled,
 )
-from tests.factories import TQ_DEFINITION, at
+from thidua.tasks.launch.campaign import persist_campaign
 
 ROOT = Path(__file__).resolve().parents[2]
 CODE = "TQ-2024-GIAM-AN"
@@ -192,7 +192,10 @@ def test_it_refuses_an_unknown_kind_and_changes_nothing(engine: Engine, campaign
 
 
 def test_importing_the_events_module_does_not_import_prefect() -> None:
-    code = "import sys, tasks.events; print(sorted(m for m in sys.modules if m.split('.')[0] == 'prefect'))"
+    code = (
+        "import sys, thidua.tasks.core.events;"
+        " print(sorted(m for m in sys.modules if m.split('.')[0] == 'prefect'))"
+    )
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout

@@ -13,9 +13,11 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import Engine, func, insert, inspect, select
 
-from models.ledger_rows import LEDGER_COLUMNS, LedgerRowParser, case_from_tuple
-from models.ledger_rules import MEASURES, figures_by
-from tasks.ledger import (
+from tests.factories import at, launch_campaign_rows, load_demo_directory
+from thidua.deploy.demo.ledger import write_demo_ledger
+from thidua.models.ledger_rows import LEDGER_COLUMNS, LedgerRowParser, case_from_tuple
+from thidua.models.ledger_rules import MEASURES, figures_by
+from thidua.tasks.collect.ledger import (
     LEDGER_CASE,
     LEDGER_IMPORT,
     SUBMISSION,
@@ -27,8 +29,6 @@ from tasks.ledger import (
     read_cells,
     reconcile,
 )
-from tasks.ledger_demo import write_demo_ledger
-from tests.factories import at, launch_campaign_rows, load_demo_directory
 
 CODE = "TQ-2024-GIAM-AN"
 HEADER = list(LEDGER_COLUMNS.values())

@@ -13,21 +13,6 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session, col
 
-from models.campaign import DomainEvent
-from models.review import CampaignDocument, DocumentKind, DossierFile, Nomination, NominationStatus
-from models.settings import Settings
-from tasks.nominations import (
-    DossierFileError,
-    NominationImportError,
-    NominationInput,
-    NominationRejected,
-    add_dossier_file,
-    draft_documents,
-    import_nominations,
-    list_nominations,
-    nominate,
-    refresh_completeness,
-)
 from tests.factories import TQ_DEFINITION, at, edited_definition, launch_campaign_rows, load_demo_directory
 from tests.tasks.builders_nominations import (
     AWARD,
@@ -38,6 +23,21 @@ from tests.tasks.builders_nominations import (
     ooxml_bytes,
     pdf_bytes,
     write,
+)
+from thidua.models.campaign import DomainEvent
+from thidua.models.review import CampaignDocument, DocumentKind, DossierFile, Nomination, NominationStatus
+from thidua.models.settings import Settings
+from thidua.tasks.review.nominations import (
+    DossierFileError,
+    NominationImportError,
+    NominationInput,
+    NominationRejected,
+    add_dossier_file,
+    draft_documents,
+    import_nominations,
+    list_nominations,
+    nominate,
+    refresh_completeness,
 )
 
 

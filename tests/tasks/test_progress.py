@@ -17,10 +17,11 @@ from openpyxl import Workbook
 from sqlalchemy import Engine, event, func, select
 from sqlmodel import col
 
-from models.campaign import Campaign, Deadline, EnrolledPerson, EnrolledUnit
-from models.db import transaction
-from models.reporting import ProgressSnapshot, Submission, UnitTarget
-from tasks.progress import (
+from tests.factories import NATIONAL_DEFINITION, VN, at, launch_campaign_rows, load_demo_directory
+from thidua.models.campaign import Campaign, Deadline, EnrolledPerson, EnrolledUnit
+from thidua.models.db import transaction
+from thidua.models.reporting import ProgressSnapshot, Submission, UnitTarget
+from thidua.tasks.collect.progress import (
     TargetImportError,
     UnknownPeriod,
     campaign_status,
@@ -31,7 +32,6 @@ from tasks.progress import (
     target_for,
     unit_targets,
 )
-from tests.factories import NATIONAL_DEFINITION, VN, at, launch_campaign_rows, load_demo_directory
 
 CODE = "TQ-2024-GIAM-AN"
 NATIONAL = "BTP-2026-80-NAM-THADS"

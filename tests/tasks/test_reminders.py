@@ -12,21 +12,21 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session, col
 
-from deploy.demo_months import fill_template
-from models.db import make_engine
-from models.outbox import OutboxMessage, OutboxStatus
-from models.settings import Settings
-from notifications.outbox import dispatch
-from tasks.reminders import (
+from tests.conftest import SmtpRecorder
+from tests.factories import at, at_once, launch_campaign_rows, load_demo_directory
+from thidua.deploy.demo.months import fill_template
+from thidua.models.db import make_engine
+from thidua.models.outbox import OutboxMessage, OutboxStatus
+from thidua.models.settings import Settings
+from thidua.notifications.outbox import dispatch
+from thidua.tasks.collect.reports import ingest_files
+from thidua.tasks.remind.reminders import (
     RemindError,
     cancel_pending_reminders,
     grant_exemption,
     plan_reminders,
     queue_reminders,
 )
-from tasks.reports import ingest_files
-from tests.conftest import SmtpRecorder
-from tests.factories import at, at_once, launch_campaign_rows, load_demo_directory
 
 CODE = "TQ-2024-GIAM-AN"
 DOMAIN = "@thads-tuyenquang.example.vn"
@@ -270,8 +270,8 @@ def test_two_concurrent_sweeps_on_postgresql_queue_each_email_once(
 def test_the_national_enrolment_is_decided_in_one_plan_from_a_few_queries(
     sqlite_url: str, tmp_path: Path
 ) -> None:
-    from models.campaign import Campaign, EnrolledUnit
     from tests.factories import NATIONAL_DEFINITION
+    from thidua.models.campaign import Campaign, EnrolledUnit
 
     engine = make_engine(sqlite_url)
     load_demo_directory(engine, "national-2026", tmp_path, now=at("02/01/2026"))

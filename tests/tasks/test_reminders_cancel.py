@@ -8,12 +8,12 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 from sqlmodel import col
 
-from models.outbox import OutboxMessage, OutboxStatus
-from notifications.outbox import DispatchResult, claim, dispatch
-from notifications.transports import RawMessage, SmtpTransport
 from tests.conftest import SmtpRecorder
 from tests.factories import at, launch_campaign_rows, load_demo_directory
 from tests.tasks.test_reminders import ALL, _addr, _received, _settings, _submit, _sweep
+from thidua.models.outbox import OutboxMessage, OutboxStatus
+from thidua.notifications.outbox import DispatchResult, claim, dispatch
+from thidua.notifications.transports import RawMessage, SmtpTransport
 
 
 def _statuses(engine: Engine) -> dict[str, str]:

@@ -6,11 +6,11 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from models.settings import Settings
-from tasks.nominations import add_dossier_file
-from tasks.reminders import plan_reminders
 from tests.factories import VN, at, launch_campaign_rows, load_demo_directory
 from tests.tasks.builders_nominations import pdf_bytes
+from thidua.models.settings import Settings
+from thidua.tasks.remind.reminders import plan_reminders
+from thidua.tasks.review.nominations import add_dossier_file
 
 CODE = "TQ-2024-GIAM-AN"
 

@@ -12,14 +12,14 @@ from prefect.events.schemas.events import Event
 from sqlalchemy import Engine, func, select
 from sqlmodel import col
 
-from models.campaign import DomainEvent
-from models.db import make_engine, transaction
-from models.settings import Settings
-from tasks.events import DEADLINE_PASSED, PERIOD_OPENED
-from tasks.reminders import due_calendar_events, plan_reminders, queue_reminders
 from tests.factories import at, at_once, launch_campaign_rows, load_demo_directory
 from tests.tasks.test_events import emitted, prefect_events  # noqa: F401  (the fixture)
 from tests.tasks.test_reminders import CODE, _submit
+from thidua.models.campaign import DomainEvent
+from thidua.models.db import make_engine, transaction
+from thidua.models.settings import Settings
+from thidua.tasks.core.events import DEADLINE_PASSED, PERIOD_OPENED
+from thidua.tasks.remind.reminders import due_calendar_events, plan_reminders, queue_reminders
 
 REPORTING = ["TQ-CH", "TQ-HY", "TQ-LB", "TQ-NH", "TQ-NV", "TQ-SD", "TQ-TP", "TQ-YS"]
 

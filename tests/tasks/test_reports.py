@@ -14,13 +14,15 @@ from openpyxl import Workbook, load_workbook
 from sqlalchemy import Engine, func, select, update
 from sqlmodel import Session, col
 
-from models.campaign import Campaign, CampaignStatus, DomainEvent
-from models.outbox import OutboxMessage
-from models.report_rows import META_SHEET, REPORT_SHEET
-from models.reporting import RejectedFile, Submission
-from models.settings import Settings
-from notifications.outbox import dispatch
-from tasks.reports import (
+from tests.conftest import SmtpRecorder
+from tests.factories import TQ_DEFINITION, at, edited_definition, launch_campaign_rows, load_demo_directory
+from thidua.models.campaign import Campaign, CampaignStatus, DomainEvent
+from thidua.models.outbox import OutboxMessage
+from thidua.models.report_rows import META_SHEET, REPORT_SHEET
+from thidua.models.reporting import RejectedFile, Submission
+from thidua.models.settings import Settings
+from thidua.notifications.outbox import dispatch
+from thidua.tasks.collect.reports import (
     TemplateError,
     UnknownCampaign,
     ingest_files,
@@ -28,8 +30,6 @@ from tasks.reports import (
     report_history,
     write_template,
 )
-from tests.conftest import SmtpRecorder
-from tests.factories import TQ_DEFINITION, at, edited_definition, launch_campaign_rows, load_demo_directory
 
 CODE = "TQ-2024-GIAM-AN"
 GOOD = {"carried_over": 120, "arising": 30, "finished": 20}

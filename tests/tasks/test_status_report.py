@@ -14,11 +14,11 @@ from openpyxl import load_workbook
 from sqlalchemy import Engine, select
 from sqlmodel import col
 
-from models.campaign import EnrolledUnit
-from tasks.progress import StatusTable, campaign_status, import_targets
-from tasks.status_report import COLOURS, status_lines, write_status_chart, write_status_xlsx
 from tests.factories import NATIONAL_DEFINITION, at, launch_campaign_rows, load_demo_directory
 from tests.tasks.test_progress import CODE, NATIONAL, months, submit, write_csv
+from thidua.models.campaign import EnrolledUnit
+from thidua.tasks.collect.progress import StatusTable, campaign_status, import_targets
+from thidua.tasks.collect.status_report import COLOURS, status_lines, write_status_chart, write_status_xlsx
 
 
 @pytest.fixture

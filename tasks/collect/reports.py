@@ -1,0 +1,1044 @@
+"""Unit reports: write the template a unit fills in, ingest filled files, process the campaign's inbox.
+
+The rules (layout, reading, checks) are pure, in models/report_rows.py; this module does the I/O around them.
+
+- `write_template` renders the XLSX (or CSV) template of one unit and period.
+- `ingest_files` takes each file on its own, all or nothing within it: accepted → a Submission revision (the
+  previous one kept, no longer current) and a copy under `<data>/reports/<CODE>/<unit>/<period>/`; rejected →
+  a RejectedFile row, a copy under `<data>/reports/<CODE>/rejected/` and an email to the unit (outbox; the
+  caller dispatches). A file byte-identical to the current revision changes nothing, which also makes a
+  re-run after a crash between the database commit and the inbox move harmless.
+- `process_inbox` ingests every .xlsx/.csv in `<data>/inbox/<CODE>/` and moves it to `processed/` or
+  `rejected/` (with `<name>.errors.txt` beside it).
+- `report_history` lists the revisions of one unit's report for one period.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Literal, cast
+
+from sqlalchemy import Engine, func, select
+from sqlmodel import Session, col
+
+from thidua.models.campaign import Campaign, Deadline, DeadlineKind, DomainEvent, EnrolledPerson, EnrolledUnit
+from thidua.models.db import transaction
+from thidua.models.definition import CampaignDefinition, definition_from_json
+from thidua.models.directory import Unit
+from thidua.models.report_rows import (
+    CLOSED_STATUSES,
+    META_SHEET,
+    Cell,
+    CheckedReport,
+    OfficerInfo,
+    PeriodInfo,
+    PreviousReport,
+    RawReport,
+    ReportContext,
+    ReportError,
+    TemplateInfo,
+    TemplateLayout,
+    UnitInfo,
+    build_layout,
+    changes_between,
+    check_report,
+    csv_rows,
+    normalise_period,
+    read_csv_report,
+    read_xlsx_report,
+    split_ref,
+)
+from thidua.models.reporting import RejectedFile, Submission
+from thidua.models.settings import Settings
+from thidua.models.text import fmt_date, nfc
+from thidua.notifications.outbox import enqueue
+from thidua.notifications.templating import render_email
+from thidua.tasks.collect.collection import FINAL_KEY, outstanding_final_reports
+from thidua.tasks.core.events import CAMPAIGN_CLOSED, CLOSE_EARLY_LABEL, emit_domain_event
+from thidua.tasks.remind.reminders import cancel_pending_reminders
+
+__all__ = [
+    "FROZEN_MESSAGE",
+    "MAX_REPORT_BYTES",
+    "HistoryEntry",
+    "InboxResult",
+    "IngestResult",
+    "ReportsError",
+    "TemplateError",
+    "UnknownCampaign",
+    "ingest_files",
+    "normalise_key",
+    "process_inbox",
+    "read_report_file",
+    "report_history",
+    "template_info",
+    "write_template",
+]
+
+log = logging.getLogger(__name__)
+
+# A filled template is a few dozen KB; anything far larger is not one (and openpyxl would load it all).
+MAX_REPORT_BYTES = 10 * 1024 * 1024
+REPORT_SUFFIXES = (".xlsx", ".csv")
+_REPORT_KINDS = (DeadlineKind.PERIOD_REPORT, DeadlineKind.FINAL_REPORT)
+
+
+class ReportsError(RuntimeError):
+    """Base of this module's errors; messages are Vietnamese, for the person at the command line."""
+
+
+class UnknownCampaign(ReportsError):
+    pass
+
+
+class TemplateError(ReportsError):
+    """A template cannot be made for this unit or period."""
+
+
+# ---------------------------------------------------------------- shared look-ups
+
+
+def _campaign(session: Session, code: str, *, lock: bool = False) -> Campaign:
+    query = select(Campaign).where(col(Campaign.code) == nfc(code).upper())
+    if lock:
+        # Serialises ingests of one campaign on PostgreSQL, so two revisions never race for one number.
+        query = query.with_for_update()
+    campaign = session.scalars(query).first()
+    if campaign is None:
+        raise UnknownCampaign(f"Không có phong trào mã “{nfc(code).upper()}”.")
+    return campaign
+
+
+def _report_deadlines(session: Session, campaign_id: int) -> list[Deadline]:
+    return list(
+        session.scalars(
+            select(Deadline).where(
+                col(Deadline.campaign_id) == campaign_id, col(Deadline.kind).in_(list(_REPORT_KINDS))
+            )
+        )
+    )
+
+
+def _period_order(d: Deadline) -> tuple[date, int, str]:
+    # "final" covers the same span as the last month and comes after it.
+    return (d.period_end or d.due_date, int(d.kind == DeadlineKind.FINAL_REPORT), d.key)
+
+
+# ---------------------------------------------------------------- templates
+
+
+def template_info(
+    engine: Engine, code: str, unit_code: str, period_key: str, *, officers: bool | None = None
+) -> TemplateInfo:
+    """What a template shows; officers=None: listed if an indicator applies to people."""
+    with Session(engine) as s:
+        campaign = _campaign(s, code)
+        assert campaign.id is not None
+        defn = definition_from_json(campaign.definition_json)
+        unit_code = nfc(unit_code)
+        unit = s.scalars(
+            select(EnrolledUnit).where(
+                col(EnrolledUnit.campaign_id) == campaign.id, col(EnrolledUnit.unit_code) == unit_code
+            )
+        ).first()
+        if unit is None:
+            raise TemplateError(f"Đơn vị “{unit_code}” không tham gia phong trào {campaign.code}.")
+        if not unit.reports:
+            raise TemplateError(
+                f"Đơn vị “{unit_code}” ({unit.unit_name}) không thuộc diện gửi báo cáo định kỳ "
+                f"của phong trào {campaign.code}."
+            )
+        key = normalise_key(period_key)
+        deadlines = {d.key: d for d in _report_deadlines(s, campaign.id)}
+        deadline = deadlines.get(key)
+        if deadline is None or deadline.period_start is None or deadline.period_end is None:
+            known = ", ".join(d.key for d in sorted(deadlines.values(), key=_period_order))
+            raise TemplateError(f"Kỳ báo cáo “{key}” không có trong lịch của phong trào (các kỳ: {known}).")
+        with_officers = (
+            any("person" in ind.applies_to for ind in defn.indicators) if officers is None else officers
+        )
+        people: list[OfficerInfo] = []
+        if with_officers:
+            people = [
+                OfficerInfo(p.person_code, p.full_name, p.title)
+                for p in s.scalars(
+                    select(EnrolledPerson)
+                    .where(
+                        col(EnrolledPerson.campaign_id) == campaign.id,
+                        col(EnrolledPerson.unit_code) == unit_code,
+                    )
+                    .order_by(col(EnrolledPerson.person_code))
+                )
+            ]
+        contact = defn.issuer.contact
+        return TemplateInfo(
+            campaign_code=campaign.code,
+            campaign_title=campaign.title,
+            definition_hash=campaign.definition_hash,
+            unit_code=unit.unit_code,
+            unit_name=unit.unit_name,
+            period_key=deadline.key,
+            period_label=deadline.label,
+            period_start=deadline.period_start,
+            period_end=deadline.period_end,
+            due_date=deadline.due_date,
+            contact=f"{contact.department} – {contact.email}",
+            fields=defn.fields,
+            indicators=defn.indicators,
+            officers=people,
+        )
+
+
+def write_template(
+    engine: Engine,
+    code: str,
+    unit_code: str,
+    period_key: str,
+    path: Path,
+    *,
+    fmt: Literal["xlsx", "csv"] | None = None,
+    officers: bool | None = None,
+) -> Path:
+    """Write the template of one unit and period to `path` (XLSX, or CSV when fmt="csv" or path ends .csv)."""
+    info = template_info(engine, code, unit_code, period_key, officers=officers)
+    path = Path(path)
+    kind = fmt or ("csv" if path.suffix.lower() == ".csv" else "xlsx")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "csv":
+        buffer = io.StringIO(newline="")
+        csv.writer(buffer, lineterminator="\r\n").writerows(csv_rows(info))
+        # A BOM, or Excel opens UTF-8 as the local code page and mangles the Vietnamese.
+        _write_atomic(path, ("\ufeff" + buffer.getvalue()).encode("utf-8"))
+    else:
+        buffer_bytes = io.BytesIO()
+        _render_xlsx(build_layout(info)).save(buffer_bytes)
+        _write_atomic(path, buffer_bytes.getvalue())
+    return path
+
+
+def _render_xlsx(layout: TemplateLayout) -> Any:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Border, Font, PatternFill, Protection, Side
+    from openpyxl.workbook.protection import WorkbookProtection
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    thin = Side(style="thin", color="808080")
+    box = Border(left=thin, right=thin, top=thin, bottom=thin)
+    fonts = {
+        "title": Font(name="Times New Roman", size=14, bold=True),
+        "subtitle": Font(name="Times New Roman", size=13, bold=True),
+        "label": Font(name="Times New Roman", size=12, bold=True),
+        "header": Font(name="Times New Roman", size=12, bold=True),
+        "value": Font(name="Times New Roman", size=12),
+        "note": Font(name="Times New Roman", size=11, italic=True),
+    }
+    wb = Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.title = layout.sheet
+    for ref, value in layout.cells.items():
+        cell = ws[ref]
+        cell.value = value
+        if isinstance(value, str):
+            cell.data_type = "s"  # text is text, even if a unit name started with "="
+        style = layout.styles.get(ref, "value")
+        cell.font = fonts[style]
+        cell.alignment = Alignment(
+            wrap_text=True,
+            vertical="center",
+            horizontal="center" if style in ("title", "subtitle", "header") else None,
+        )
+        if style == "header":
+            cell.fill = PatternFill("solid", fgColor="D9E1F2")
+        if style in ("header", "value"):
+            cell.border = box
+    for rng in layout.merges:
+        ws.merge_cells(rng)
+    for letter, width in layout.column_widths.items():
+        ws.column_dimensions[letter].width = width
+    for row_number, height in _row_heights(layout).items():
+        ws.row_dimensions[row_number].height = height
+    # One page wide, as the office prints it.
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = "landscape" if layout.officer_columns else "portrait"
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+
+    yellow = PatternFill("solid", fgColor="FFF2CC")
+    numbers = DataValidation(
+        type="whole",
+        operator="greaterThanOrEqual",
+        formula1="0",
+        allow_blank=True,
+        showErrorMessage=True,
+        showInputMessage=True,
+        errorTitle="Số liệu không hợp lệ",
+        error="Chỉ nhập số nguyên không âm (0, 1, 2, …), không có phần thập phân.",
+        promptTitle="Số liệu",
+        prompt="Nhập số nguyên không âm.",
+    )
+    mark = DataValidation(
+        type="list",
+        formula1='"x"',
+        allow_blank=True,
+        showErrorMessage=True,
+        errorTitle="Đính chính số liệu",
+        error="Chỉ ghi “x” (đính chính số liệu) hoặc để trống.",
+    )
+    ws.add_data_validation(numbers)
+    ws.add_data_validation(mark)
+    for ref in layout.input_cells:
+        cell = ws[ref]
+        cell.protection = Protection(locked=False)
+        cell.fill = yellow
+        cell.border = box
+        cell.font = fonts["value"]
+        if ref == layout.correction_cell:
+            cell.alignment = Alignment(horizontal="center")
+            mark.add(ref)
+        else:
+            cell.number_format = "#,##0"
+            numbers.add(ref)
+    ws.protection.sheet = True  # no password: the fingerprint, not the lock, detects edits
+
+    meta = wb.create_sheet(META_SHEET)
+    for i, (key, value, extra) in enumerate(layout.meta, start=1):
+        for j, text in enumerate((key, value, extra), start=1):
+            if text:
+                cell = meta.cell(row=i, column=j, value=text)
+                cell.data_type = "s"
+    meta.sheet_state = "veryHidden"
+    meta.protection.sheet = True
+    wb.security = WorkbookProtection(lockStructure=True)
+    wb.active = 0
+    return wb
+
+
+_LINE_POINTS = {"title": 20.0, "subtitle": 18.0}
+
+
+def _row_heights(layout: TemplateLayout) -> dict[int, float]:
+    """Heights for rows whose wrapped text needs more than one line: spreadsheet programs do not grow
+    merged rows by themselves, and an explicit height is the same in Excel and LibreOffice."""
+    from openpyxl.utils import column_index_from_string, get_column_letter
+
+    def width(letter: str) -> float:
+        return layout.column_widths.get(letter, 8.43)
+
+    spans: dict[str, float] = {}
+    for rng in layout.merges:
+        first, last = rng.split(":")
+        a, b = column_index_from_string(split_ref(first)[0]), column_index_from_string(split_ref(last)[0])
+        spans[first] = sum(width(get_column_letter(i)) for i in range(a, b + 1))
+    heights: dict[int, float] = {}
+    for ref, value in layout.cells.items():
+        if not isinstance(value, str):
+            continue
+        letter, row = split_ref(ref)
+        per_line = max(int(spans.get(ref, width(letter)) * 1.2), 1)  # Times 12 characters per width unit
+        lines = max(-(-len(value) // per_line), 1)
+        points = _LINE_POINTS.get(layout.styles.get(ref, ""), 16.0)
+        heights[row] = max(heights.get(row, 0.0), lines * points)
+    return {row: h for row, h in heights.items() if h > 16.0}
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    # pid and thread: two sweeps in one process may write the same template at once.
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+# ---------------------------------------------------------------- reading files
+
+
+def read_report_file(name: str, data: bytes, defn: CampaignDefinition) -> RawReport:
+    """The report in a file's bytes (XLSX template or CSV form); unreadable files come back with an error."""
+    suffix = Path(name).suffix.lower()
+    if len(data) > MAX_REPORT_BYTES:
+        return _unreadable(name, f"tệp quá lớn ({len(data) // 1024} KB); mẫu báo cáo chỉ vài chục KB")
+    if suffix == ".csv":
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            return _unreadable(
+                name,
+                "tệp CSV không ở bảng mã UTF-8; trong Excel hãy chọn Lưu thành “CSV UTF-8 (Comma delimited)”",
+            )
+        first = next((line for line in text.splitlines() if line.strip()), "")
+        # The header decides the separator: Excel in a Vietnamese locale writes ';'.
+        delimiter = max((",", ";", "\t"), key=first.count)
+        rows: list[list[Cell]] = [
+            list(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        ]
+        return read_csv_report(name, rows, defn.fields)
+    if suffix == ".xlsx":
+        try:
+            workbook = _xlsx_cells(data)
+        except Exception as exc:
+            # The per-file edge: whatever a malformed workbook makes openpyxl raise (BadZipFile, KeyError,
+            # ValueError ...), the file is rejected with a reason and the other files go on.
+            log.info("report %s: unreadable workbook", name, exc_info=True)
+            return _unreadable(
+                name, f"không đọc được tệp Excel ({type(exc).__name__}); tệp có bị hỏng không?"
+            )
+        return read_xlsx_report(name, workbook)
+    return _unreadable(
+        name,
+        f"định dạng “{suffix or '(không có đuôi)'}” không được nhận; hãy gửi tệp mẫu .xlsx hoặc .csv (UTF-8)",
+    )
+
+
+def _unreadable(name: str, problem: str) -> RawReport:
+    raw = RawReport(file=name, fmt="csv", errors=[ReportError(name, problem)])
+    raw.unusable = True
+    return raw
+
+
+def _xlsx_cells(data: bytes) -> dict[str, dict[str, Cell]]:
+    from openpyxl import load_workbook  # only the XLSX path pays for importing openpyxl
+
+    # read_only streams the sheets; data_only gives a formula's value as Excel last computed it.
+    wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    try:
+        out: dict[str, dict[str, Cell]] = {}
+        for ws in wb.worksheets:
+            out[ws.title] = {
+                cell.coordinate: cast(Cell, cell.value)
+                for row in ws.iter_rows()
+                for cell in row
+                if cell.value is not None
+            }
+        return out
+    finally:
+        wb.close()
+
+
+# ---------------------------------------------------------------- ingest
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What became of one file. status: accepted (a new revision), unchanged (identical to the current
+    revision: nothing done) or rejected."""
+
+    path: Path
+    source_name: str
+    status: Literal["accepted", "unchanged", "rejected"]
+    sha256: str
+    unit_code: str | None = None
+    period_key: str | None = None
+    revision: int | None = None
+    on_time: bool | None = None
+    is_correction: bool = False
+    changes: dict[str, list[int | None]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    stored_path: Path | None = None  # absolute, under the data dir
+    notified: bool = False  # a rejection email was queued
+
+    @property
+    def accepted(self) -> bool:
+        return self.status != "rejected"
+
+
+@dataclass(frozen=True)
+class _CampaignView:
+    id: int
+    code: str
+    title: str
+    defn: CampaignDefinition
+
+
+def ingest_files(
+    engine: Engine,
+    settings: Settings,
+    code: str,
+    paths: Sequence[Path],
+    *,
+    now: datetime,
+    submitted_by: str | None = None,
+) -> list[IngestResult]:
+    """Ingest report files of a campaign, each on its own; raises UnknownCampaign for an unknown code."""
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
+    with Session(engine) as s:
+        campaign = _campaign(s, code)
+        assert campaign.id is not None
+        view = _CampaignView(
+            campaign.id, campaign.code, campaign.title, definition_from_json(campaign.definition_json)
+        )
+    return [_ingest_one(engine, settings, view, Path(p), now=now, submitted_by=submitted_by) for p in paths]
+
+
+def _ingest_one(
+    engine: Engine,
+    settings: Settings,
+    view: _CampaignView,
+    path: Path,
+    *,
+    now: datetime,
+    submitted_by: str | None,
+) -> IngestResult:
+    source_name = (nfc(path.name) or "tệp")[:300]
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        problem = f"không đọc được tệp ({exc.strerror or type(exc).__name__})"
+        return IngestResult(path, source_name, "rejected", "", errors=[f"{source_name}: {problem}"])
+    sha = hashlib.sha256(data).hexdigest()
+    raw = read_report_file(source_name, data, view.defn)
+    received_on = now.astimezone(settings.tz).date()
+
+    with transaction(engine) as s:
+        campaign = _campaign(s, view.code, lock=True)
+        same = s.scalars(
+            select(Submission).where(
+                col(Submission.campaign_id) == view.id,
+                col(Submission.file_sha256) == sha,
+                col(Submission.is_current).is_(True),
+            )
+        ).first()
+        if same is not None:
+            return IngestResult(
+                path,
+                source_name,
+                "unchanged",
+                sha,
+                unit_code=same.unit_code,
+                period_key=same.period_key,
+                revision=same.revision,
+                on_time=same.on_time,
+                is_correction=same.is_correction,
+                stored_path=settings.data_dir / same.stored_path if same.stored_path else None,
+            )
+        deadlines = _report_deadlines(s, view.id)
+        ctx = _context(s, campaign, view, raw, deadlines, received_on)
+        if ctx.status in CLOSED_STATUSES:
+            checked = _frozen(s, campaign, raw, settings)
+        else:
+            checked = check_report(raw, ctx)
+        if checked.ok:
+            return _accept(
+                s, settings, view, path, source_name, data, sha, checked, deadlines, now, submitted_by
+            )
+        return _reject(
+            s, settings, view, path, source_name, data, sha, raw, checked, deadlines, now, submitted_by
+        )
+
+
+def _close_early_labels(s: Session, view: _CampaignView, period_key: str) -> dict[str, str]:
+    """The label that starts the early close (deploy/prefect.yaml, on-final-reports) when this report is the
+    last final report a campaign that allows it was waiting for."""
+    if period_key != FINAL_KEY or not view.defn.close_early_when_complete:
+        return {}
+    s.flush()  # this report counts
+    return {CLOSE_EARLY_LABEL: "true"} if not outstanding_final_reports(s, view.id) else {}
+
+
+def _context(
+    s: Session,
+    campaign: Campaign,
+    view: _CampaignView,
+    raw: RawReport,
+    deadlines: list[Deadline],
+    received_on: date,
+) -> ReportContext:
+    units = {
+        u.unit_code: UnitInfo(u.unit_code, u.unit_name, u.reports)
+        for u in s.scalars(select(EnrolledUnit).where(col(EnrolledUnit.campaign_id) == view.id))
+    }
+    known: frozenset[str] = frozenset()
+    if raw.unit_code is not None and raw.unit_code not in units:
+        found = s.execute(select(col(Unit.code)).where(col(Unit.code) == raw.unit_code)).scalar_one_or_none()
+        known = frozenset({found}) if found else frozenset()
+    people: dict[str, str] = {}
+    codes = sorted({o.person_code for o in raw.officers})
+    for start in range(0, len(codes), 500):
+        people.update(
+            s.execute(
+                select(col(EnrolledPerson.person_code), col(EnrolledPerson.unit_code)).where(
+                    col(EnrolledPerson.campaign_id) == view.id,
+                    col(EnrolledPerson.person_code).in_(codes[start : start + 500]),
+                )
+            )
+            .tuples()
+            .all()
+        )
+    periods = {
+        d.key: PeriodInfo(d.key, d.label, d.period_start, d.period_end, d.due_date)
+        for d in deadlines
+        if d.period_start is not None and d.period_end is not None
+    }
+    return ReportContext(
+        campaign_code=view.code,
+        definition_hash=campaign.definition_hash,
+        status=str(campaign.status.value if hasattr(campaign.status, "value") else campaign.status),
+        fields=view.defn.fields,
+        indicators=view.defn.indicators,
+        units=units,
+        known_units=known,
+        people=people,
+        periods=periods,
+        received_on=received_on,
+        previous=_previous(s, view.id, raw.unit_code, raw.period_key, deadlines),
+    )
+
+
+FROZEN_MESSAGE = (
+    "Phong trào đã kết thúc ngày {day}; báo cáo không được nhận. Liên hệ quản trị để mở lại kỳ báo cáo."
+)
+
+
+def _frozen(s: Session, campaign: Campaign, raw: RawReport, settings: Settings) -> CheckedReport:
+    """The one error of any file sent after the close (tasks/close), whatever else it holds: the figures
+    are frozen, so the rest of the file does not matter until an administrator reopens the reporting."""
+    closed_at = s.execute(
+        select(func.max(col(DomainEvent.at))).where(
+            col(DomainEvent.campaign_id) == campaign.id, col(DomainEvent.kind) == CAMPAIGN_CLOSED
+        )
+    ).scalar_one_or_none()
+    if closed_at is None:
+        day = campaign.end_date  # closed outside the close stage: its end date is the best answer
+    else:
+        aware = closed_at if closed_at.tzinfo is not None else closed_at.replace(tzinfo=UTC)
+        day = aware.astimezone(settings.tz).date()
+    error = raw.period_where.error(raw.file, FROZEN_MESSAGE.format(day=fmt_date(day)))
+    return CheckedReport(raw.unit_code, raw.period_key, {}, [], False, [error], [])
+
+
+def _previous(
+    s: Session, campaign_id: int, unit_code: str | None, period_key: str | None, deadlines: list[Deadline]
+) -> PreviousReport | None:
+    """The unit's current report of the latest period before this one (a skipped month is skipped)."""
+    by_key = {d.key: d for d in deadlines}
+    this = by_key.get(period_key or "")
+    if unit_code is None or this is None:
+        return None
+    earlier = {d.key: d for d in deadlines if _period_order(d) < _period_order(this)}
+    if not earlier:
+        return None
+    rows = s.execute(
+        select(col(Submission.period_key), col(Submission.values_json)).where(
+            col(Submission.campaign_id) == campaign_id,
+            col(Submission.unit_code) == unit_code,
+            col(Submission.is_current).is_(True),
+            col(Submission.period_key).in_(list(earlier)),
+        )
+    ).all()
+    if not rows:
+        return None
+    key, values_json = max(rows, key=lambda r: _period_order(earlier[r[0]]))
+    return PreviousReport(key, earlier[key].label, json.loads(values_json))
+
+
+def _suffix(name: str) -> str:
+    suffix = Path(name).suffix.lower()
+    return suffix if re.fullmatch(r"\.[a-z0-9]{1,5}", suffix) else ""
+
+
+def _accept(
+    s: Session,
+    settings: Settings,
+    view: _CampaignView,
+    path: Path,
+    source_name: str,
+    data: bytes,
+    sha: str,
+    checked: CheckedReport,
+    deadlines: list[Deadline],
+    now: datetime,
+    submitted_by: str | None,
+) -> IngestResult:
+    unit, key = checked.unit_code, checked.period_key
+    assert unit is not None and key is not None
+    deadline = next(d for d in deadlines if d.key == key)
+    where = (
+        col(Submission.campaign_id) == view.id,
+        col(Submission.unit_code) == unit,
+        col(Submission.period_key) == key,
+    )
+    last = s.execute(select(func.max(col(Submission.revision))).where(*where)).scalar_one_or_none()
+    revision = int(last or 0) + 1
+    current = s.scalars(select(Submission).where(*where, col(Submission.is_current).is_(True))).first()
+    changes: dict[str, list[int | None]] = {}
+    if current is not None:
+        changes = changes_between(
+            json.loads(current.values_json),
+            checked.values,
+            json.loads(current.officers_json or "[]"),
+            checked.officers,
+        )
+        current.is_current = False
+        s.add(current)
+        s.flush()
+
+    # Never the sender's file name in a path: codes checked against the campaign, a revision and a digest.
+    rel = Path("reports") / view.code / unit / key / f"r{revision}-{sha[:8]}{_suffix(source_name)}"
+    target = settings.data_dir / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomic(target, data)
+
+    received_on = now.astimezone(settings.tz).date()
+    on_time = received_on <= deadline.due_date
+    warnings = [str(w) for w in checked.warnings]
+    s.add(
+        Submission(
+            campaign_id=view.id,
+            unit_code=unit,
+            period_key=key,
+            revision=revision,
+            is_current=True,
+            received_at=now,
+            submitted_by=(nfc(submitted_by) or "")[:254] or None if submitted_by else None,
+            due_date=deadline.due_date,
+            on_time=on_time,
+            is_correction=checked.is_correction,
+            source_name=source_name,
+            stored_path=rel.as_posix(),
+            file_sha256=sha,
+            values_json=json.dumps(checked.values, ensure_ascii=False),
+            officers_json=json.dumps(
+                [{"person_code": o.person_code, "values": o.values} for o in checked.officers],
+                ensure_ascii=False,
+            ),
+            changes_json=json.dumps(changes, ensure_ascii=False),
+            note="\n".join(warnings) or None,
+        )
+    )
+    emit_domain_event(
+        s,
+        campaign_code=view.code,
+        campaign_id=view.id,
+        kind="report.accepted",
+        now=now,
+        unit_code=unit,
+        actor=(submitted_by or "")[:100] or None,
+        labels=_close_early_labels(s, view, key),
+        payload={
+            "period": key,
+            "revision": revision,
+            "on_time": on_time,
+            "correction": checked.is_correction,
+            "sha256": sha,
+            "file": source_name,
+            "changes": changes,
+        },
+    )
+    # The unit no longer owes this period: reminders still waiting in the outbox must not go out.
+    cancel_pending_reminders(s, view.id, unit, key)
+    return IngestResult(
+        path,
+        source_name,
+        "accepted",
+        sha,
+        unit_code=unit,
+        period_key=key,
+        revision=revision,
+        on_time=on_time,
+        is_correction=checked.is_correction,
+        changes=changes,
+        warnings=warnings,
+        stored_path=target,
+    )
+
+
+def _reject(
+    s: Session,
+    settings: Settings,
+    view: _CampaignView,
+    path: Path,
+    source_name: str,
+    data: bytes,
+    sha: str,
+    raw: RawReport,
+    checked: CheckedReport,
+    deadlines: list[Deadline],
+    now: datetime,
+    submitted_by: str | None,
+) -> IngestResult:
+    errors = [str(e) for e in checked.errors]
+    unit = (raw.unit_code or "")[:40] or None
+    key = (raw.period_key or "")[:40] or None
+    rel = Path("reports") / view.code / "rejected" / f"{sha[:16]}{_suffix(source_name)}"
+    known = s.scalars(
+        select(RejectedFile).where(
+            col(RejectedFile.campaign_id) == view.id, col(RejectedFile.file_sha256) == sha
+        )
+    ).first()
+    base = IngestResult(
+        path,
+        source_name,
+        "rejected",
+        sha,
+        unit_code=unit,
+        period_key=key,
+        errors=errors,
+        stored_path=settings.data_dir / rel,
+    )
+    if known is not None:
+        # The same bytes were rejected before (a re-run, or the sender tried again): one record, one email.
+        return base
+    target = settings.data_dir / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomic(target, data)
+    s.add(
+        RejectedFile(
+            campaign_id=view.id,
+            unit_code=unit,
+            period_key=key,
+            received_at=now,
+            source_name=source_name,
+            stored_path=rel.as_posix(),
+            file_sha256=sha,
+            errors_json=json.dumps([e.as_dict() for e in checked.errors], ensure_ascii=False),
+        )
+    )
+    notified = _queue_rejection(s, settings, view, unit, key, deadlines, source_name, sha, errors, rel, now)
+    emit_domain_event(
+        s,
+        campaign_code=view.code,
+        campaign_id=view.id,
+        kind="report.rejected",
+        now=now,
+        unit_code=unit,
+        actor=(submitted_by or "")[:100] or None,
+        payload={
+            "period": key,
+            "sha256": sha,
+            "file": source_name,
+            "errors": len(errors),
+            "notified": notified,
+        },
+    )
+    return IngestResult(
+        path,
+        source_name,
+        "rejected",
+        sha,
+        unit_code=unit,
+        period_key=key,
+        errors=errors,
+        stored_path=target,
+        notified=notified,
+    )
+
+
+def _queue_rejection(
+    s: Session,
+    settings: Settings,
+    view: _CampaignView,
+    unit_code: str | None,
+    period_key: str | None,
+    deadlines: list[Deadline],
+    source_name: str,
+    sha: str,
+    errors: list[str],
+    attachment: Path,
+    now: datetime,
+) -> bool:
+    """Email the unit's contact the list of errors (when the unit is known and has an address)."""
+    if unit_code is None:
+        return False
+    enrolled = s.execute(
+        select(col(EnrolledUnit.unit_name), col(EnrolledUnit.email)).where(
+            col(EnrolledUnit.campaign_id) == view.id, col(EnrolledUnit.unit_code) == unit_code
+        )
+    ).first()
+    row = (
+        enrolled
+        or s.execute(select(col(Unit.name), col(Unit.email)).where(col(Unit.code) == unit_code)).first()
+    )
+    if row is None or not row[1]:
+        return False
+    name, email = row
+    labels = {d.key: d.label for d in deadlines}
+    contact = view.defn.issuer.contact
+    subject, text, html = render_email(
+        "report_rejected",
+        {
+            "unit_name": name,
+            "unit_code": unit_code,
+            "campaign_title": view.title,
+            "campaign_code": view.code,
+            "period_label": labels.get(period_key or "", f"Kỳ {period_key}" if period_key else "Báo cáo"),
+            "source_name": source_name,
+            "received_at": now.astimezone(settings.tz).strftime("%H:%M ngày %d/%m/%Y"),
+            "errors": errors,
+            "contact_department": contact.department,
+            "contact_email": contact.email,
+        },
+    )
+    return enqueue(
+        s,
+        dedupe_key=f"report-rejected:{view.code}:{sha}",
+        kind="report_rejected",
+        recipient=email,
+        recipient_name=name,
+        subject=subject,
+        text=text,
+        html=html,
+        attachments=[attachment.as_posix()],
+        reply_to=contact.email,
+        campaign_id=view.id,
+        now=now,
+        data_dir=settings.data_dir,
+    )
+
+
+# ---------------------------------------------------------------- inbox
+
+
+@dataclass(frozen=True)
+class InboxResult:
+    inbox: Path
+    results: list[IngestResult]
+    moved: list[tuple[Path, Path]]  # (from, to)
+
+    @property
+    def accepted(self) -> int:
+        return sum(r.status == "accepted" for r in self.results)
+
+    @property
+    def unchanged(self) -> int:
+        return sum(r.status == "unchanged" for r in self.results)
+
+    @property
+    def rejected(self) -> int:
+        return sum(r.status == "rejected" for r in self.results)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON-able summary (for a flow's return value or an audit payload)."""
+        return {
+            "inbox": str(self.inbox),
+            "accepted": self.accepted,
+            "unchanged": self.unchanged,
+            "rejected": self.rejected,
+            "files": [
+                {
+                    "file": r.source_name,
+                    "status": r.status,
+                    "unit": r.unit_code,
+                    "period": r.period_key,
+                    "revision": r.revision,
+                    "on_time": r.on_time,
+                    "errors": r.errors,
+                    "warnings": r.warnings,
+                }
+                for r in self.results
+            ],
+        }
+
+
+def inbox_dir(settings: Settings, code: str) -> Path:
+    return settings.inbox_dir / nfc(code).upper()
+
+
+def process_inbox(engine: Engine, settings: Settings, code: str, *, now: datetime) -> InboxResult:
+    """Ingest every .xlsx/.csv dropped in `<data>/inbox/<CODE>/`, then move it to processed/ or rejected/.
+
+    Safe to run twice: a moved file is not seen again, and a file ingested but not moved (crash) is
+    byte-identical to the revision it created, so the second run changes nothing and moves it.
+    """
+    with Session(engine) as s:
+        campaign_code = _campaign(s, code).code
+    inbox = inbox_dir(settings, campaign_code)
+    processed, rejected = inbox / "processed", inbox / "rejected"
+    for folder in (inbox, processed, rejected):
+        folder.mkdir(parents=True, exist_ok=True)
+    files = sorted(
+        p
+        for p in inbox.iterdir()
+        if p.is_file() and p.suffix.lower() in REPORT_SUFFIXES and not p.name.startswith(("~$", "."))
+    )
+    results: list[IngestResult] = []
+    moved: list[tuple[Path, Path]] = []
+    for path in files:
+        [result] = ingest_files(engine, settings, campaign_code, [path], now=now, submitted_by="inbox")
+        results.append(result)
+        if result.sha256 == "":
+            continue  # unreadable right now (locked, vanished): leave it for the next run
+        target = _free_name(processed if result.accepted else rejected, path.name, result.sha256)
+        if not result.accepted:
+            # Written before the move: a crash in between leaves the file in the inbox, to be redone whole.
+            report = target.with_name(target.name + ".errors.txt")
+            report.write_text("\n".join(result.errors) + "\n", encoding="utf-8")
+        os.replace(path, target)
+        moved.append((path, target))
+    return InboxResult(inbox, results, moved)
+
+
+def _free_name(folder: Path, name: str, sha: str) -> Path:
+    target = folder / name
+    if not target.exists():
+        return target
+    stem, suffix = Path(name).stem, Path(name).suffix
+    return folder / f"{stem}-{sha[:8]}{suffix}"
+
+
+# ---------------------------------------------------------------- history
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    revision: int
+    is_current: bool
+    received_at: datetime
+    submitted_by: str | None
+    due_date: date
+    on_time: bool
+    is_correction: bool
+    source_name: str
+    stored_path: str | None
+    values: dict[str, int]
+    changes: dict[str, list[int | None]]
+    note: str | None
+
+
+def report_history(engine: Engine, code: str, unit_code: str, period_key: str) -> list[HistoryEntry]:
+    """Every revision of one unit's report for one period, oldest first."""
+    with Session(engine) as s:
+        campaign = _campaign(s, code)
+        rows = s.scalars(
+            select(Submission)
+            .where(
+                col(Submission.campaign_id) == campaign.id,
+                col(Submission.unit_code) == nfc(unit_code),
+                col(Submission.period_key) == normalise_key(period_key),
+            )
+            .order_by(col(Submission.revision))
+        ).all()
+        return [
+            HistoryEntry(
+                revision=r.revision,
+                is_current=r.is_current,
+                received_at=r.received_at,
+                submitted_by=r.submitted_by,
+                due_date=r.due_date,
+                on_time=r.on_time,
+                is_correction=r.is_correction,
+                source_name=r.source_name,
+                stored_path=r.stored_path,
+                values=json.loads(r.values_json),
+                changes=json.loads(r.changes_json or "{}"),
+                note=r.note,
+            )
+            for r in rows
+        ]
+
+
+def normalise_key(period_key: str) -> str:
+    """A period as people type it ("03/2024", "tổng kết") → the Deadline key ("2024-03", "final")."""
+    return normalise_period(period_key) or (nfc(period_key) or "")

@@ -1,0 +1,721 @@
+"""The reminder sweep: who still owes what, which step is due, and the emails that follow (outbox).
+
+The decision is set-based: a handful of queries load the whole campaign (deadlines, enrolled units, unit
+heads, current submissions, exemptions), then pure Python (models/reminders.py) decides per deadline, which
+is the same step for every unit that owes it. Queueing renders the templates, writes each unit's pre-filled
+XLSX once under documents/<CODE>/templates/, cancels reminders that are no longer owed or have been
+superseded, and inserts the rest with INSERT ... ON CONFLICT DO NOTHING on the dedupe key
+`remind:<CODE>:<deadline>:<unit>:<step>`: two sweeps at once, or a re-run after a crash, queue each email
+once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, Table, select, update
+from sqlmodel import Session, col
+
+from thidua.models.campaign import (
+    Campaign,
+    CampaignStatus,
+    Deadline,
+    DeadlineKind,
+    DomainEvent,
+    EnrolledPerson,
+    EnrolledUnit,
+)
+from thidua.models.db import transaction
+from thidua.models.definition import CampaignDefinition, definition_from_json
+from thidua.models.outbox import OutboxMessage, OutboxStatus
+from thidua.models.reminders import due_step, escalation_due, sweep_day, working_days_left
+from thidua.models.report_rows import opens_on
+from thidua.models.reporting import Exemption, Submission
+from thidua.models.review import DossierFile
+from thidua.models.settings import Settings
+from thidua.models.text import fmt_date, nfc
+from thidua.models.workdays import WorkCalendar, load_calendar
+from thidua.notifications.outbox import enqueue_many
+from thidua.notifications.templating import render_email
+from thidua.tasks.core.events import DEADLINE_PASSED, PERIOD_OPENED, emit_domain_event
+
+OUTBOX = cast(Table, OutboxMessage.__table__)  # type: ignore[attr-defined]
+
+KIND_REMINDER = "reminder"
+KIND_ESCALATION = "escalation"
+KIND_DIGEST = "admin_digest"
+
+# Campaigns whose deadlines can still be owed: the final report and the dossier fall after the close.
+_ACTIVE = {
+    CampaignStatus.LAUNCHED,
+    CampaignStatus.COLLECTING,
+    CampaignStatus.CLOSED,
+    CampaignStatus.IN_REVIEW,
+}
+_TEMPLATE_KINDS = {DeadlineKind.PERIOD_REPORT, DeadlineKind.FINAL_REPORT}
+
+
+class RemindError(ValueError):
+    """The sweep or an exemption cannot be done (unknown campaign, unit or deadline)."""
+
+
+def dedupe_key(code: str, deadline_key: str, unit_code: str, step_id: str) -> str:
+    return f"remind:{code}:{deadline_key}:{unit_code}:{step_id}"
+
+
+def digest_key(code: str, day: date, admin: str) -> str:
+    return f"remind:{code}:digest:{day.isoformat()}:{admin}"
+
+
+# ---------------------------------------------------------------- plain rows and the plan
+
+
+@dataclass(frozen=True)
+class UnitRow:
+    code: str
+    name: str
+    parent_code: str | None
+    email: str | None
+    reports: bool
+
+
+@dataclass(frozen=True)
+class DeadlineRow:
+    key: str
+    kind: DeadlineKind
+    label: str
+    due_date: date
+
+
+@dataclass(frozen=True)
+class Head:
+    name: str
+    title: str
+    email: str | None
+
+
+@dataclass(frozen=True)
+class PlannedEmail:
+    dedupe_key: str
+    kind: str
+    step_id: str
+    deadline_key: str | None
+    unit_code: str | None  # the addressed unit (the parent unit for an escalation)
+    recipient: str
+    recipient_name: str | None
+    context: dict[str, Any]
+    attach_period: str | None = None  # a report period: attach this unit's pre-filled template
+
+    def describe(self) -> str:
+        what = self.context.get("item_label", "tổng hợp đơn vị chưa nộp")
+        name = f" ({self.recipient_name})" if self.recipient_name else ""
+        return f"{self.recipient}{name}: {what} — {self.step_id} [{self.dedupe_key}]"
+
+
+@dataclass
+class ReminderPlan:
+    code: str
+    campaign_id: int
+    as_of: date | None  # None: before the send hour or a day off — nothing is due
+    emails: list[PlannedEmail] = field(default_factory=list)
+    # (deadline, unit) still owed; (deadline, parent unit) whose escalation is still meaningful
+    owed: set[tuple[str, str]] = field(default_factory=set)
+    escalation_owed: set[tuple[str, str]] = field(default_factory=set)
+    # (deadline key, unit code) -> the unit step due today: any other pending step of that pair is stale
+    current_steps: dict[tuple[str, str], str] = field(default_factory=dict)
+    without_email: list[str] = field(default_factory=list)
+    inactive: bool = False  # the campaign is not in a state where anything is owed (draft, awarded, archived)
+
+    def lines(self) -> list[str]:
+        if self.inactive:
+            return [f"Phong trào {self.code}: không ở giai đoạn cần nhắc hạn — không gửi gì."]
+        if self.as_of is None:
+            return [
+                f"Phong trào {self.code}: chưa đến giờ gửi nhắc hoặc hôm nay là ngày nghỉ — không gửi gì."
+            ]
+        head = f"Phong trào {self.code}, ngày {fmt_date(self.as_of)}: {len(self.emails)} thư nhắc hạn."
+        out = [head] + ["  → " + e.describe() for e in self.emails]
+        if self.without_email:
+            out.append("  Không có địa chỉ thư: " + ", ".join(sorted(self.without_email)))
+        return out
+
+
+# ---------------------------------------------------------------- the decision (pure over rows)
+
+
+def decide(
+    *,
+    code: str,
+    campaign_id: int,
+    defn: CampaignDefinition,
+    issuer: str,
+    deadlines: list[DeadlineRow],
+    units: list[UnitRow],
+    heads: dict[str, Head],
+    submitted: set[tuple[str, str]],
+    exempt: set[tuple[str, str]],
+    calendar: WorkCalendar,
+    now: datetime,
+    tz: ZoneInfo,
+) -> ReminderPlan:
+    """Every email due at `now` for the whole campaign; `submitted`/`exempt` hold (unit, deadline key)."""
+    policy = defn.reminders
+    today = sweep_day(now, policy, calendar, tz)
+    plan = ReminderPlan(code=code, campaign_id=campaign_id, as_of=today)
+    by_code = {u.code: u for u in units}
+    contact = defn.issuer.contact
+    common = {
+        "campaign_code": code,
+        "campaign_title": defn.title,
+        "issuer_agency": issuer,
+        "contact_department": contact.department,
+        "contact_email": contact.email,
+    }
+    missing: list[dict[str, Any]] = []
+    for d in sorted(deadlines, key=lambda d: (d.due_date, d.key)):
+        # Periodic and final reports are owed by the units that report. The dossier is an invitation, not a
+        # duty: a unit is reminded until it has sent any file of its dossier, and only up to the deadline —
+        # proposing nobody is a unit's right, so nobody is told it is overdue with a dossier (what is missing
+        # from a dossier that was sent is said by the screening, per nomination).
+        dossier_closed = d.kind == DeadlineKind.DOSSIER and now.astimezone(tz).date() > d.due_date
+        owing = [
+            u
+            for u in units
+            if u.reports
+            and (u.code, d.key) not in exempt
+            and (u.code, d.key) not in submitted
+            and not dossier_closed
+        ]
+        for u in owing:
+            plan.owed.add((d.key, u.code))
+            if u.parent_code:
+                plan.escalation_owed.add((d.key, u.parent_code))
+        if today is None or not policy.enabled or not owing:
+            continue
+        left = working_days_left(d.due_date, today, calendar)
+        item = {
+            **common,
+            "item_label": d.label,
+            "item_kind": str(d.kind),
+            "deadline_key": d.key,
+            "due_date": d.due_date,
+            "days_left": max(left, 0),
+            "days_overdue": max(-left, 0),
+        }
+        step = due_step(d.due_date, policy, calendar, today)
+        if step is not None:
+            for u in owing:
+                plan.current_steps[(d.key, u.code)] = step.id
+                if not u.email:
+                    plan.without_email.append(u.code)
+                    continue
+                attach = d.key if d.kind in _TEMPLATE_KINDS else None
+                plan.emails.append(
+                    PlannedEmail(
+                        dedupe_key=dedupe_key(code, d.key, u.code, step.id),
+                        kind=KIND_REMINDER,
+                        step_id=step.id,
+                        deadline_key=d.key,
+                        unit_code=u.code,
+                        recipient=u.email,
+                        recipient_name=u.name,
+                        context={
+                            **item,
+                            "unit_name": u.name,
+                            "step": str(step.kind),
+                            "attached": bool(attach),
+                        },
+                        attach_period=attach,
+                    )
+                )
+        if escalation_due(d.due_date, policy, calendar, today) is not None:
+            plan.emails.extend(_escalations(code, d, owing, by_code, heads, item))
+        if today > d.due_date:
+            missing.append(
+                {
+                    "label": d.label,
+                    "due_date": d.due_date,
+                    "days_overdue": max(-left, 0),
+                    "units": [{"code": u.code, "name": u.name} for u in owing],
+                }
+            )
+    if today is not None and policy.enabled and policy.admin_digest and missing:
+        for admin in defn.issuer.administrators:
+            plan.emails.append(
+                PlannedEmail(
+                    dedupe_key=digest_key(code, today, admin),
+                    kind=KIND_DIGEST,
+                    step_id="digest",
+                    deadline_key=None,
+                    unit_code=None,
+                    recipient=admin,
+                    recipient_name=None,
+                    context={**common, "today": today, "deadlines": missing},
+                )
+            )
+    return plan
+
+
+def _escalations(
+    code: str,
+    d: DeadlineRow,
+    owing: list[UnitRow],
+    by_code: dict[str, UnitRow],
+    heads: dict[str, Head],
+    item: dict[str, Any],
+) -> list[PlannedEmail]:
+    """One escalation per parent unit, listing its late subordinate units (once: keyed by the parent)."""
+    late_by_parent: dict[str, list[UnitRow]] = defaultdict(list)
+    for u in owing:
+        if u.parent_code:
+            late_by_parent[u.parent_code].append(u)
+    out = []
+    for parent_code, late in sorted(late_by_parent.items()):
+        parent = by_code.get(parent_code)
+        head = heads.get(parent_code)
+        recipient = (head.email if head else None) or (parent.email if parent else None)
+        if recipient is None:
+            continue  # nobody to escalate to: the administrators' digest still lists these units
+        out.append(
+            PlannedEmail(
+                dedupe_key=dedupe_key(code, d.key, parent_code, "escalate"),
+                kind=KIND_ESCALATION,
+                step_id="escalate",
+                deadline_key=d.key,
+                unit_code=parent_code,
+                recipient=recipient,
+                recipient_name=head.name if head and head.email else (parent.name if parent else None),
+                context={
+                    **item,
+                    "head_name": head.name if head else "",
+                    "head_title": head.title if head else "",
+                    "parent_name": parent.name if parent else parent_code,
+                    "late_units": [
+                        {"code": u.code, "name": u.name} for u in sorted(late, key=lambda u: u.code)
+                    ],
+                },
+            )
+        )
+    return out
+
+
+# ---------------------------------------------------------------- loading
+
+
+def _campaign(session: Session, code: str) -> Campaign:
+    campaign = session.scalars(select(Campaign).where(col(Campaign.code) == nfc(code).upper())).first()
+    if campaign is None:
+        raise RemindError(f"Không có phong trào mã “{nfc(code).upper()}”.")
+    return campaign
+
+
+def plan_reminders(
+    engine: Engine,
+    code: str,
+    now: datetime,
+    *,
+    calendar: WorkCalendar | None = None,
+    tz: ZoneInfo | None = None,
+) -> ReminderPlan:
+    """Who gets what at `now`: six queries for the whole campaign, then the pure decision. Changes nothing."""
+    from thidua.tasks.launch.emails import issuer_name
+
+    calendar = calendar or load_calendar()
+    tz = tz or ZoneInfo("Asia/Ho_Chi_Minh")
+    with Session(engine) as s:
+        campaign = _campaign(s, code)
+        assert campaign.id is not None
+        cid = campaign.id
+        defn = definition_from_json(campaign.definition_json)
+        if campaign.status not in _ACTIVE:
+            return ReminderPlan(code=campaign.code, campaign_id=cid, as_of=None, inactive=True)
+        deadlines = [
+            DeadlineRow(r.key, DeadlineKind(r.kind), r.label, r.due_date)
+            for r in s.execute(
+                select(
+                    col(Deadline.key), col(Deadline.kind), col(Deadline.label), col(Deadline.due_date)
+                ).where(col(Deadline.campaign_id) == cid)
+            )
+        ]
+        units = [
+            UnitRow(r.unit_code, r.unit_name, r.parent_code, r.email, r.reports)
+            for r in s.execute(
+                select(
+                    col(EnrolledUnit.unit_code),
+                    col(EnrolledUnit.unit_name),
+                    col(EnrolledUnit.parent_code),
+                    col(EnrolledUnit.email),
+                    col(EnrolledUnit.reports),
+                )
+                .where(col(EnrolledUnit.campaign_id) == cid)
+                .order_by(col(EnrolledUnit.unit_code))
+            )
+        ]
+        heads: dict[str, Head] = {}
+        for r in s.execute(
+            select(
+                col(EnrolledPerson.unit_code),
+                col(EnrolledPerson.full_name),
+                col(EnrolledPerson.title),
+                col(EnrolledPerson.email),
+            )
+            .where(col(EnrolledPerson.campaign_id) == cid, col(EnrolledPerson.is_head).is_(True))
+            .order_by(col(EnrolledPerson.person_code))
+        ):
+            heads.setdefault(r.unit_code, Head(r.full_name, r.title, r.email))
+        submitted = {
+            (r.unit_code, r.period_key)
+            for r in s.execute(
+                select(col(Submission.unit_code), col(Submission.period_key))
+                .where(col(Submission.campaign_id) == cid, col(Submission.is_current).is_(True))
+                .distinct()
+            )
+        }
+        # A unit that has sent any file of its dossier no longer owes it (DossierFile has no deadline key: the
+        # campaign has one dossier deadline).
+        dossier_keys = [d.key for d in deadlines if d.kind == DeadlineKind.DOSSIER]
+        for unit_code in s.execute(
+            select(col(DossierFile.unit_code))
+            .where(col(DossierFile.campaign_id) == cid, col(DossierFile.generated).is_(False))
+            .distinct()
+        ).scalars():
+            submitted.update((unit_code, key) for key in dossier_keys)
+        exempt = {
+            (r.unit_code, r.deadline_key)
+            for r in s.execute(
+                select(col(Exemption.unit_code), col(Exemption.deadline_key)).where(
+                    col(Exemption.campaign_id) == cid
+                )
+            )
+        }
+        issuer = issuer_name(s, defn)
+    return decide(
+        code=campaign.code,
+        campaign_id=cid,
+        defn=defn,
+        issuer=issuer,
+        deadlines=deadlines,
+        units=units,
+        heads=heads,
+        submitted=submitted,
+        exempt=exempt,
+        calendar=calendar,
+        now=now,
+        tz=tz,
+    )
+
+
+# ---------------------------------------------------------------- cancelling
+
+
+def _parse_key(key: str) -> tuple[str, str, str] | None:
+    """(deadline key, unit code, step id) of a reminder dedupe key."""
+    parts = key.split(":")
+    if len(parts) != 5 or parts[0] != "remind":
+        return None
+    return parts[2], parts[3], parts[4]
+
+
+# Not sent yet: waiting, or claimed by a dispatcher that has not sent it (it checks before sending).
+_UNSENT = (OutboxStatus.PENDING, OutboxStatus.SENDING)
+
+
+def cancel_pending_reminders(session: Session, campaign_id: int, unit_code: str, deadline_key: str) -> int:
+    """Mark the unit's unsent reminders for a deadline CANCELLED (it submitted, or was exempted).
+
+    Claimed rows too: the dispatcher looks again before it sends (see notifications.outbox). An escalation
+    to the parent unit covers several units: the next sweep cancels it when none is late.
+    """
+    code = session.execute(select(col(Campaign.code)).where(col(Campaign.id) == campaign_id)).scalar_one()
+    prefix = f"remind:{code}:{deadline_key}:{unit_code}:"
+    result = session.execute(
+        update(OUTBOX)
+        .where(
+            OUTBOX.c.campaign_id == campaign_id,
+            OUTBOX.c.kind == KIND_REMINDER,
+            OUTBOX.c.status.in_(_UNSENT),
+            OUTBOX.c.dedupe_key.startswith(prefix, autoescape=True),
+        )
+        .values(status=OutboxStatus.CANCELLED, next_attempt_at=None)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _cancel_stale(session: Session, plan: ReminderPlan) -> int:
+    """Cancel unsent reminders no longer owed, and unit steps superseded by today's (no late "before")."""
+    rows = session.execute(
+        select(OUTBOX.c.id, OUTBOX.c.kind, OUTBOX.c.dedupe_key).where(
+            OUTBOX.c.campaign_id == plan.campaign_id,
+            OUTBOX.c.kind.in_([KIND_REMINDER, KIND_ESCALATION]),
+            OUTBOX.c.status.in_(_UNSENT),
+        )
+    ).all()
+    stale: list[int] = []
+    for row_id, kind, key in rows:
+        parsed = _parse_key(key)
+        if parsed is None:
+            continue
+        deadline_key, unit_code, step_id = parsed
+        if kind == KIND_ESCALATION:
+            if (deadline_key, unit_code) not in plan.escalation_owed:
+                stale.append(row_id)
+        elif (deadline_key, unit_code) not in plan.owed or (
+            plan.as_of is not None and plan.current_steps.get((deadline_key, unit_code), step_id) != step_id
+        ):
+            stale.append(row_id)
+    if stale:
+        session.execute(
+            update(OUTBOX)
+            .where(OUTBOX.c.id.in_(stale), OUTBOX.c.status.in_(_UNSENT))
+            .values(status=OutboxStatus.CANCELLED, next_attempt_at=None)
+        )
+    return len(stale)
+
+
+# ---------------------------------------------------------------- queueing
+
+
+def template_path(settings: Settings, code: str, unit_code: str, period_key: str) -> Path:
+    return settings.documents_dir / code / "templates" / f"{unit_code}-{period_key}.xlsx"
+
+
+def _existing_keys(engine: Engine, keys: list[str]) -> set[str]:
+    found: set[str] = set()
+    with engine.connect() as conn:
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            found.update(conn.scalars(select(OUTBOX.c.dedupe_key).where(OUTBOX.c.dedupe_key.in_(chunk))))
+    return found
+
+
+def queue_reminders(
+    engine: Engine, settings: Settings, plan: ReminderPlan, *, now: datetime
+) -> dict[str, int]:
+    """Render and queue the plan's emails (deduplicated), after cancelling what is no longer owed."""
+    from thidua.tasks.collect.reports import write_template
+
+    already = _existing_keys(engine, [e.dedupe_key for e in plan.emails])
+    fresh = [e for e in plan.emails if e.dedupe_key not in already]
+    rows: list[dict[str, Any]] = []
+    for e in fresh:
+        attachments: list[Path] = []
+        if e.attach_period and e.unit_code:
+            path = template_path(settings, plan.code, e.unit_code, e.attach_period)
+            if not path.is_file():  # one file per unit and period, reused by every later step
+                write_template(engine, plan.code, e.unit_code, e.attach_period, path)
+            attachments.append(path)
+        subject, text, html = render_email(e.kind, e.context)
+        rows.append(
+            {
+                "dedupe_key": e.dedupe_key,
+                "kind": e.kind,
+                "recipient": e.recipient,
+                "recipient_name": e.recipient_name,
+                "subject": subject,
+                "text": text,
+                "html": html,
+                "attachments": attachments,
+                "reply_to": e.context["contact_email"],
+                "campaign_id": plan.campaign_id,
+            }
+        )
+    with transaction(engine) as s:
+        _lock_campaign(s, plan.campaign_id)
+        cancelled = _cancel_stale(s, plan)
+        queued = enqueue_many(s, rows, now, data_dir=settings.data_dir)
+        events = 0 if plan.inactive else len(emit_calendar_events(s, plan, now=now, tz=settings.tz))
+    return {"planned": len(plan.emails), "queued": queued, "cancelled": cancelled, "events": events}
+
+
+def _lock_campaign(session: Session, campaign_id: int) -> None:
+    """Two sweeps of one campaign at once take turns here (PostgreSQL row lock; SQLite has one writer).
+
+    First in the transaction: taken after the outbox inserts, it could deadlock with the other sweep's.
+    """
+    session.execute(select(col(Campaign.id)).where(col(Campaign.id) == campaign_id).with_for_update())
+
+
+# ---------------------------------------------------------------- calendar events
+
+
+@dataclass(frozen=True)
+class CalendarEvent:
+    kind: str  # PERIOD_OPENED or DEADLINE_PASSED
+    deadline_key: str
+    payload: dict[str, Any]
+
+
+def due_calendar_events(
+    deadlines: list[tuple[str, str, date | None, date | None, date]],
+    owed: set[tuple[str, str]],
+    today: date,
+) -> list[CalendarEvent]:
+    """Every period.opened and deadline.passed that has happened by `today` (pure).
+
+    `deadlines`: (key, label, period_start, period_end, due_date). A period opens on the day its report is
+    first accepted (models.report_rows.opens_on: periods are cumulative, so not the campaign's first day);
+    the dossier has no period. A deadline has passed once its due date is over; the payload names the
+    units that still owe it, as of `owed` ((deadline key, unit code) pairs).
+    """
+    out: list[CalendarEvent] = []
+    for key, label, start, end, due in sorted(deadlines, key=lambda d: (d[4], d[0])):
+        if start is not None and end is not None and opens_on(start, end) <= today:
+            payload: dict[str, Any] = {
+                "deadline": key,
+                "label": label,
+                "opens_on": opens_on(start, end).isoformat(),
+                "due_date": due.isoformat(),
+            }
+            out.append(CalendarEvent(PERIOD_OPENED, key, payload))
+        if due < today:
+            owing = sorted(unit for deadline, unit in owed if deadline == key)
+            passed: dict[str, Any] = {
+                "deadline": key,
+                "label": label,
+                "due_date": due.isoformat(),
+                "owing": owing,
+            }
+            out.append(CalendarEvent(DEADLINE_PASSED, key, passed))
+    return out
+
+
+def emit_calendar_events(
+    session: Session, plan: ReminderPlan, *, now: datetime, tz: ZoneInfo
+) -> list[CalendarEvent]:
+    """Store (and emit to Prefect after commit) each period.opened / deadline.passed not yet recorded.
+
+    Set-based: one query for the deadlines, one for the events already there (identified by kind and the
+    payload's "deadline"), one insert batch at flush. Catch-up safe: after downtime each missed event is
+    emitted once, dated `now`. The caller owns the transaction (queue_reminders, after _lock_campaign).
+    """
+    today = now.astimezone(tz).date()
+    deadlines = [
+        (r.key, r.label, r.period_start, r.period_end, r.due_date)
+        for r in session.execute(
+            select(
+                col(Deadline.key),
+                col(Deadline.label),
+                col(Deadline.period_start),
+                col(Deadline.period_end),
+                col(Deadline.due_date),
+            ).where(col(Deadline.campaign_id) == plan.campaign_id)
+        )
+    ]
+    recorded = {
+        (kind, json.loads(payload or "{}").get("deadline"))
+        for kind, payload in session.execute(
+            select(col(DomainEvent.kind), col(DomainEvent.payload_json)).where(
+                col(DomainEvent.campaign_id) == plan.campaign_id,
+                col(DomainEvent.kind).in_([PERIOD_OPENED, DEADLINE_PASSED]),
+            )
+        )
+    }
+    fresh = [
+        e
+        for e in due_calendar_events(deadlines, plan.owed, today)
+        if (e.kind, e.deadline_key) not in recorded
+    ]
+    for e in fresh:
+        emit_domain_event(
+            session,
+            campaign_code=plan.code,
+            campaign_id=plan.campaign_id,
+            kind=e.kind,
+            now=now,
+            payload=e.payload,
+            actor="remind",
+        )
+    return fresh
+
+
+# ---------------------------------------------------------------- exemptions
+
+
+def grant_exemption(
+    engine: Engine,
+    code: str,
+    unit_code: str,
+    deadline_key: str,
+    reason: str,
+    *,
+    granted_by: str,
+    now: datetime,
+) -> tuple[bool, int]:
+    """Record that a unit does not owe a deadline; cancel its pending reminders. (new?, cancelled)"""
+    unit_code, deadline_key, reason = nfc(unit_code), nfc(deadline_key), nfc(reason).strip()
+    if not reason:
+        raise RemindError("Cần ghi lý do miễn nộp.")
+    with transaction(engine) as s:
+        campaign = _campaign(s, code)
+        cid = cast(int, campaign.id)
+        if (
+            s.scalars(
+                select(EnrolledUnit).where(
+                    col(EnrolledUnit.campaign_id) == cid, col(EnrolledUnit.unit_code) == unit_code
+                )
+            ).first()
+            is None
+        ):
+            raise RemindError(f"Đơn vị “{unit_code}” không tham gia phong trào {campaign.code}.")
+        keys = list(s.scalars(select(col(Deadline.key)).where(col(Deadline.campaign_id) == cid)))
+        if deadline_key not in keys:
+            raise RemindError(
+                f"Hạn “{deadline_key}” không có trong lịch của phong trào"
+                f" (các hạn: {', '.join(sorted(keys))})."
+            )
+        exists = s.scalars(
+            select(Exemption).where(
+                col(Exemption.campaign_id) == cid,
+                col(Exemption.unit_code) == unit_code,
+                col(Exemption.deadline_key) == deadline_key,
+            )
+        ).first()
+        if exists is None:
+            s.add(
+                Exemption(
+                    campaign_id=cid,
+                    unit_code=unit_code,
+                    deadline_key=deadline_key,
+                    reason=reason,
+                    granted_by=granted_by,
+                    granted_at=now,
+                )
+            )
+            s.add(
+                DomainEvent(
+                    campaign_id=cid,
+                    kind="exemption_granted",
+                    subject=unit_code,
+                    actor=granted_by,
+                    at=now,
+                    payload_json=json.dumps({"deadline": deadline_key, "reason": reason}, ensure_ascii=False),
+                )
+            )
+        cancelled = cancel_pending_reminders(s, cid, unit_code, deadline_key)
+    return exists is None, cancelled
+
+
+__all__ = [
+    "KIND_DIGEST",
+    "KIND_ESCALATION",
+    "KIND_REMINDER",
+    "CalendarEvent",
+    "PlannedEmail",
+    "RemindError",
+    "ReminderPlan",
+    "cancel_pending_reminders",
+    "decide",
+    "dedupe_key",
+    "due_calendar_events",
+    "emit_calendar_events",
+    "grant_exemption",
+    "plan_reminders",
+    "queue_reminders",
+    "template_path",
+]
