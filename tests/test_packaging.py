@@ -81,6 +81,7 @@ def test_wheel_holds_only_the_thidua_package(tmp_path: Path) -> None:
         "thidua/tasks/review/council.py",
         "thidua/deploy/cli.py",
         "thidua/models/data/base_salary.yaml",
+        "thidua/deploy/demo/examples/tuyen-quang-2024.yaml",
         "thidua/models/migrations/env.py",
         "thidua/models/migrations/versions/0006_scheduler_jobs_under_the_thidua_package.py",
     ):

@@ -70,7 +70,7 @@ from thidua.tasks.collect.progress import period_status
 from thidua.tasks.collect.reports import ingest_files, template_info
 from thidua.tasks.core.directory import import_directory, write_demo
 
-EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"  # a link to the top-level examples/
 NATIONAL_DIRECTORY = "national-2026"
 NATIONAL_CAMPAIGN = EXAMPLES_DIR / "national-2026.yaml"
 NATIONAL_LAUNCH = "25/02/2026"

@@ -24,7 +24,7 @@ from thidua.models.db import ensure_schema, make_engine
 from thidua.models.settings import Settings
 from thidua.tasks.core.directory import import_directory, write_demo
 
-EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"  # a link to the top-level examples/
 DEMO_DIRECTORY = "tuyen-quang-2024"
 DEMO_CAMPAIGN = EXAMPLES_DIR / "tuyen-quang-2024.yaml"
 

@@ -1,0 +1,35 @@
+"""What a person reads for an internal value: Vietnamese labels of states, kinds, levels and choices.
+
+Output (terminal, emails, documents, pages) shows these labels, never stored keys (`in_review`, `khu_vuc`).
+"""
+
+from __future__ import annotations
+
+from thidua.models.campaign import CampaignStatus
+
+CAMPAIGN_STATUS: dict[CampaignStatus, str] = {
+    CampaignStatus.DRAFT: "Chưa phát động",
+    CampaignStatus.LAUNCHED: "Đã phát động",
+    CampaignStatus.COLLECTING: "Đang nhận báo cáo",
+    CampaignStatus.CLOSED: "Đã kết thúc",
+    CampaignStatus.IN_REVIEW: "Đang xét khen thưởng",
+    CampaignStatus.AWARDED: "Đã khen thưởng",
+    CampaignStatus.ARCHIVED: "Đã lưu trữ",
+}
+
+#: The command that moves a campaign into a state, as a person types it (CODE stands for the campaign's code).
+REACHED_BY: dict[CampaignStatus, str] = {
+    CampaignStatus.LAUNCHED: "thidua campaign launch TỆP_KẾ_HOẠCH",
+    CampaignStatus.COLLECTING: "thidua collect CODE",
+    CampaignStatus.CLOSED: "thidua close CODE",
+    CampaignStatus.IN_REVIEW: "thidua review CODE",
+    CampaignStatus.AWARDED: "thidua award run CODE",
+}
+
+
+def campaign_status(value: str | CampaignStatus) -> str:
+    """The Vietnamese label of a campaign state (an unknown value is shown as it is)."""
+    try:
+        return CAMPAIGN_STATUS[CampaignStatus(value)]
+    except ValueError:
+        return str(value)

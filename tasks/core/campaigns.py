@@ -1,0 +1,58 @@
+"""The one way to find a campaign by its code, and to require the state a piece of work needs."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from sqlalchemy import Connection, select
+from sqlmodel import Session, col
+
+from thidua.errors import CampaignNotFound, WrongState
+from thidua.models.campaign import Campaign, CampaignStatus
+from thidua.models.labels import REACHED_BY, campaign_status
+from thidua.models.text import nfc
+
+
+def campaign_code(code: str) -> str:
+    """A campaign code as stored: NFC, trimmed, upper case."""
+    return (nfc(code) or "").upper()
+
+
+def get_campaign(target: Session | Connection, code: str, *, lock: bool = False) -> Campaign:
+    """The campaign with this code, or CampaignNotFound.
+
+    `lock` takes the row lock (SELECT … FOR UPDATE on PostgreSQL): writers of one campaign (ingest, close,
+    revision numbers) serialise on it. On a Core connection the row is loaded through a session bound to
+    that connection, so it shares the caller's transaction.
+    """
+    wanted = campaign_code(code)
+    query = select(Campaign).where(col(Campaign.code) == wanted)
+    if lock:
+        query = query.with_for_update()
+    if isinstance(target, Session):
+        campaign = target.scalars(query).first()
+    else:
+        with Session(bind=target) as session:
+            campaign = session.scalars(query).first()
+    if campaign is None:
+        raise CampaignNotFound(wanted)
+    return campaign
+
+
+def require_state(campaign: Campaign, allowed: Collection[CampaignStatus]) -> CampaignStatus:
+    """The campaign's state when it is one of `allowed`; otherwise WrongState naming the command to run."""
+    status = CampaignStatus(campaign.status)
+    if status in allowed:
+        return status
+    order = list(CampaignStatus)
+    ordered = [s for s in order if s in allowed]
+    needed = " hoặc ".join(campaign_status(s) for s in ordered)
+    ahead = [s for s in ordered if order.index(s) > order.index(status) and s in REACHED_BY]
+    if status == CampaignStatus.CLOSED and CampaignStatus.COLLECTING in allowed:
+        command: str | None = f"thidua reopen {campaign.code} --reason LÝ_DO"
+    elif ahead:
+        command = REACHED_BY[ahead[0]].replace("CODE", campaign.code)
+    else:
+        command = None  # the campaign is past the needed state: no command goes back
+    hint = f"Chạy `{command}` trước." if command else None
+    raise WrongState(campaign.code, campaign_status(status), needed, hint=hint)
