@@ -1,4 +1,4 @@
-"""Writing a file so that a reader never sees half of it: the one way every document, export and email is saved."""
+"""Writing a file so that no reader sees half of it: how documents, exports and emails are saved."""
 
 from __future__ import annotations
 
