@@ -15,7 +15,7 @@ from sqlmodel import col
 from typer.testing import CliRunner
 
 from tests.factories import NATIONAL_DEFINITION, at, launch_campaign_rows, load_demo_directory
-from tests.tasks.test_progress import CODE, NATIONAL, months, write_csv
+from tests.tasks.collect.test_progress import CODE, NATIONAL, months, write_csv
 from thidua.deploy.cli_status import app
 from thidua.models.reporting import UnitTarget
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import SmtpRecorder
 from tests.factories import NATIONAL_DEFINITION, at, launch_campaign_rows, load_demo_directory, task_runs
-from tests.tasks.test_closing import CLOSE_AT, CODE, final_reports
+from tests.tasks.close.test_closing import CLOSE_AT, CODE, final_reports
 from thidua.deploy.cli_close import register
 from thidua.flows.close import close_flow
 from thidua.models.campaign import Campaign, CampaignStatus, EnrolledUnit

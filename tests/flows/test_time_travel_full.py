@@ -27,7 +27,7 @@ from sqlmodel import col
 
 from tests.conftest import SmtpRecorder
 from tests.factories import at, launch_campaign_rows, load_demo_directory
-from tests.tasks.test_reminders import ADMIN, CODE, HEAD_OF_PROVINCE, _settings, _submit
+from tests.tasks.remind.test_reminders import ADMIN, CODE, HEAD_OF_PROVINCE, _settings, _submit
 from thidua.models.campaign import Deadline, DomainEvent, EnrolledUnit
 from thidua.notifications.outbox import dispatch
 from thidua.tasks.core.events import DEADLINE_PASSED, PERIOD_OPENED

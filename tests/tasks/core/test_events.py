@@ -38,7 +38,7 @@ from thidua.tasks.core.events import (
 )
 from thidua.tasks.launch.campaign import persist_campaign
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CODE = "TQ-2024-GIAM-AN"
 NOW = at("15/03/2024", 9)
 

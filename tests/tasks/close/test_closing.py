@@ -14,8 +14,8 @@ from sqlalchemy import Engine, func, select, update
 from sqlmodel import Session, col
 
 from tests.factories import at, launch_campaign_rows, load_demo_directory
-from tests.tasks.test_progress import submit, tq
-from tests.tasks.test_reports import filled
+from tests.tasks.collect.test_progress import submit, tq
+from tests.tasks.collect.test_reports import filled
 from thidua.models.campaign import Campaign, CampaignStatus, DomainEvent
 from thidua.models.outbox import OutboxMessage
 from thidua.models.reporting import RejectedFile, Submission

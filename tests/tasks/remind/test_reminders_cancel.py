@@ -10,7 +10,7 @@ from sqlmodel import col
 
 from tests.conftest import SmtpRecorder
 from tests.factories import at, launch_campaign_rows, load_demo_directory
-from tests.tasks.test_reminders import ALL, _addr, _received, _settings, _submit, _sweep
+from tests.tasks.remind.test_reminders import ALL, _addr, _received, _settings, _submit, _sweep
 from thidua.models.outbox import OutboxMessage, OutboxStatus
 from thidua.notifications.outbox import DispatchResult, claim, dispatch
 from thidua.notifications.transports import RawMessage, SmtpTransport

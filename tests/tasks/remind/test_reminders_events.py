@@ -13,8 +13,8 @@ from sqlalchemy import Engine, func, select
 from sqlmodel import col
 
 from tests.factories import at, at_once, launch_campaign_rows, load_demo_directory
-from tests.tasks.test_events import emitted, prefect_events  # noqa: F401  (the fixture)
-from tests.tasks.test_reminders import CODE, _submit
+from tests.tasks.core.test_events import emitted, prefect_events  # noqa: F401  (the fixture)
+from tests.tasks.remind.test_reminders import CODE, _submit
 from thidua.models.campaign import DomainEvent
 from thidua.models.db import make_engine, transaction
 from thidua.models.settings import Settings

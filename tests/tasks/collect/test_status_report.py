@@ -15,7 +15,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import col
 
 from tests.factories import NATIONAL_DEFINITION, at, launch_campaign_rows, load_demo_directory
-from tests.tasks.test_progress import CODE, NATIONAL, months, submit, write_csv
+from tests.tasks.collect.test_progress import CODE, NATIONAL, months, submit, write_csv
 from thidua.models.campaign import EnrolledUnit
 from thidua.tasks.collect.progress import StatusTable, campaign_status, import_targets
 from thidua.tasks.collect.status_report import COLOURS, status_lines, write_status_chart, write_status_xlsx

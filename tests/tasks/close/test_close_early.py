@@ -20,8 +20,8 @@ from tests.factories import (
     launch_campaign_rows,
     load_demo_directory,
 )
-from tests.tasks.test_events import emitted, prefect_events  # noqa: F401  (a fixture)
-from tests.tasks.test_reports import filled
+from tests.tasks.collect.test_reports import filled
+from tests.tasks.core.test_events import emitted, prefect_events  # noqa: F401  (a fixture)
 from thidua.deploy.scheduler import campaign_job_specs, fires_within, load_snapshots
 from thidua.models.campaign import Campaign, CampaignStatus, EnrolledUnit
 from thidua.models.reporting import Exemption, Submission
