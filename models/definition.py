@@ -138,6 +138,10 @@ def _normal_decimal(value: Decimal) -> Decimal:
     return out.quantize(Decimal(1)) if out.as_tuple().exponent > 0 else out  # type: ignore[operator]
 
 
+# No target, share or multiplier of a real plan comes near 10^12; a bound keeps Decimal arithmetic exact.
+_MAX_MAGNITUDE = 12
+
+
 def _to_decimal(value: object) -> Decimal:
     text = _number_text(value)
     percent = text.endswith("%")
@@ -147,6 +151,8 @@ def _to_decimal(value: object) -> Decimal:
         raise ValueError(f"“{value}” không phải một số") from exc
     if not out.is_finite():
         raise ValueError(f"“{value}” không phải một số hữu hạn")
+    if out and out.adjusted() >= _MAX_MAGNITUDE:
+        raise ValueError(f"“{value}” quá lớn (cần nhỏ hơn 10^{_MAX_MAGNITUDE})")
     if percent:
         out = out / 100
     return _normal_decimal(out)
@@ -861,6 +867,31 @@ def _line_of(root: yaml.Node | None, loc: Loc) -> int | None:
     return line
 
 
+# A national plan has a few hundred nodes and nests about six deep; far beyond that a file is an attack
+# ("billion laughs" aliases, deep nesting) or a mistake, and is refused before anything walks it.
+MAX_NODES = 20_000
+MAX_DEPTH = 40
+
+
+def _too_big(root: yaml.Node) -> Problem | None:
+    """A problem when the document, with every alias expanded, is larger or deeper than a plan can be."""
+    stack: list[tuple[yaml.Node, int]] = [(root, 1)]
+    visited = 0
+    while stack:
+        node, depth = stack.pop()
+        visited += 1
+        if visited > MAX_NODES:
+            limit = f"{MAX_NODES:,}".replace(",", ".")
+            return Problem("", None, f"tệp quá lớn: hơn {limit} mục khi mở rộng các bí danh (*…)")
+        if depth > MAX_DEPTH:
+            return Problem("", node.start_mark.line + 1, f"các mục lồng nhau quá sâu (hơn {MAX_DEPTH} cấp)")
+        if isinstance(node, yaml.MappingNode):
+            stack.extend((part, depth + 1) for pair in node.value for part in pair)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, depth + 1) for item in node.value)
+    return None
+
+
 def _duplicate_keys(node: yaml.Node, loc: Loc = ()) -> list[tuple[Loc, int]]:
     # safe_load keeps the last of two equal keys silently; in a plan that hides a mistake.
     found: list[tuple[Loc, int]] = []
@@ -978,7 +1009,14 @@ def parse_definition(text: str, source_name: str = "<definition>") -> CampaignDe
     loader = _Loader(text)
     try:
         root = loader.get_single_node()
+        too_big = _too_big(root) if root is not None else None
+        if too_big is not None:
+            raise DefinitionError(source_name, [too_big])
         data = loader.construct_document(root) if root is not None else None
+    except RecursionError as exc:  # PyYAML's composer recurses once per nesting level
+        message = f"các mục lồng nhau quá sâu (hơn {MAX_DEPTH} cấp)"
+        line = loader.get_mark().line + 1  # where the reader stood when the nesting ran out
+        raise DefinitionError(source_name, [Problem("", line, message)]) from exc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None

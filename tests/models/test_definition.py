@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import time
 import unicodedata
 from datetime import date
 from decimal import Decimal
@@ -27,6 +29,7 @@ from thidua.models.directory import DisciplineForm, UnitLevel
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TQ = EXAMPLES / "tuyen-quang-2024.yaml"
 NATIONAL = EXAMPLES / "national-2026.yaml"
+TQ_TEXT = TQ.read_text(encoding="utf-8")
 
 MINIMAL = """\
 code: demo-2024
@@ -419,3 +422,49 @@ def test_the_model_itself_enforces_cross_field_rules() -> None:
 
     with pytest.raises(ValueError, match="hạn báo cáo tổng kết"):
         CampaignDefinition.model_validate(data)
+
+
+# ---------------------------------------------------------------- hostile files: refused fast, with a place
+
+
+def _refused_fast(text: str) -> str:
+    started = time.monotonic()
+    with pytest.raises(DefinitionError) as caught:
+        parse_definition(text, "tấn-công.yaml")
+    assert time.monotonic() - started < 5  # refused, not walked for minutes
+    return str(caught.value)
+
+
+def test_billion_laughs_is_refused_without_expanding_the_aliases() -> None:
+    rows = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
+        rows.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 9) + "]")
+    message = _refused_fast("\n".join(rows) + "\n")
+    assert message == "tấn-công.yaml: tệp quá lớn: hơn 20.000 mục khi mở rộng các bí danh (*…)"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: " + "[" * 5000 + "]" * 5000 + "\n",
+        "".join("  " * i + f"k{i}:\n" for i in range(3000)) + "  " * 3000 + "x: 1\n",
+        # deep, yet within Python's recursion limit: refused by the depth check itself
+        "".join("  " * i + f"k{i}:\n" for i in range(60)) + "  " * 60 + "x: 1\n",
+    ],
+    ids=["flow-5000", "block-3000", "block-60"],
+)
+def test_deep_nesting_is_refused_with_its_line(text: str) -> None:
+    message = _refused_fast(text)
+    assert re.fullmatch(r"tấn-công\.yaml:\d+: các mục lồng nhau quá sâu \(hơn 40 cấp\)", message), message
+
+
+@pytest.mark.parametrize("target", ['"1e308%"', "1e308", '"9e12"', '"-1e20%"'])
+def test_an_absurd_number_is_refused_at_its_path(target: str) -> None:
+    text = TQ_TEXT.replace("target: ", f"target: {target}  # ", 1)
+    message = _refused_fast(text)
+    expected = r":\d+: indicators\[0\]\.target: “[^”]+” quá lớn \(cần nhỏ hơn 10\^12\)"
+    assert re.search(expected, message), message
+
+
+def test_a_real_plan_is_far_below_the_size_limits() -> None:
+    assert parse_definition(TQ_TEXT, "tq.yaml").code
