@@ -406,6 +406,12 @@ class Scope(_Model):
 # ---------------------------------------------------------------- data collected and indicators
 
 
+# The largest figure a cell may hold unless the field sets its own `maximum`: far above any real unit
+# (a province handles tens of thousands of cases and trillions of đồng a year), far below what breaks sums.
+DEFAULT_MAX_COUNT = 10**7
+DEFAULT_MAX_MONEY = 10**15
+
+
 class FieldDef(_Model):
     key: Key
     label: Text
@@ -413,6 +419,14 @@ class FieldDef(_Model):
     # True: a running total since the campaign start (must not decrease from one period to the next);
     # False: a stock stated at a point in time (e.g. cases carried over from last year).
     cumulative: bool = True
+    maximum: int | None = Field(default=None, gt=0, le=10**18)  # None: the default bound for its unit
+
+    @property
+    def bound(self) -> int:
+        """The largest value a report may give this field."""
+        if self.maximum is not None:
+            return self.maximum
+        return DEFAULT_MAX_MONEY if self.unit.casefold() in ("đồng", "vnd", "vnđ") else DEFAULT_MAX_COUNT
 
 
 class Indicator(_Model):
@@ -788,8 +802,16 @@ class CampaignDefinition(_Model):
 
 
 def canonical_json(defn: CampaignDefinition) -> str:
-    """Stable JSON of the validated definition (defaults included, keys sorted), whatever the YAML layout."""
-    return json.dumps(defn.model_dump(mode="json"), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    """Stable JSON of the validated definition (defaults included, keys sorted), whatever the YAML layout.
+
+    A field's `maximum` appears only when set, so a definition launched before that setting existed keeps
+    its hash and relaunching it stays a no-op.
+    """
+    data = defn.model_dump(mode="json")
+    for field in data.get("fields", []):
+        if field.get("maximum") is None:
+            field.pop("maximum", None)
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def definition_hash(defn: CampaignDefinition) -> str:

@@ -211,8 +211,8 @@ _INT_RE = re.compile(r"^[+-]?\d+$")
 _DECIMAL_RE = re.compile(r"^[+-]?\d*[.,]\d+([.,]\d+)*$")
 
 
-def parse_count(value: Cell) -> tuple[int | None, str | None]:
-    """A whole non-negative count: (n, None), (None, problem), or (None, None) for an empty cell."""
+def parse_count(value: Cell, maximum: int | None = None) -> tuple[int | None, str | None]:
+    """A whole non-negative count up to `maximum`: (n, None), (None, problem), or (None, None) when empty."""
     expected = "cần một số nguyên không âm (0, 1, 2, …)"
     if is_blank(value):
         return None, None
@@ -247,6 +247,9 @@ def parse_count(value: Cell) -> tuple[int | None, str | None]:
             return None, f"{expected}, nhận được “{nfc(str(value))}”"
     if number < 0:
         return None, f"không được là số âm (nhận được {number})"
+    if maximum is not None and number > maximum:
+        shown = "10^" + str(len(str(number)) - 1) if number >= 10**16 else f"{number:,}".replace(",", ".")
+        return None, f"số quá lớn: {shown} (tối đa {maximum:,})".replace(",", ".")
     return number, None
 
 
@@ -969,7 +972,7 @@ def _parse_values(
         if rv is None:
             errors.append(ReportError(file, f"không tìm thấy ô nhập “{fdef.label}”", field=fdef.label))
             continue
-        number, problem = parse_count(rv.value)
+        number, problem = parse_count(rv.value, fdef.bound)
         if problem is not None:
             errors.append(rv.where.error(file, problem, fdef.label))
         elif number is None:

@@ -468,3 +468,10 @@ def test_an_absurd_number_is_refused_at_its_path(target: str) -> None:
 
 def test_a_real_plan_is_far_below_the_size_limits() -> None:
     assert parse_definition(TQ_TEXT, "tq.yaml").code
+
+
+def test_a_field_bound_changes_the_hash_only_when_it_is_set() -> None:
+    plain = load_definition(TQ)
+    assert '"maximum"' not in canonical_json(plain)  # definitions launched before the setting keep their hash
+    bounded = parse_definition(TQ_TEXT.replace("unit: việc", "unit: việc\n    maximum: 5000", 1), "tq.yaml")
+    assert bounded.fields[0].bound == 5000 and definition_hash(bounded) != definition_hash(plain)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.factories import TQ_DEFINITION
-from thidua.models.definition import CampaignDefinition, load_definition
+from thidua.models.definition import CampaignDefinition, FieldDef, load_definition
 from thidua.models.report_rows import (
     META_SHEET,
     REPORT_SHEET,
@@ -144,6 +144,28 @@ def test_it_reads_whole_non_negative_counts(value: Cell, expected: int | None) -
 def test_it_explains_what_is_wrong_with_a_count(value: Cell, words: str) -> None:
     number, problem = parse_count(value)
     assert number is None and problem is not None and words in problem
+
+
+@pytest.mark.parametrize(
+    ("value", "maximum", "expected"),
+    [
+        (10**7, 10**7, (10**7, None)),
+        (10**7 + 1, 10**7, (None, "số quá lớn: 10.000.001 (tối đa 10.000.000)")),
+        (10**30, 10**7, (None, "số quá lớn: 10^30 (tối đa 10.000.000)")),
+        (1e300, 10**15, (None, "số quá lớn: 10^300 (tối đa 1.000.000.000.000.000)")),
+        ("1000000000000000000000", 10**15, (None, "số quá lớn: 10^21 (tối đa 1.000.000.000.000.000)")),
+    ],
+)
+def test_a_count_above_its_bound_is_refused(
+    value: Cell, maximum: int, expected: tuple[int | None, str | None]
+) -> None:
+    assert parse_count(value, maximum) == expected
+
+
+def test_the_bound_comes_from_the_field_or_its_unit() -> None:
+    assert FieldDef(key="finished", label="Xong", unit="việc").bound == 10**7
+    assert FieldDef(key="money", label="Tiền", unit="đồng").bound == 10**15
+    assert FieldDef(key="finished", label="Xong", unit="việc", maximum=500).bound == 500
 
 
 def test_the_correction_mark_is_x_or_empty() -> None:

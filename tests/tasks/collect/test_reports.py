@@ -293,6 +293,12 @@ CASES: dict[str, Case] = {
     "not a number": _xlsx({**GOOD, "finished": "hai mươi"}, f"ô D23 {FIN}: cần một số nguyên không âm"),
     "negative": _xlsx({**GOOD, "arising": -3}, f"ô D22 {ARI}: không được là số âm"),
     "decimal": _xlsx({**GOOD, "arising": 2.5}, f"ô D22 {ARI}: cần một số nguyên, không có phần thập phân"),
+    "absurdly large": _xlsx(
+        {**GOOD, "carried_over": 10**30}, f"ô D21 {CAR}: số quá lớn: 10^30 (tối đa 10.000.000)"
+    ),
+    "1e300 as a float": _xlsx(
+        {**GOOD, "carried_over": 1e300}, f"ô D21 {CAR}: số quá lớn: 10^300 (tối đa 10.000.000)"
+    ),
     "empty": _xlsx({"arising": 30, "finished": 20}, f"ô D21 {CAR}: chưa điền số liệu"),
     "finished above the total": _xlsx(
         {"carried_over": 10, "arising": 5, "finished": 16}, f"ô D23 {FIN}: “{LABELS['finished']}” (16) không"
@@ -306,6 +312,10 @@ CASES: dict[str, Case] = {
     ),
     "period not open yet": _xlsx(
         GOOD, "ô C8: Báo cáo tháng 03/2024 chưa mở: nhận báo cáo từ ngày 01/03/2024", now=at("29/02/2024", 16)
+    ),
+    "absurd in a CSV": _csv(
+        "TQ-YS", "2024-03", f"dòng 3, cột “{LABELS['arising']}”: số quá lớn: 10.000.001",
+        [["", "", "", "TQ-YS-01", 1, 10**7 + 1, 1, ""]],
     ),
     "unknown unit": _csv("TQ-ZZ", "2024-03", "bad.csv, dòng 2, cột “Mã đơn vị”: mã đơn vị “TQ-ZZ” không có"),
     "unit not enrolled": _csv("BTP", "2024-03", "đơn vị “BTP” không tham gia phong trào"),
