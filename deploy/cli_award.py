@@ -12,14 +12,14 @@ from typing import Annotated
 
 import typer
 
-from thidua.deploy.cli_common import AsOf, open_engine, parse_now
+from thidua.deploy.cli_common import AsOf, ThiduaGroup, open_engine, parse_now
+from thidua.deploy.cli_review import award_run
 from thidua.models.money import vn_money
 from thidua.models.settings import Settings
 from thidua.models.text import fmt_date, parse_date
 from thidua.tasks.award.awards import (
     STATUS_LABELS,
     SUBJECT_LABELS,
-    AwardError,
     issue_awards,
     list_awards,
     record_external_decision,
@@ -27,6 +27,7 @@ from thidua.tasks.award.awards import (
 )
 
 award_app = typer.Typer(
+    cls=ThiduaGroup,
     help="Khen thưởng: ban hành quyết định, giấy khen, tiền thưởng; ghi quyết định của cấp trên; thu hồi.",
     no_args_is_help=True,
 )
@@ -67,9 +68,6 @@ def issue(
         result = issue_awards(
             engine, settings, code, award_key, decided_on=decided_on, now=now, actor=_actor()
         )
-    except AwardError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from exc
     finally:
         engine.dispose()
     for line in result.lines():
@@ -102,9 +100,6 @@ def record_decision(
             now=now,
             actor=_actor(),
         )
-    except AwardError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from exc
     finally:
         engine.dispose()
     for line in result.lines():
@@ -118,9 +113,6 @@ def list_command(code: Annotated[str, typer.Argument(help="Mã phong trào.")]) 
     engine = open_engine(settings)
     try:
         decisions = list_awards(engine, code)
-    except AwardError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from exc
     finally:
         engine.dispose()
     if not decisions:
@@ -153,9 +145,6 @@ def revoke(
     engine = open_engine(settings)
     try:
         grant = revoke_award(engine, settings, grant_id, reason=reason, now=now, actor=_actor())
-    except AwardError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from exc
     finally:
         engine.dispose()
     typer.echo(
@@ -164,8 +153,11 @@ def revoke(
     )
 
 
+award_app.command("run")(award_run)
+
+
 def register(app: typer.Typer) -> None:
-    """Add the `award` command group to the main CLI."""
+    """Add the `award` command group to a `thidua` application."""
     app.add_typer(award_app, name="award")
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from thidua.deploy.cli_common import AsOf, open_engine, parse_now
+from thidua.deploy.cli_common import AsOf, ThiduaGroup, open_engine, parse_now
 from thidua.models.settings import Settings
 
 
@@ -19,13 +19,8 @@ def close(code: str, as_of: AsOf = None) -> None:
 
     typer.echo(configure_prefect(settings))
     from thidua.flows.close import close_flow
-    from thidua.tasks.close.closing import CloseError
 
-    try:
-        summary = close_flow(code, now, settings)
-    except CloseError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from exc
+    summary = close_flow(code, now, settings)
     print_close_summary(summary, settings)
 
 
@@ -63,15 +58,11 @@ def reopen(
     """Mở lại kỳ báo cáo của phong trào đã kết thúc: các đơn vị lại gửi được báo cáo đến lần tổng kết sau."""
     settings = Settings()
     now = parse_now(settings, as_of)
-    from thidua.tasks.close.closing import CloseError
     from thidua.tasks.close.closing import reopen as reopen_campaign
 
     engine = open_engine(settings)
     try:
         result = reopen_campaign(engine, code, now=now, actor=getpass.getuser(), reason=reason)
-    except CloseError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from exc
     finally:
         engine.dispose()
     if result.changed:
@@ -81,10 +72,16 @@ def reopen(
             "Chạy lại “thidua close” để tổng kết khi các đơn vị đã gửi xong."
         )
     else:
-        typer.echo(f"Phong trào {result.code} đang nhận báo cáo ({result.status.value}): không cần mở lại.")
+        typer.echo(f"Phong trào {result.code} đang nhận báo cáo: không cần mở lại.")
+
+
+close_app = typer.Typer(cls=ThiduaGroup)
+close_app.command("close")(close)
+reopen_app = typer.Typer(cls=ThiduaGroup)
+reopen_app.command("reopen")(reopen)
 
 
 def register(app: typer.Typer) -> None:
-    """Add `close` and `reopen` to the `thidua` application."""
+    """Add `close` and `reopen` to a `thidua` application."""
     app.command("close")(close)
     app.command("reopen")(reopen)

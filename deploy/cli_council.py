@@ -12,12 +12,10 @@ from typing import Annotated
 
 import typer
 
-from thidua.deploy.cli_common import AsOf, open_engine, parse_now
-from thidua.deploy.timeparse import parse_as_of
+from thidua.deploy.cli_common import AsOf, ThiduaGroup, open_engine, parse_now
 from thidua.models.settings import Settings
 from thidua.tasks.review.council import (
     CHOICES,
-    CouncilError,
     ReviewSummary,
     break_tie,
     cast_vote,
@@ -30,6 +28,7 @@ from thidua.tasks.review.council import (
 )
 
 council_app = typer.Typer(
+    cls=ThiduaGroup,
     name="council",
     help="Hội đồng Thi đua – Khen thưởng: thành phần, cuộc họp, bỏ phiếu kín, kết quả, biên bản.",
     no_args_is_help=True,
@@ -43,11 +42,6 @@ Actor = Annotated[str, typer.Option("--actor", help="Người thực hiện, ghi
 def register(app: typer.Typer) -> None:
     """Add the `council` group to the main `thidua` app."""
     app.add_typer(council_app, name="council")
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    typer.echo(str(exc), err=True)
-    return typer.Exit(1)
 
 
 def _echo_summary(summary: ReviewSummary, settings: Settings) -> None:
@@ -69,8 +63,6 @@ def setup(
     engine = open_engine(settings)
     try:
         result = import_council(engine, code, unit, file, now=now, actor=actor)
-    except CouncilError as exc:
-        raise _fail(exc) from exc
     finally:
         engine.dispose()
     state = "đã lập" if result.created else ("đã cập nhật" if result.changed else "không thay đổi")
@@ -90,8 +82,6 @@ def demo(
     engine = open_engine(settings)
     try:
         result = demo_council(engine, code, unit, now=now, size=size)
-    except CouncilError as exc:
-        raise _fail(exc) from exc
     finally:
         engine.dispose()
     typer.echo(f"{result.name} ({result.unit_code}): {result.members} thành viên.")
@@ -102,18 +92,16 @@ def open_command(
     code: str,
     unit: Unit,
     present: Annotated[str, typer.Option("--present", help="Mã cán bộ có mặt, cách nhau bằng dấu phẩy.")],
-    at: Annotated[
-        str | None, typer.Option("--at", help="Thời điểm họp (dd/mm/yyyy HH:MM hoặc ISO); mặc định: bây giờ.")
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", "--at", help="Thời điểm họp (dd/mm/yyyy HH:MM hoặc ISO); mặc định: bây giờ."),
     ] = None,
     place: Annotated[str | None, typer.Option("--place", help="Địa điểm họp.")] = None,
     actor: Actor = "cli",
 ) -> None:
     """Mở cuộc họp và ghi danh sách có mặt; in số cuộc họp và tình trạng đủ số lượng."""
     settings = Settings()
-    try:
-        held_at = parse_as_of(at, settings.tz)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--at") from exc
+    held_at = parse_now(settings, as_of)
     codes = [c.strip() for c in present.split(",") if c.strip()]
     engine = open_engine(settings)
     try:
@@ -121,8 +109,6 @@ def open_command(
             engine, code, unit, held_at=held_at, present=codes, place=place, actor=actor
         )
         summary = meeting_summary(engine, code, meeting_id)
-    except CouncilError as exc:
-        raise _fail(exc) from exc
     finally:
         engine.dispose()
     typer.echo(f"Cuộc họp số {meeting_id} — {summary.council_name}")
@@ -150,8 +136,6 @@ def vote(
     engine = open_engine(settings)
     try:
         receipt = cast_vote(engine, meeting, member, nominee, choice, now=now, written=written)
-    except CouncilError as exc:
-        raise _fail(exc) from exc
     finally:
         engine.dispose()
     kind = "phiếu bằng văn bản" if receipt.written else "phiếu"
@@ -173,8 +157,6 @@ def close(
     try:
         summary = close_meeting(engine, code, meeting, now=now, actor=actor)
         path = write_minutes(engine, settings, code, meeting, now=now)
-    except CouncilError as exc:
-        raise _fail(exc) from exc
     finally:
         engine.dispose()
     _echo_summary(summary, settings)
@@ -204,8 +186,6 @@ def tie(
     try:
         summary = break_tie(engine, meeting, ids, reason=reason, actor=chair, now=now, code=code)
         path = write_minutes(engine, settings, code, meeting, now=now)
-    except CouncilError as exc:
-        raise _fail(exc) from exc
     finally:
         engine.dispose()
     _echo_summary(summary, settings)
@@ -220,8 +200,6 @@ def result(code: str, meeting: int) -> None:
     engine = open_engine(settings)
     try:
         summary = meeting_summary(engine, code, meeting)
-    except CouncilError as exc:
-        raise _fail(exc) from exc
     finally:
         engine.dispose()
     _echo_summary(summary, settings)
@@ -235,8 +213,6 @@ def minutes(code: str, meeting: int, as_of: AsOf = None) -> None:
     engine = open_engine(settings)
     try:
         path = write_minutes(engine, settings, code, meeting, now=now)
-    except CouncilError as exc:
-        raise _fail(exc) from exc
     finally:
         engine.dispose()
     typer.echo(f"Biên bản: {path}")

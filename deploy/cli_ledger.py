@@ -12,12 +12,12 @@ from typing import Annotated
 
 import typer
 
-from thidua.deploy.cli_common import open_engine
+from thidua.deploy.cli_common import ThiduaGroup, open_engine
 from thidua.deploy.demo.ledger import CAMPAIGN_DEMOS, write_demo_ledger
 from thidua.models.settings import Settings
 from thidua.models.text import fmt_date, parse_date
 from thidua.tasks.collect.ledger import (
-    LedgerError,
+    LedgerNotReady,
     current_import,
     import_ledger,
     ledger_figures,
@@ -25,6 +25,7 @@ from thidua.tasks.collect.ledger import (
 )
 
 app = typer.Typer(
+    cls=ThiduaGroup,
     name="ledger",
     help="Sổ thụ lý (danh sách việc thi hành án): nhập, tính chỉ số, đối chiếu với báo cáo.",
     no_args_is_help=True,
@@ -59,9 +60,6 @@ def import_command(
     engine = open_engine(settings)
     try:
         result = import_ledger(engine, code, file, as_of=day, now=datetime.now(settings.tz))
-    except LedgerError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from None
     finally:
         engine.dispose()
     typer.echo(result.summary())
@@ -83,12 +81,11 @@ def figures_command(
     try:
         current = current_import(engine, code)
         if current is None:
-            raise LedgerError(f"Phong trào “{code}” chưa nhập sổ thụ lý (thidua ledger import).")
+            raise LedgerNotReady(
+                f"Phong trào “{code}” chưa nhập sổ thụ lý.", hint=f"Chạy `thidua ledger import {code} TỆP`."
+            )
         day = current.as_of if at is None else _day(at, settings, "--at")
         figures = ledger_figures(engine, code, at=day, by="unit" if by == "unit" else "officer")
-    except LedgerError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from None
     finally:
         engine.dispose()
     typer.echo(
@@ -113,9 +110,6 @@ def reconcile_command(
     engine = open_engine(settings)
     try:
         rows = reconcile(engine, code, period)
-    except LedgerError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from None
     finally:
         engine.dispose()
     differing = [r for r in rows if not r.matches]
@@ -142,12 +136,8 @@ def demo_command(
     rows: Annotated[int | None, typer.Option("--rows", min=0, help="Số việc (mặc định theo bộ mẫu)")] = None,
 ) -> None:
     """Ghi sổ thụ lý mẫu (luôn giống hệt nhau giữa các lần chạy) cho danh bạ mẫu."""
-    try:
-        chosen = [u.strip() for item in units or [] for u in item.split(",") if u.strip()]
-        path = write_demo_ledger(code, out, units=chosen or None, rows=rows)
-    except ValueError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from None
+    chosen = [u.strip() for item in units or [] for u in item.split(",") if u.strip()]
+    path = write_demo_ledger(code, out, units=chosen or None, rows=rows)
     typer.echo(str(path))
 
 

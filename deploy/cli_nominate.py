@@ -11,13 +11,12 @@ from typing import Annotated
 
 import typer
 
-from thidua.deploy.cli_common import AsOf, open_engine, parse_now
+from thidua.deploy.cli_common import AsOf, ThiduaGroup, open_engine, parse_now
 from thidua.models.review import NominationStatus, SubjectKind
 from thidua.models.settings import Settings
 from thidua.models.text import fmt_date
 from thidua.tasks.review.eligibility import screen_nominations
 from thidua.tasks.review.nominations import (
-    NominationError,
     NominationResult,
     add_dossier_file,
     draft_documents,
@@ -37,11 +36,6 @@ KIND_LABELS = {SubjectKind.COLLECTIVE: "Tập thể", SubjectKind.INDIVIDUAL: "C
 By = Annotated[str | None, typer.Option("--by", help="Người gửi (email); mặc định: người dùng máy.")]
 
 
-def _fail(exc: Exception) -> typer.Exit:
-    typer.echo(str(exc), err=True)
-    return typer.Exit(1)
-
-
 def _print_nominations(result: NominationResult) -> None:
     marks = {"created": "+", "resubmitted": "+", "updated": "~", "unchanged": "="}
     for item in result.items:
@@ -53,6 +47,7 @@ def _print_nominations(result: NominationResult) -> None:
 
 def build_app() -> typer.Typer:
     app = typer.Typer(
+        cls=ThiduaGroup,
         help="Đề nghị khen thưởng: danh sách đề nghị, hồ sơ, dự thảo danh sách, xét điều kiện.",
         no_args_is_help=True,
     )
@@ -65,8 +60,6 @@ def build_app() -> typer.Typer:
         engine = open_engine(settings)
         try:
             result = import_nominations(engine, code, file, now=now, actor=by or getpass.getuser())
-        except NominationError as exc:
-            raise _fail(exc) from exc
         finally:
             engine.dispose()
         _print_nominations(result)
@@ -81,8 +74,6 @@ def build_app() -> typer.Typer:
         engine = open_engine(settings)
         try:
             views = list_nominations(engine, code, unit_code=unit)
-        except NominationError as exc:
-            raise _fail(exc) from exc
         finally:
             engine.dispose()
         if not views:
@@ -141,8 +132,6 @@ def build_app() -> typer.Typer:
                 actor=by or getpass.getuser(),
             )
             counts = refresh_completeness(engine, code, now=now)
-        except NominationError as exc:
-            raise _fail(exc) from exc
         finally:
             engine.dispose()
         timing = "đúng hạn" if row.on_time else "SAU HẠN"
@@ -165,8 +154,6 @@ def build_app() -> typer.Typer:
         try:
             result = draft_documents(engine, settings, code, unit, now=now)
             counts = refresh_completeness(engine, code, now=now)
-        except NominationError as exc:
-            raise _fail(exc) from exc
         finally:
             engine.dispose()
         for row in result.files:
@@ -184,8 +171,6 @@ def build_app() -> typer.Typer:
         try:
             counts = refresh_completeness(engine, code, now=now)
             summary = screen_nominations(engine, code, now=now)
-        except NominationError as exc:
-            raise _fail(exc) from exc
         finally:
             engine.dispose()
         typer.echo(f"Xét đến {fmt_date(now.astimezone(settings.tz))}. {_counts_line(counts)}")
@@ -215,3 +200,6 @@ def _counts_line(counts: dict[str, int]) -> str:
 def register(app: typer.Typer) -> None:
     """Add the `nomination` command group to the main `thidua` app."""
     app.add_typer(build_app(), name="nomination")
+
+
+nomination_app = build_app()

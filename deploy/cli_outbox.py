@@ -8,13 +8,12 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
-from thidua.deploy.cli_common import open_engine
-from thidua.deploy.timeparse import parse_as_of
+from thidua.deploy.cli_common import ThiduaGroup, open_engine, parse_now
 from thidua.models.outbox import OutboxStatus
 from thidua.models.settings import Settings
 from thidua.notifications.outbox import OUTBOX, dispatch
 
-app = typer.Typer(help="Hộp thư đi: xem và gửi các thư đang chờ.", no_args_is_help=True)
+app = typer.Typer(cls=ThiduaGroup, help="Hộp thư đi: xem và gửi các thư đang chờ.", no_args_is_help=True)
 
 _STATUS_LABELS = {
     OutboxStatus.PENDING: "chờ gửi",
@@ -77,11 +76,7 @@ def dispatch_now(
 ) -> None:
     """Gửi ngay các thư đến hạn (SMTP nếu đã cấu hình, nếu không thì ghi tệp .eml)."""
     settings = Settings()
-    try:
-        now = parse_as_of(as_of, settings.tz)
-    except ValueError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from exc
+    now = parse_now(settings, as_of)
     engine = open_engine(settings)
     try:
         result = dispatch(engine, settings, now=now, worker_id=f"cli@{socket.gethostname()}")

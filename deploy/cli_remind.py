@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from thidua.deploy.cli_common import AsOf, open_engine, parse_now
+from thidua.deploy.cli_common import AsOf, ThiduaGroup, open_engine, parse_now
 from thidua.models.settings import Settings
 from thidua.models.text import nfc
-from thidua.tasks.remind.reminders import RemindError, grant_exemption, plan_reminders
+from thidua.tasks.remind.reminders import grant_exemption, plan_reminders
 
 
 def remind(
@@ -28,9 +28,6 @@ def remind(
         engine = open_engine(settings)
         try:
             plan = plan_reminders(engine, code, now, tz=settings.tz)
-        except RemindError as exc:
-            typer.echo(str(exc), err=True)
-            raise typer.Exit(1) from exc
         finally:
             engine.dispose()
         typer.echo("(chạy thử — không gửi, không ghi gì)")
@@ -42,11 +39,7 @@ def remind(
     typer.echo(configure_prefect(settings))
     from thidua.flows.remind import remind_flow
 
-    try:
-        summary = remind_flow(code, now, settings)
-    except RemindError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from exc
+    summary = remind_flow(code, now, settings)
     for line in summary["lines"]:
         typer.echo(line)
     queue = summary.get("queue") or {}
@@ -73,10 +66,14 @@ def exempt(
         created, cancelled = grant_exemption(
             engine, code, unit, deadline, reason, granted_by=getpass.getuser(), now=now
         )
-    except RemindError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from exc
     finally:
         engine.dispose()
     state = "Đã miễn nộp" if created else "Đơn vị đã được miễn từ trước"
     typer.echo(f"{state}: đơn vị {nfc(unit)}, hạn {nfc(deadline)}. Đã huỷ {cancelled} thư nhắc chờ gửi.")
+
+
+# One single-command application each, so the root loads this module only for `thidua remind` or `exempt`.
+remind_app = typer.Typer(cls=ThiduaGroup)
+remind_app.command("remind")(remind)
+exempt_app = typer.Typer(cls=ThiduaGroup)
+exempt_app.command("exempt")(exempt)

@@ -14,13 +14,13 @@ from typing import Annotated
 import typer
 from sqlalchemy import Engine
 
-from thidua.deploy.cli_common import AsOf, open_engine, parse_now
+from thidua.deploy.cli_common import AsOf, ThiduaGroup, open_engine, parse_now
+from thidua.errors import EXIT_CODES, InvalidInput
 from thidua.models.settings import Settings
 from thidua.models.text import fmt_date, nfc
 from thidua.notifications.outbox import DispatchResult, dispatch
 from thidua.tasks.collect.reports import (
     IngestResult,
-    ReportsError,
     ingest_files,
     normalise_key,
     process_inbox,
@@ -29,13 +29,10 @@ from thidua.tasks.collect.reports import (
 )
 
 app = typer.Typer(
-    help="Báo cáo số liệu định kỳ của đơn vị: mẫu, nộp, lịch sử, hộp thư đến.", no_args_is_help=True
+    cls=ThiduaGroup,
+    help="Báo cáo số liệu định kỳ của đơn vị: mẫu, nộp, lịch sử, hộp thư đến.",
+    no_args_is_help=True,
 )
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    typer.echo(str(exc), err=True)
-    return typer.Exit(1)
 
 
 @app.command("template")
@@ -54,8 +51,6 @@ def template(
     target = output or Path(f"bao-cao-{nfc(code).upper()}-{nfc(unit)}-{key}.xlsx")
     try:
         path = write_template(engine, code, unit, key, target)
-    except ReportsError as exc:
-        raise _fail(exc) from exc
     finally:
         engine.dispose()
     typer.echo(f"Đã ghi mẫu báo cáo: {path}")
@@ -118,12 +113,10 @@ def submit(
         for result in results:
             _print_result(result)
         _print_dispatch(settings, _dispatch(engine, settings, now))
-    except ReportsError as exc:
-        raise _fail(exc) from exc
     finally:
         engine.dispose()
     if any(r.status == "rejected" for r in results):
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_CODES[InvalidInput])  # the reasons are printed above, file by file
 
 
 @app.command("history")
@@ -137,8 +130,6 @@ def history(
     engine = open_engine(settings)
     try:
         entries = report_history(engine, code, unit, period)
-    except ReportsError as exc:
-        raise _fail(exc) from exc
     finally:
         engine.dispose()
     key = normalise_key(period)
@@ -180,7 +171,5 @@ def inbox(code: str, as_of: AsOf = None) -> None:
             f"từ chối {result.rejected}"
         )
         _print_dispatch(settings, _dispatch(engine, settings, now))
-    except ReportsError as exc:
-        raise _fail(exc) from exc
     finally:
         engine.dispose()

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from thidua.deploy.cli_common import AsOf, parse_now
+from thidua.deploy.cli_common import AsOf, ThiduaGroup, parse_now
 from thidua.models.settings import Settings
 
 
@@ -25,14 +25,8 @@ def review(
 
     typer.echo(configure_prefect(settings))
     from thidua.flows.review import review_flow
-    from thidua.tasks.review.council import CouncilError
-    from thidua.tasks.review.start import ReviewError
 
-    try:
-        summary: dict[str, Any] = review_flow(code, now, settings, meeting_id=meeting, actor="cli")
-    except (ReviewError, CouncilError) as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from exc
+    summary: dict[str, Any] = review_flow(code, now, settings, meeting_id=meeting, actor="cli")
     typer.echo(f"Phong trào {summary['code']}: {summary['status']}.")
     typer.echo(f"  Hồ sơ: {summary['completeness']}")
     typer.echo(f"  {summary['screening']}")
@@ -57,13 +51,8 @@ def award_run(
 
     typer.echo(configure_prefect(settings))
     from thidua.flows.award import award_flow
-    from thidua.tasks.award.awards import AwardError
 
-    try:
-        summary: dict[str, Any] = award_flow(code, now, settings, decided_on=decided_on, actor="cli")
-    except AwardError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from exc
+    summary: dict[str, Any] = award_flow(code, now, settings, decided_on=decided_on, actor="cli")
     for lines in summary["decisions"]:
         for line in lines:
             typer.echo(line)
@@ -73,6 +62,5 @@ def award_run(
     typer.echo(f"Thư đã gửi: {emails.get('sent', 0)} · lỗi: {emails.get('failed', 0)}")
 
 
-def register(app: typer.Typer, award_app: typer.Typer) -> None:
-    app.command("review")(review)
-    award_app.command("run")(award_run)
+review_app = typer.Typer(cls=ThiduaGroup)
+review_app.command("review")(review)

@@ -12,13 +12,13 @@ from typing import Annotated
 
 import typer
 
-from thidua.deploy.cli_common import AsOf, open_engine, parse_now
+from thidua.deploy.cli_common import AsOf, ThiduaGroup, open_engine, parse_now
 from thidua.models.settings import Settings
-from thidua.tasks.collect.progress import ProgressError, campaign_status, import_targets
-from thidua.tasks.collect.status_report import status_lines
 
 app = typer.Typer(
-    help="Tình hình thực hiện phong trào và chỉ tiêu giao cho từng đơn vị.", no_args_is_help=True
+    cls=ThiduaGroup,
+    help="Tình hình thực hiện phong trào và chỉ tiêu giao cho từng đơn vị.",
+    no_args_is_help=True,
 )
 
 
@@ -44,10 +44,10 @@ def status(
     day = _as_of(settings, as_of)
     engine = open_engine(settings)
     try:
+        from thidua.tasks.collect.progress import campaign_status
+        from thidua.tasks.collect.status_report import status_lines
+
         table = campaign_status(engine, code, as_of=day, period=period, tz=settings.tz)
-    except ProgressError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from exc
     finally:
         engine.dispose()
     for line in status_lines(table):
@@ -73,10 +73,9 @@ def targets(
     now = parse_now(settings, as_of)
     engine = open_engine(settings)
     try:
+        from thidua.tasks.collect.progress import import_targets
+
         result = import_targets(engine, code, file, now=now)
-    except ProgressError as exc:  # TargetImportError lists every row
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(1) from exc
     finally:
         engine.dispose()
     typer.echo(

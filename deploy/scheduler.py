@@ -56,6 +56,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col
 
+from thidua.errors import Unavailable
 from thidua.models.campaign import Campaign, CampaignStatus, Deadline, DeadlineKind
 from thidua.models.db import make_engine
 from thidua.models.definition import definition_from_json
@@ -119,7 +120,7 @@ class SchedulerSettings(BaseSettings):
         return timedelta(seconds=self.scheduler_lease_seconds)
 
 
-class SchedulerModeError(RuntimeError):
+class SchedulerModeError(Unavailable):
     """This scheduler must not act: the other one (serve or Prefect) owns the jobs."""
 
 

@@ -29,6 +29,7 @@ import typer
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from thidua.deploy.cli_common import ThiduaGroup
 from thidua.deploy.scheduler import (
     DEFAULT_FUNCS,
     JobFuncs,
@@ -261,10 +262,12 @@ def serve(
     raise typer.Exit(code)
 
 
+serve_app = typer.Typer(cls=ThiduaGroup, add_completion=False)
+serve_app.command("serve")(serve)
+
+
 def main() -> None:
-    app = typer.Typer(add_completion=False)
-    app.command()(serve)
-    app()
+    serve_app()
 
 
 if __name__ == "__main__":

@@ -5,6 +5,13 @@ from __future__ import annotations
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
+from thidua.errors import InvalidInput
+
+
+class InvalidMoment(InvalidInput):
+    """A moment typed in a form the command line does not read."""
+
+
 # A bare date means the start of office hours that day: launches and sweeps replayed "on 05/01/2024"
 # behave as if run that morning.
 OFFICE_START = time(8, 0)
@@ -25,8 +32,9 @@ def parse_as_of(value: str | None, tz: ZoneInfo) -> datetime:
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise ValueError(
-            f"“{text}” không phải thời điểm hợp lệ: dùng dd/mm/yyyy, dd/mm/yyyy HH:MM hoặc yyyy-mm-dd[THH:MM]"
+        raise InvalidMoment(
+            f"“{text}” không phải thời điểm hợp lệ.",
+            hint="Viết dd/mm/yyyy, dd/mm/yyyy HH:MM hoặc yyyy-mm-dd[THH:MM], ví dụ 05/01/2024 08:00.",
         ) from exc
     if len(text) == 10:
         parsed = datetime.combine(parsed.date(), OFFICE_START)

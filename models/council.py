@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
+from thidua.errors import RuleRefused
 from thidua.models.definition import Council
 from thidua.models.indicators import fmt_percent
 from thidua.models.review import ReviewOutcome, SubjectKind
@@ -269,7 +270,7 @@ def select_within_quota(
 # ---------------------------------------------------------------- the chair's decision on a tie
 
 
-class TieBreakError(ValueError):
+class TieBreakError(RuleRefused):
     """The chair's order does not fit the tie it is meant to break."""
 
 

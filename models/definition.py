@@ -40,6 +40,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from thidua.errors import InvalidInput
 from thidua.models.directory import DisciplineForm, UnitLevel
 from thidua.models.ledger_rules import MEASURES, Measure
 from thidua.models.text import fmt_date, nfc, parse_date
@@ -833,13 +834,14 @@ class Problem:
     message: str
 
 
-class DefinitionError(ValueError):
+class DefinitionError(InvalidInput):
     """A campaign definition that cannot be used; `problems` says where and why."""
 
     def __init__(self, source_name: str, problems: Sequence[Problem]) -> None:
         self.source_name = source_name
-        self.problems = sorted(problems, key=lambda p: (p.line is None, p.line or 0, p.path))
-        super().__init__(str(self))
+        located = sorted(problems, key=lambda p: (p.line is None, p.line or 0, p.path))
+        super().__init__(f"{source_name}: định nghĩa phong trào không dùng được", located)
+        self.problems: list[Problem] = located
 
     def __str__(self) -> str:
         lines = []
@@ -1037,8 +1039,8 @@ def parse_definition(text: str, source_name: str = "<definition>") -> CampaignDe
         data = loader.construct_document(root) if root is not None else None
     except RecursionError as exc:  # PyYAML's composer recurses once per nesting level
         message = f"các mục lồng nhau quá sâu (hơn {MAX_DEPTH} cấp)"
-        line = loader.get_mark().line + 1  # where the reader stood when the nesting ran out
-        raise DefinitionError(source_name, [Problem("", line, message)]) from exc
+        reached = loader.get_mark().line + 1  # where the reader stood when the nesting ran out
+        raise DefinitionError(source_name, [Problem("", reached, message)]) from exc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None

@@ -44,6 +44,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import TypeVar
 
+from thidua.errors import InvalidInput
 from thidua.models.directory import DISCIPLINE_LABELS, LEVEL_LABELS, DisciplineForm, UnitLevel
 from thidua.models.text import fmt_date, nfc, parse_date
 
@@ -71,12 +72,12 @@ class RowError:
         return ", ".join(where) + ": " + self.problem
 
 
-class DirectoryImportError(ValueError):
+class DirectoryImportError(InvalidInput):
     """The import was rejected as a whole; nothing was written. `.errors` lists every problem found."""
 
     def __init__(self, errors: Sequence[RowError]) -> None:
         self.errors: list[RowError] = list(errors)
-        super().__init__(str(self))
+        super().__init__(str(self), self.errors)
 
     def __str__(self) -> str:
         head = (

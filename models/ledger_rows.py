@@ -36,6 +36,7 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import date, datetime
 from operator import itemgetter
 
+from thidua.errors import InvalidInput
 from thidua.models.directory_rows import Cell, RowError, fold
 from thidua.models.ledger_rules import CLOSING, STATUS_LABELS, Case, Status
 from thidua.models.text import fmt_date, parse_date
@@ -103,12 +104,12 @@ _CLOSING_CODES: frozenset[str] = frozenset(s.value for s in CLOSING)
 _CACHE_LIMIT = 200_000  # distinct date or status spellings remembered; a ledger has a few thousand
 
 
-class LedgerFileError(ValueError):
+class LedgerFileError(InvalidInput):
     """The file cannot be read as a ledger at all (no header, missing columns)."""
 
     def __init__(self, errors: Sequence[RowError]) -> None:
         self.errors = list(errors)
-        super().__init__("\n".join(str(e) for e in self.errors))
+        super().__init__("\n".join(str(e) for e in self.errors), self.errors)
 
 
 def _header_key(cell: Cell) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from thidua.errors import Conflict
 from thidua.models.campaign import CampaignStatus as S
+from thidua.models.labels import campaign_status
 
 ALLOWED: dict[S, frozenset[S]] = {
     S.DRAFT: frozenset({S.LAUNCHED}),
@@ -15,10 +17,11 @@ ALLOWED: dict[S, frozenset[S]] = {
 }
 
 
-class TransitionError(RuntimeError):
+class TransitionError(Conflict):
     pass
 
 
 def check_transition(current: S, target: S) -> None:
     if target not in ALLOWED[current]:
-        raise TransitionError(f"Không thể chuyển trạng thái phong trào từ “{current}” sang “{target}”.")
+        before, after = campaign_status(current), campaign_status(target)
+        raise TransitionError(f"Không thể chuyển trạng thái phong trào từ “{before}” sang “{after}”.")

@@ -18,13 +18,14 @@ from pathlib import Path
 
 import yaml
 
+from thidua.errors import InvalidInput
 from thidua.models.text import fmt_date, nfc
 
 BASE_SALARY_FILE = Path(__file__).parent / "data" / "base_salary.yaml"
 ROUND_UP_TO = 10_000  # VND
 
 
-class MoneyError(ValueError):
+class MoneyError(InvalidInput):
     """A reward amount that cannot be computed (no base salary on that day, a bad multiplier or file)."""
 
 

@@ -6,6 +6,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from thidua.errors import InvalidInput
+
 
 @dataclass(frozen=True)
 class UnitNode:
@@ -25,7 +27,7 @@ class SubtreeRule(Protocol):
     def include_root(self) -> bool: ...
 
 
-class ScopeError(ValueError):
+class ScopeError(InvalidInput):
     """The scope names a unit the directory does not have."""
 
 

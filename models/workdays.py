@@ -19,6 +19,8 @@ import holidays
 import yaml
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from thidua.errors import InvalidInput
+
 DayOffRule = Literal["next_working_day", "previous_working_day", "keep"]
 
 Day = date  # the data file's key is `date`, which would shadow the type inside _Entry
@@ -30,7 +32,7 @@ _MAX_GAP = 60
 _WEEKDAY_NAMES = ("Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ nhật")
 
 
-class CalendarError(ValueError):
+class CalendarError(InvalidInput):
     """The working-day data is unreadable or contradicts itself."""
 
 

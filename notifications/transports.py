@@ -35,11 +35,12 @@ import yagmail
 from yagmail.error import YagInvalidEmailAddress
 from yagmail.validate import validate_email_with_regex
 
+from thidua.errors import Unavailable
 from thidua.models.settings import Settings
 from thidua.notifications.message import WIRE_POLICY
 
 
-class TransportError(Exception):
+class TransportError(Unavailable):
     """Sending failed; `permanent` means the same message will never succeed (bad address, 5xx)."""
 
     def __init__(self, reason: str, *, permanent: bool) -> None:

@@ -24,8 +24,9 @@ An unexpected exception (a bug) is not a ThiduaError: the CLI lets it surface wi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 
 class ThiduaError(Exception):
@@ -85,11 +86,12 @@ class InvalidInput(ThiduaError):
     def __init__(
         self,
         message: str,
-        problems: Iterable[Problem | object] = (),
+        problems: Iterable[Any] = (),
         *,
         hint: str | None = None,
     ) -> None:
-        self.problems: Sequence[Problem | object] = list(problems)
+        # Problem objects, or a module's own located-problem type with the same str() contract.
+        self.problems: list[Any] = list(problems)
         super().__init__(message, hint=hint)
 
     def __str__(self) -> str:

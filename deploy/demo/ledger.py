@@ -24,6 +24,7 @@ from datetime import date
 from pathlib import Path
 
 from thidua.deploy.demo.names import DEMO_NAMES, build_demo
+from thidua.errors import InvalidInput, NotFound
 from thidua.models.ledger_rows import LEDGER_COLUMNS
 from thidua.models.ledger_rules import STATUS_LABELS, Status
 
@@ -55,7 +56,7 @@ def demo_name(name_or_code: str) -> str:
     found = CAMPAIGN_DEMOS.get(key.upper(), key)
     if found not in DEMO_NAMES:
         known = ", ".join([*DEMO_NAMES, *CAMPAIGN_DEMOS])
-        raise ValueError(f"Không có sổ thụ lý mẫu cho “{name_or_code}”; có: {known}")
+        raise NotFound(f"Không có sổ thụ lý mẫu cho “{name_or_code}”; có: {known}.")
     return found
 
 
@@ -88,12 +89,12 @@ def demo_rows(
     chosen = list(demo.officers) if not units else list(dict.fromkeys(units))
     unknown = [u for u in chosen if u not in demo.officers]
     if unknown:
-        raise ValueError(
+        raise InvalidInput(
             f"Đơn vị không có chấp hành viên trong danh bạ mẫu {demo.name}: {', '.join(unknown)}"
         )
     total = demo.default_rows if rows is None else rows
     if total < 0:
-        raise ValueError("số dòng phải không âm")
+        raise InvalidInput("Số dòng phải không âm.")
     counts = _shares({u: len(demo.officers[u]) for u in chosen}, total)
     for unit in chosen:
         yield from _unit_cases(demo, unit, counts[unit])

@@ -186,7 +186,7 @@ def run_national_demo(
 
     `remind_flows` False runs each morning's sweep as the remind flow's three steps called directly (the same
     code, without the ~1 s of a flow run): for a test whose subject is not the reminder flow."""
-    from thidua.deploy.cli import print_launch_summary, run_launch
+    from thidua.deploy.cli_campaign import print_launch_summary, run_launch
 
     tz = settings.tz
     log = NationalLog()

@@ -30,7 +30,7 @@ DEMO_CAMPAIGN = EXAMPLES_DIR / "tuyen-quang-2024.yaml"
 
 
 def run_demo(settings: Settings, *, as_of: datetime) -> None:
-    from thidua.deploy.cli import print_launch_summary, run_launch
+    from thidua.deploy.cli_campaign import print_launch_summary, run_launch
     from thidua.deploy.demo.months import run_months
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)

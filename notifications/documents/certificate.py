@@ -23,6 +23,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
+from thidua.errors import Unavailable
 from thidua.models.text import vn_place_date
 from thidua.notifications.documents.decree30 import MOTTO, NATIONAL_TITLE, SignatureBlock
 
@@ -44,7 +45,7 @@ PAGE_WIDTH, PAGE_HEIGHT = landscape(A4)
 FORM_TITLES = {"giay_khen": "GIẤY KHEN", "bang_khen": "BẰNG KHEN", "bang_khen_thu_tuong": "BẰNG KHEN"}
 
 
-class CertificateError(RuntimeError):
+class CertificateError(Unavailable):
     """A certificate that cannot be drawn (the font is missing)."""
 
 

@@ -30,10 +30,12 @@ from typing import Any, cast
 from sqlalchemy import Engine, Table, and_, func, select, update
 from sqlmodel import Session, col
 
+from thidua.errors import Conflict, InvalidInput, NotFound, ThiduaError
 from thidua.models.campaign import Campaign, CampaignStatus, EnrolledPerson, EnrolledUnit
 from thidua.models.db import insert_ignore, upsert
 from thidua.models.definition import KIND_LABELS, Award, AwardForm, CampaignDefinition, definition_from_json
 from thidua.models.directory import Person, Unit
+from thidua.models.labels import campaign_status
 from thidua.models.money import (
     AwardAmounts,
     MoneyError,
@@ -78,6 +80,7 @@ from thidua.notifications.documents.proposal import (
 )
 from thidua.notifications.outbox import enqueue_many
 from thidua.notifications.templating import render_email
+from thidua.tasks.core.campaigns import get_campaign
 from thidua.tasks.core.events import AWARD_ISSUED, emit_domain_event
 from thidua.tasks.launch.campaign import record_event, transition
 from thidua.tasks.launch.emails import issuer_name
@@ -118,32 +121,31 @@ STATUS_LABELS = {
 # ---------------------------------------------------------------- errors
 
 
-class AwardError(RuntimeError):
-    """Base of this module's errors; messages are Vietnamese, for the person at the command line.
-    A refused operation changes nothing (its transaction is rolled back)."""
+class AwardError(ThiduaError):
+    """Base of this module's errors. A refused operation changes nothing (its transaction is rolled back)."""
 
 
-class UnknownCampaign(AwardError):
+class UnknownAward(AwardError, NotFound):
     pass
 
 
-class UnknownAward(AwardError):
-    pass
-
-
-class NotReady(AwardError):
+class NotReady(AwardError, Conflict):
     """The campaign, its council or its results do not allow issuing yet (state, meeting, ties, none)."""
 
 
-class DecisionConflict(AwardError):
+class DecisionConflict(AwardError, Conflict):
     """A decision number or a recorded decision that contradicts what is stored."""
 
 
-class UnknownGrant(AwardError):
+class UnknownGrant(AwardError, NotFound):
     pass
 
 
-class AlreadyRevoked(AwardError):
+class AlreadyRevoked(AwardError, Conflict):
+    pass
+
+
+class RevocationReasonRequired(AwardError, InvalidInput):
     pass
 
 
@@ -309,11 +311,7 @@ class _Campaign:
 def _load(session: Session, code: str, award_key: str) -> _Campaign:
     # Locks the campaign row (PostgreSQL): two issuances of one campaign run one after the other, so the
     # second finds the first's decision instead of racing it.
-    campaign = session.scalars(
-        select(Campaign).where(col(Campaign.code) == nfc(code).upper()).with_for_update()
-    ).first()
-    if campaign is None:
-        raise UnknownCampaign(f"Không có phong trào mã “{nfc(code).upper()}”.")
+    campaign = get_campaign(session, code, lock=True)
     defn = definition_from_json(campaign.definition_json)
     key = nfc(award_key)
     award = next((a for a in defn.awards if a.key == key), None)
@@ -581,8 +579,9 @@ def _require_in_review(ctx: _Campaign) -> None:
     status = CampaignStatus(ctx.campaign.status)
     if status != CampaignStatus.IN_REVIEW:
         raise NotReady(
-            f"Phong trào {ctx.code} đang ở trạng thái “{status.value}”: chỉ ban hành quyết định khen thưởng "
-            f"khi phong trào đang được xét khen thưởng (“{CampaignStatus.IN_REVIEW.value}”)."
+            f"Phong trào {ctx.code} đang ở trạng thái {campaign_status(status)}: chỉ ban hành quyết định "
+            f"khen thưởng khi phong trào ở trạng thái {campaign_status(CampaignStatus.IN_REVIEW)}.",
+            hint=f"Chạy `thidua review {ctx.code}` trước." if status == CampaignStatus.CLOSED else None,
         )
 
 
@@ -1187,7 +1186,7 @@ def revoke_award(
     an audit event. A grant is revoked once; a second revocation is refused."""
     why = nfc(reason)
     if not why:
-        raise AwardError("Cần ghi lý do thu hồi khen thưởng (--reason).")
+        raise RevocationReasonRequired("Cần ghi lý do thu hồi khen thưởng (--reason).")
     with Session(engine, expire_on_commit=False) as s, s.begin():
         grant = s.scalars(select(AwardGrant).where(col(AwardGrant.id) == grant_id).with_for_update()).first()
         if grant is None:
@@ -1301,9 +1300,7 @@ def revoke_award(
 def list_awards(engine: Engine, code: str) -> list[DecisionView]:
     """The campaign's decisions and proposals with their grants (two queries)."""
     with Session(engine) as s:
-        campaign = s.scalars(select(Campaign).where(col(Campaign.code) == nfc(code).upper())).first()
-        if campaign is None:
-            raise UnknownCampaign(f"Không có phong trào mã “{nfc(code).upper()}”.")
+        campaign = get_campaign(s, code)
         defn = definition_from_json(campaign.definition_json)
         names = {a.key: a.name for a in defn.awards}
         decisions = s.scalars(
@@ -1358,7 +1355,6 @@ __all__ = [
     "IssueResult",
     "NotReady",
     "UnknownAward",
-    "UnknownCampaign",
     "UnknownGrant",
     "allocate_decision_number",
     "authority_title",

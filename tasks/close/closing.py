@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Table, delete, func, select, tuple_
 from sqlmodel import Session, SQLModel, col
 
+from thidua.errors import Conflict, InvalidInput, ThiduaError
 from thidua.models.campaign import (
     Campaign,
     CampaignStatus,
@@ -42,6 +43,7 @@ from thidua.models.campaign import (
 from thidua.models.db import transaction, upsert
 from thidua.models.definition import CampaignDefinition, Indicator, definition_from_json
 from thidua.models.indicators import IndicatorResult, evaluate_all, fmt_percent, fmt_target, tree_order
+from thidua.models.labels import CAMPAIGN_STATUS
 from thidua.models.reporting import ProgressSnapshot, SnapshotSource, Submission
 from thidua.models.review import CampaignDocument, DocumentKind, FinalResult
 from thidua.models.settings import Settings
@@ -62,6 +64,7 @@ from thidua.notifications.outbox import enqueue_many
 from thidua.notifications.templating import render_email
 from thidua.tasks.collect.progress import canonical, compute_all_snapshots, unit_targets
 from thidua.tasks.collect.status_report import short_name
+from thidua.tasks.core.campaigns import get_campaign
 from thidua.tasks.core.events import CAMPAIGN_CLOSED, emit_prefect_event
 from thidua.tasks.launch.campaign import plan_reference, transition
 from thidua.tasks.launch.plan import KIND_LABELS
@@ -74,7 +77,7 @@ __all__ = [
     "CloseResult",
     "ClosingDocuments",
     "DataPeriod",
-    "UnknownCampaign",
+    "ReasonRequired",
     "closing_content",
     "competition_ranks",
     "compute_final_results",
@@ -88,15 +91,8 @@ CLOSED_STATUSES = frozenset(
     {CampaignStatus.CLOSED, CampaignStatus.IN_REVIEW, CampaignStatus.AWARDED, CampaignStatus.ARCHIVED}
 )
 _OPEN_STATUSES = frozenset({CampaignStatus.LAUNCHED, CampaignStatus.COLLECTING})
-STATUS_LABELS = {
-    CampaignStatus.DRAFT: "chưa phát động",
-    CampaignStatus.LAUNCHED: "đã phát động",
-    CampaignStatus.COLLECTING: "đang nhận báo cáo",
-    CampaignStatus.CLOSED: "đã kết thúc",
-    CampaignStatus.IN_REVIEW: "đang xét khen thưởng",
-    CampaignStatus.AWARDED: "đã khen thưởng",
-    CampaignStatus.ARCHIVED: "đã lưu trữ",
-}
+# The state labels as they read inside a sentence ("Phong trào X đã kết thúc").
+STATUS_LABELS = {status: label[0].lower() + label[1:] for status, label in CAMPAIGN_STATUS.items()}
 EMAIL_KIND = "closing_report"
 _REPORT_KINDS = (DeadlineKind.PERIOD_REPORT, DeadlineKind.FINAL_REPORT)
 FINAL_KEY = "final"
@@ -105,35 +101,20 @@ FINAL_RESULT: Table = SQLModel.metadata.tables[FinalResult.__tablename__]
 CAMPAIGN_DOCUMENT: Table = SQLModel.metadata.tables[CampaignDocument.__tablename__]
 
 
-class CloseError(RuntimeError):
-    """Base of this module's errors; messages are Vietnamese, for the person at the command line."""
+class CloseError(ThiduaError):
+    """Base of this module's errors."""
 
 
-class UnknownCampaign(CloseError):
-    pass
-
-
-class CannotClose(CloseError):
+class CannotClose(CloseError, Conflict):
     """The campaign is not in a state that can be closed, or reopened."""
 
 
-class CampaignNotClosed(CloseError):
+class ReasonRequired(InvalidInput, CannotClose):
+    """A reopening without the reason the audit trail keeps."""
+
+
+class CampaignNotClosed(CloseError, Conflict):
     """A closing step that needs the earlier ones (results before documents, documents before emails)."""
-
-
-# ---------------------------------------------------------------- look-ups
-
-
-def _campaign(s: Session, code: str, *, lock: bool = False) -> Campaign:
-    wanted = (nfc(code) or "").upper()
-    query = select(Campaign).where(col(Campaign.code) == wanted)
-    if lock:
-        # Serialises a close against a concurrent ingest (tasks/collect/reports.py locks the same row).
-        query = query.with_for_update()
-    campaign = s.scalars(query).first()
-    if campaign is None:
-        raise UnknownCampaign(f"Không có phong trào mã “{wanted}”.")
-    return campaign
 
 
 def _status(campaign: Campaign) -> CampaignStatus:
@@ -173,14 +154,15 @@ def freeze_and_close(engine: Engine, code: str, *, now: datetime, actor: str) ->
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
     with transaction(engine) as s:
-        campaign = _campaign(s, code, lock=True)
+        campaign = get_campaign(s, code, lock=True)
         assert campaign.id is not None
         before = _status(campaign)
         if before in CLOSED_STATUSES:
             return CloseResult(campaign.code, before, before, False, _last_closed_at(s, campaign.id))
         if before not in _OPEN_STATUSES:
             raise CannotClose(
-                f"Phong trào “{campaign.code}” {STATUS_LABELS[before]}: không thể tổng kết, kết thúc."
+                f"Phong trào “{campaign.code}” {STATUS_LABELS[before]}: không thể tổng kết, kết thúc.",
+                hint="Phát động phong trào trước: `thidua campaign launch TỆP_KẾ_HOẠCH`.",
             )
         # transition() stores the audit row "campaign.closed" (before/after); the Prefect event for the
         # automations follows once that row is committed, as the launch does for "campaign.launched".
@@ -198,9 +180,11 @@ def reopen(engine: Engine, code: str, *, now: datetime, actor: str, reason: str)
         raise ValueError("now must be an aware datetime")
     why = nfc(reason) or ""
     if not why:
-        raise CannotClose("Cần nêu lý do mở lại kỳ báo cáo (--reason).")
+        raise ReasonRequired(
+            "Cần nêu lý do mở lại kỳ báo cáo.", hint=f"Chạy `thidua reopen {code} --reason \"…\"`."
+        )
     with transaction(engine) as s:
-        campaign = _campaign(s, code, lock=True)
+        campaign = get_campaign(s, code, lock=True)
         assert campaign.id is not None
         before = _status(campaign)
         if before in _OPEN_STATUSES:
@@ -246,7 +230,7 @@ def _data_period(conn: Connection, campaign_id: int) -> DataPeriod:
         ).where(col(Deadline.campaign_id) == campaign_id, col(Deadline.kind).in_(list(_REPORT_KINDS)))
     ).all()  # fmt: skip
     if not deadlines:
-        raise CloseError("Phong trào không có kỳ báo cáo nào trong lịch: không có số liệu để tổng kết.")
+        raise CannotClose("Phong trào không có kỳ báo cáo nào trong lịch: không có số liệu để tổng kết.")
     # The final report covers the same span as the last month and comes after it (as tasks/collect/progress).
     ordered = sorted(
         deadlines,
@@ -335,15 +319,10 @@ def compute_final_results(engine: Engine, code: str, *, now: datetime) -> int:
     rewritten (computed_at stays the moment the result last changed). Returns the number of subjects.
     """
     with engine.connect() as conn:
-        row = conn.execute(
-            select(col(Campaign.id), col(Campaign.code), col(Campaign.definition_json)).where(
-                col(Campaign.code) == (nfc(code) or "").upper()
-            )
-        ).first()
-        if row is None or row[0] is None:
-            raise UnknownCampaign(f"Không có phong trào mã “{(nfc(code) or '').upper()}”.")
-        campaign_id, campaign_code = int(row[0]), str(row[1])
-        defn = definition_from_json(row[2])
+        campaign = get_campaign(conn, code)
+        assert campaign.id is not None
+        campaign_id, campaign_code = campaign.id, campaign.code
+        defn = definition_from_json(campaign.definition_json)
         period = _data_period(conn, campaign_id)
     # The same computation a collection run stores; here for the period the close stands on.
     compute_all_snapshots(engine, campaign_code, [period.key], now=now)
@@ -484,7 +463,7 @@ def closing_content(
     """The stored final results as the plain data the closing documents are built from (no computation
     beyond the total of an enrolled forest). Raises CampaignNotClosed before compute_final_results ran."""
     with transaction(engine) as s:
-        campaign = _campaign(s, code)
+        campaign = get_campaign(s, code)
         assert campaign.id is not None
         defn = definition_from_json(campaign.definition_json)
         closed_at = _last_closed_at(s, campaign.id)
@@ -517,7 +496,8 @@ def closing_content(
         campaign_code, title = campaign.code, campaign.title
     if not finals:
         raise CampaignNotClosed(
-            f"Phong trào “{campaign_code}” chưa có kết quả cuối cùng: hãy chạy tổng kết (thidua close)."
+            f"Phong trào “{campaign_code}” chưa có kết quả cuối cùng.",
+            hint=f"Chạy `thidua close {campaign_code}`.",
         )
 
     names = {r.unit_code: r.unit_name for r in enrolled}
@@ -642,7 +622,7 @@ def write_closing_documents(
         DocumentKind.CLOSING_CHART: chart,
     }
     with transaction(engine) as s:
-        campaign = _campaign(s, content.campaign_code)
+        campaign = get_campaign(s, content.campaign_code)
         conn = s.connection()
         known = {
             DocumentKind(r[0]): (r[1], r[2])
@@ -687,7 +667,7 @@ def queue_closing_emails(engine: Engine, settings: Settings, code: str, *, now: 
     Returns how many were new."""
     content = closing_content(engine, code, now=now, tz=settings.tz)
     with transaction(engine) as s:
-        campaign = _campaign(s, content.campaign_code)
+        campaign = get_campaign(s, content.campaign_code)
         defn = definition_from_json(campaign.definition_json)
         documents = {
             DocumentKind(kind): path
@@ -701,8 +681,8 @@ def queue_closing_emails(engine: Engine, settings: Settings, code: str, *, now: 
         }
         if len(documents) < 2:
             raise CampaignNotClosed(
-                f"Phong trào “{campaign.code}” chưa có báo cáo tổng kết để gửi: "
-                "hãy chạy tổng kết (thidua close)."
+                f"Phong trào “{campaign.code}” chưa có báo cáo tổng kết để gửi.",
+                hint=f"Chạy `thidua close {campaign.code}`.",
             )
         units = s.execute(
             select(col(EnrolledUnit.unit_name), col(EnrolledUnit.email))

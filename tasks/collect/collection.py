@@ -8,18 +8,16 @@ from datetime import date, datetime
 from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
+from thidua.errors import CampaignNotFound, Conflict
 from thidua.models.campaign import Campaign, CampaignStatus, Deadline, DeadlineKind, EnrolledUnit
 from thidua.models.db import transaction
 from thidua.models.definition import CampaignDefinition, definition_from_json
 from thidua.models.reporting import Exemption, Submission
+from thidua.tasks.core.campaigns import get_campaign
 from thidua.tasks.launch.campaign import record_event, transition
 
 
-class CampaignNotFound(LookupError):
-    pass
-
-
-class CampaignNotCollecting(RuntimeError):
+class CampaignNotCollecting(Conflict):
     """The campaign is in a state where reports are no longer (or not yet) collected."""
 
 
@@ -35,11 +33,12 @@ class CollectionPlan:
 def start_collection(engine: Engine, code: str, *, now: datetime, today: date) -> CollectionPlan:
     """Find the campaign and the periods to compute; the first run moves a launched campaign to collecting."""
     with transaction(engine) as s:
-        campaign = s.scalars(select(Campaign).where(col(Campaign.code) == code.upper())).first()
-        if campaign is None:
-            raise CampaignNotFound(f"Không có phong trào mã “{code}”.")
+        campaign = get_campaign(s, code)
         if campaign.status == CampaignStatus.DRAFT:
-            raise CampaignNotCollecting(f"Phong trào “{campaign.code}” chưa được phát động.")
+            raise CampaignNotCollecting(
+                f"Phong trào “{campaign.code}” chưa được phát động.",
+                hint="Phát động phong trào trước: `thidua campaign launch TỆP_KẾ_HOẠCH`.",
+            )
         if campaign.status == CampaignStatus.LAUNCHED:
             transition(s, campaign, CampaignStatus.COLLECTING, now=now, actor="collect")
         assert campaign.id is not None
@@ -77,9 +76,8 @@ FINAL_KEY = "final"
 def final_reports_outstanding(engine: Engine, code: str) -> list[str]:
     """Reporting units that owe the final report: neither a report (on time or late) nor an exemption."""
     with Session(engine) as s:
-        campaign_id = s.scalar(select(col(Campaign.id)).where(col(Campaign.code) == code.upper()))
-        if campaign_id is None:
-            raise CampaignNotFound(f"Không có phong trào mã “{code}”.")
+        campaign_id = get_campaign(s, code).id
+        assert campaign_id is not None
         return outstanding_final_reports(s, campaign_id)
 
 
@@ -120,7 +118,7 @@ def may_close_early(engine: Engine, code: str) -> bool:
             )
         ).first()
     if row is None:
-        raise CampaignNotFound(f"Không có phong trào mã “{code}”.")
+        raise CampaignNotFound(code.upper())
     if CampaignStatus(row[0]) not in (CampaignStatus.LAUNCHED, CampaignStatus.COLLECTING):
         return False
     if not definition_from_json(row[1]).close_early_when_complete:

@@ -49,6 +49,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import SQLModel
 
+from thidua.errors import Conflict, InvalidInput, NotFound, ThiduaError
 from thidua.models.campaign import Campaign, Deadline, DeadlineKind, EnrolledPerson, EnrolledUnit
 from thidua.models.definition import CampaignDefinition, definition_from_json
 from thidua.models.ledger_rows import (
@@ -70,6 +71,7 @@ from thidua.models.ledger_rules import (
 )
 from thidua.models.reporting import LedgerCase, LedgerImport, Submission
 from thidua.models.text import fmt_date
+from thidua.tasks.core.campaigns import get_campaign
 
 BATCH_SIZE = 10_000
 
@@ -84,17 +86,25 @@ SUBMISSION: Table = SQLModel.metadata.tables[Submission.__tablename__]
 GroupBy = Literal["unit", "officer"]
 
 
-class LedgerError(ValueError):
-    """A ledger operation that cannot proceed (unknown campaign or period, no ledger imported ...)."""
+class LedgerError(ThiduaError):
+    """Base of the ledger's errors."""
 
 
-class LedgerImportError(LedgerError):
+class LedgerNotReady(LedgerError, Conflict):
+    """The campaign cannot take or give ledger figures yet (not launched, no ledger imported)."""
+
+
+class UnknownLedgerPeriod(LedgerError, NotFound):
+    """No reporting period of that key."""
+
+
+class LedgerImportError(LedgerError, InvalidInput):
     """The file was rejected as a whole; nothing changed. `.errors`: the problems (at most MAX_ERRORS)."""
 
     def __init__(self, source_name: str, errors: Sequence[RowError]) -> None:
         self.source_name = source_name
         self.errors: list[RowError] = list(errors)
-        super().__init__(str(self))
+        super().__init__(str(self), self.errors)
 
     def __str__(self) -> str:
         more = f" (dừng đọc sau {MAX_ERRORS} lỗi)" if len(self.errors) >= MAX_ERRORS else ""
@@ -160,14 +170,9 @@ class _CampaignInfo:
 
 
 def _campaign(conn: Connection, code: str) -> _CampaignInfo:
-    row = conn.execute(
-        select(CAMPAIGN.c.id, CAMPAIGN.c.code, CAMPAIGN.c.definition_json).where(
-            CAMPAIGN.c.code == code.strip().upper()
-        )
-    ).first()
-    if row is None:
-        raise LedgerError(f"Không có phong trào mã “{code}”.")
-    return _CampaignInfo(row.id, row.code, definition_from_json(row.definition_json))
+    found = get_campaign(conn, code)
+    assert found.id is not None
+    return _CampaignInfo(found.id, found.code, definition_from_json(found.definition_json))
 
 
 def current_import(engine: Engine, code: str) -> LedgerImportResult | None:
@@ -305,7 +310,10 @@ def _import(
             ).scalars()
         )
         if not units:
-            raise LedgerError(f"Phong trào “{info.code}” chưa có đơn vị tham gia: hãy phát động trước.")
+            raise LedgerNotReady(
+                f"Phong trào “{info.code}” chưa có đơn vị tham gia.",
+                hint="Phát động phong trào trước: `thidua campaign launch TỆP_KẾ_HOẠCH`.",
+            )
         officers = set(
             conn.execute(
                 select(ENROLLED_PERSON.c.person_code).where(ENROLLED_PERSON.c.campaign_id == info.campaign_id)
@@ -619,18 +627,21 @@ def ledger_figures(
         defn = info.definition
         mapping = defn.ledger_measures()
         if not mapping:
-            raise LedgerError(
-                f"Không chỉ số nào của phong trào “{info.code}” tính được từ sổ thụ lý "
-                "(xem mục ledger của định nghĩa)."
+            raise LedgerNotReady(
+                f"Không chỉ số nào của phong trào “{info.code}” tính được từ sổ thụ lý.",
+                hint="Khai báo mục ledger trong định nghĩa phong trào.",
             )
         current = _current(conn, info.campaign_id)
         if current is None:
-            raise LedgerError(f"Phong trào “{info.code}” chưa nhập sổ thụ lý (thidua ledger import).")
+            raise LedgerNotReady(
+                f"Phong trào “{info.code}” chưa nhập sổ thụ lý.",
+                hint=f"Chạy `thidua ledger import {info.code} TỆP`.",
+            )
         baseline = defn.ledger_baseline
         try:
             check_dates(baseline, at)
         except ValueError as exc:
-            raise LedgerError(str(exc)) from None
+            raise LedgerNotReady(str(exc)) from None
         measures = sorted(set(mapping.values()))
         own = measure_figures(conn, current.id, measures, baseline=baseline, at=at, by=by)
         if by == "unit" and rollup:
@@ -683,7 +694,7 @@ def period_end(conn: Connection, campaign_id: int, period_key: str) -> date:
             )
             .order_by(DEADLINE.c.due_date, DEADLINE.c.key)
         ).scalars()
-        raise LedgerError(f"Không có kỳ báo cáo “{period_key}”; các kỳ: {', '.join(known)}")
+        raise UnknownLedgerPeriod(f"Không có kỳ báo cáo “{period_key}”; các kỳ: {', '.join(known)}")
     value: date = row.period_end
     return value
 

@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, Table, delete, select, tuple_
 from sqlmodel import SQLModel
 
+from thidua.errors import InvalidInput, NotFound, ThiduaError
 from thidua.models.campaign import Campaign, Deadline, DeadlineKind, EnrolledPerson, EnrolledUnit
 from thidua.models.db import transaction, upsert
 from thidua.models.definition import CampaignDefinition, Indicator, definition_from_json
@@ -54,6 +55,7 @@ from thidua.models.indicators import target_for as _target_for
 from thidua.models.report_rows import normalise_period
 from thidua.models.reporting import ProgressSnapshot, SnapshotSource, Submission, UnitTarget
 from thidua.models.text import fmt_date, nfc
+from thidua.tasks.core.campaigns import get_campaign
 from thidua.tasks.launch.campaign import record_event
 
 __all__ = [
@@ -67,7 +69,7 @@ __all__ = [
     "TargetImportError",
     "TargetImportResult",
     "TargetRowError",
-    "UnknownCampaign",
+    "UnknownIndicator",
     "UnknownPeriod",
     "campaign_status",
     "compute_all_snapshots",
@@ -95,15 +97,11 @@ _SOURCE = SnapshotSource.REPORT.value
 # ---------------------------------------------------------------- errors
 
 
-class ProgressError(RuntimeError):
-    """Base of this module's errors; messages are Vietnamese, for the person at the command line."""
+class ProgressError(ThiduaError):
+    """Base of this module's errors."""
 
 
-class UnknownCampaign(ProgressError):
-    pass
-
-
-class UnknownPeriod(ProgressError):
+class UnknownPeriod(ProgressError, NotFound):
     pass
 
 
@@ -116,13 +114,17 @@ class TargetRowError:
         return f"dòng {self.row}: {self.message}" if self.row is not None else self.message
 
 
-class TargetImportError(ProgressError):
+class UnknownIndicator(ProgressError, NotFound):
+    """The campaign has no indicator of that key."""
+
+
+class TargetImportError(ProgressError, InvalidInput):
     """A targets file that was not loaded (nothing was written); `errors` lists every problem."""
 
     def __init__(self, source_name: str, errors: Sequence[TargetRowError]) -> None:
         self.source_name = source_name
         self.errors = list(errors)
-        super().__init__(str(self))
+        super().__init__(str(self), self.errors)
 
     def __str__(self) -> str:
         head = f"{self.source_name}: không nhập chỉ tiêu nào ({len(self.errors)} lỗi)"
@@ -160,15 +162,9 @@ class _Period:
 
 
 def _campaign(conn: Connection, code: str) -> _Campaign:
-    wanted = (nfc(code) or "").upper()
-    row = conn.execute(
-        select(CAMPAIGN.c.id, CAMPAIGN.c.code, CAMPAIGN.c.title, CAMPAIGN.c.definition_json).where(
-            CAMPAIGN.c.code == wanted
-        )
-    ).first()
-    if row is None:
-        raise UnknownCampaign(f"Không có phong trào mã “{wanted}”.")
-    return _Campaign(row.id, row.code, row.title, definition_from_json(row.definition_json))
+    found = get_campaign(conn, code)
+    assert found.id is not None
+    return _Campaign(found.id, found.code, found.title, definition_from_json(found.definition_json))
 
 
 def _units(conn: Connection, campaign_id: int) -> dict[str, _Unit]:
@@ -432,7 +428,7 @@ def target_for(engine: Engine, code: str, unit_code: str, indicator_key: str) ->
         info = _campaign(conn, code)
         indicator = next((i for i in info.definition.indicators if i.key == indicator_key), None)
         if indicator is None:
-            raise ProgressError(f"Phong trào {info.code} không có chỉ tiêu “{indicator_key}”.")
+            raise UnknownIndicator(f"Phong trào {info.code} không có chỉ tiêu “{indicator_key}”.")
         row = conn.execute(
             select(UNIT_TARGET.c.target).where(
                 UNIT_TARGET.c.campaign_id == info.id,

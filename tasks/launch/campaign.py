@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Engine, func, insert, select
 from sqlmodel import Session, col
 
+from thidua.errors import Conflict
 from thidua.models.campaign import (
     Campaign,
     CampaignStatus,
@@ -33,7 +34,7 @@ from thidua.models.scope import UnitNode, resolve_scope
 from thidua.models.text import fmt_date
 
 
-class CampaignConflict(RuntimeError):
+class CampaignConflict(Conflict):
     """The code is already used by a launched campaign with a different definition."""
 
 

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, Table, select, update
 from sqlmodel import Session, col
 
+from thidua.errors import InvalidInput, ThiduaError
 from thidua.models.campaign import (
     Campaign,
     CampaignStatus,
@@ -43,6 +44,7 @@ from thidua.models.text import fmt_date, nfc
 from thidua.models.workdays import WorkCalendar, load_calendar
 from thidua.notifications.outbox import enqueue_many
 from thidua.notifications.templating import render_email
+from thidua.tasks.core.campaigns import get_campaign
 from thidua.tasks.core.events import DEADLINE_PASSED, PERIOD_OPENED, emit_domain_event
 
 OUTBOX = cast(Table, OutboxMessage.__table__)  # type: ignore[attr-defined]
@@ -61,8 +63,12 @@ _ACTIVE = {
 _TEMPLATE_KINDS = {DeadlineKind.PERIOD_REPORT, DeadlineKind.FINAL_REPORT}
 
 
-class RemindError(ValueError):
-    """The sweep or an exemption cannot be done (unknown campaign, unit or deadline)."""
+class RemindError(ThiduaError):
+    """The sweep or an exemption cannot be done."""
+
+
+class ExemptionRefused(RemindError, InvalidInput):
+    """An exemption without a reason, or for a unit or deadline the campaign does not have."""
 
 
 def dedupe_key(code: str, deadline_key: str, unit_code: str, step_id: str) -> str:
@@ -308,13 +314,6 @@ def _escalations(
 # ---------------------------------------------------------------- loading
 
 
-def _campaign(session: Session, code: str) -> Campaign:
-    campaign = session.scalars(select(Campaign).where(col(Campaign.code) == nfc(code).upper())).first()
-    if campaign is None:
-        raise RemindError(f"Không có phong trào mã “{nfc(code).upper()}”.")
-    return campaign
-
-
 def plan_reminders(
     engine: Engine,
     code: str,
@@ -329,7 +328,7 @@ def plan_reminders(
     calendar = calendar or load_calendar()
     tz = tz or ZoneInfo("Asia/Ho_Chi_Minh")
     with Session(engine) as s:
-        campaign = _campaign(s, code)
+        campaign = get_campaign(s, code)
         assert campaign.id is not None
         cid = campaign.id
         defn = definition_from_json(campaign.definition_json)
@@ -650,9 +649,9 @@ def grant_exemption(
     """Record that a unit does not owe a deadline; cancel its pending reminders. (new?, cancelled)"""
     unit_code, deadline_key, reason = nfc(unit_code), nfc(deadline_key), nfc(reason).strip()
     if not reason:
-        raise RemindError("Cần ghi lý do miễn nộp.")
+        raise ExemptionRefused("Cần ghi lý do miễn nộp.")
     with transaction(engine) as s:
-        campaign = _campaign(s, code)
+        campaign = get_campaign(s, code)
         cid = cast(int, campaign.id)
         if (
             s.scalars(
@@ -662,10 +661,10 @@ def grant_exemption(
             ).first()
             is None
         ):
-            raise RemindError(f"Đơn vị “{unit_code}” không tham gia phong trào {campaign.code}.")
+            raise ExemptionRefused(f"Đơn vị “{unit_code}” không tham gia phong trào {campaign.code}.")
         keys = list(s.scalars(select(col(Deadline.key)).where(col(Deadline.campaign_id) == cid)))
         if deadline_key not in keys:
-            raise RemindError(
+            raise ExemptionRefused(
                 f"Hạn “{deadline_key}” không có trong lịch của phong trào"
                 f" (các hạn: {', '.join(sorted(keys))})."
             )

@@ -37,6 +37,7 @@ from sqlalchemy import Engine, Table, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, col
 
+from thidua.errors import Conflict, InvalidInput, NotFound, RuleRefused, ThiduaError
 from thidua.models.campaign import Campaign, EnrolledUnit
 from thidua.models.council import (
     Candidate,
@@ -84,6 +85,7 @@ from thidua.notifications.documents.minutes import (
     Signer,
     render_minutes,
 )
+from thidua.tasks.core.campaigns import get_campaign
 from thidua.tasks.launch.campaign import record_event
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -152,8 +154,12 @@ __all__ = [
 # ---------------------------------------------------------------- errors
 
 
-class CouncilError(RuntimeError):
-    """Base of this module's errors; messages are Vietnamese, for the person at the command line."""
+class CouncilError(ThiduaError):
+    """Base of this module's errors."""
+
+
+class CouncilNotSetUp(CouncilError, NotFound):
+    """No council of that unit for the campaign, or no such unit."""
 
 
 @dataclass(frozen=True)
@@ -171,13 +177,13 @@ class SetupProblem:
         return ", ".join(parts)
 
 
-class CouncilSetupError(CouncilError):
+class CouncilSetupError(CouncilError, InvalidInput):
     """A membership that was not stored (nothing was written); `problems` lists every one."""
 
     def __init__(self, source_name: str | None, problems: Sequence[SetupProblem]) -> None:
         self.source_name = source_name
         self.problems = list(problems)
-        super().__init__(str(self))
+        super().__init__(str(self), self.problems)
 
     def __str__(self) -> str:
         prefix = f"{self.source_name}: " if self.source_name else ""
@@ -189,11 +195,11 @@ class CouncilSetupError(CouncilError):
         return "\n".join([head, *lines])
 
 
-class MeetingError(CouncilError):
+class MeetingError(CouncilError, Conflict):
     """A meeting that cannot be opened, found or closed as asked."""
 
 
-class VoteRefused(CouncilError):
+class VoteRefused(CouncilError, RuleRefused):
     """A ballot that was not recorded; nothing was written."""
 
 
@@ -205,7 +211,7 @@ class VoteAlreadyCast(VoteRefused):
     pass
 
 
-class TieBreakRefused(CouncilError):
+class TieBreakRefused(CouncilError, RuleRefused):
     pass
 
 
@@ -221,15 +227,9 @@ class _Campaign:
 
 
 def _campaign(s: Session, code: str) -> _Campaign:
-    wanted = nfc(code).upper()
-    row = s.execute(
-        select(
-            col(Campaign.id), col(Campaign.code), col(Campaign.title), col(Campaign.definition_json)
-        ).where(col(Campaign.code) == wanted)
-    ).first()
-    if row is None:
-        raise CouncilError(f"Không có phong trào mã “{wanted}”.")
-    return _Campaign(int(row.id), row.code, row.title, definition_from_json(row.definition_json))
+    found = get_campaign(s, code)
+    assert found.id is not None
+    return _Campaign(found.id, found.code, found.title, definition_from_json(found.definition_json))
 
 
 def reviewed_awards(defn: CampaignDefinition, unit_code: str) -> list[Award]:
@@ -254,9 +254,9 @@ def _council(s: Session, campaign_id: int, unit_code: str) -> Council:
         select(Council).where(col(Council.campaign_id) == campaign_id, col(Council.unit_code) == unit_code)
     ).first()
     if council is None:
-        raise CouncilError(
-            f"Hội đồng thi đua – khen thưởng của đơn vị “{unit_code}” chưa được lập cho phong trào này "
-            "(thidua council setup ...)."
+        raise CouncilNotSetUp(
+            f"Hội đồng thi đua – khen thưởng của đơn vị “{unit_code}” chưa được lập cho phong trào này.",
+            hint="Lập Hội đồng: `thidua council setup CODE --unit ĐƠN_VỊ TỆP`.",
         )
     return council
 
@@ -607,11 +607,11 @@ def demo_council(
     TQ-NV and TQ-KT. Size 7 keeps the first two department heads.
     """
     if size < 3:
-        raise CouncilError("Hội đồng cần ít nhất 3 thành viên.")
+        raise CouncilSetupError(None, [SetupProblem(None, None, "Hội đồng cần ít nhất 3 thành viên.")])
     with Session(engine) as s:
         unit = s.execute(select(col(Unit.id)).where(col(Unit.code) == unit_code)).first()
         if unit is None:
-            raise CouncilError(f"Không có đơn vị mã “{unit_code}” trong danh bạ.")
+            raise CouncilNotSetUp(f"Không có đơn vị mã “{unit_code}” trong danh bạ.")
         own = s.execute(
             select(col(Person.code), col(Person.title), col(Person.is_head))
             .where(col(Person.unit_id) == unit.id, col(Person.active).is_(True))
@@ -633,7 +633,8 @@ def demo_council(
         ).all()
     heads = [p for p in own if p.is_head]
     if not heads:
-        raise CouncilError(f"Đơn vị “{unit_code}” chưa có thủ trưởng trong danh bạ để làm Chủ tịch Hội đồng.")
+        problem = f"Đơn vị “{unit_code}” chưa có thủ trưởng trong danh bạ để làm Chủ tịch Hội đồng."
+        raise CouncilSetupError(None, [SetupProblem(None, None, problem)])
     chair = heads[0].code
     deputies = [p.code for p in own if p.code != chair and _plain(p.title).startswith("pho ")]
     by_unit: dict[int, list[Any]] = defaultdict(list)

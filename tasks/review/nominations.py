@@ -36,12 +36,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, bindparam, func, select, update
 from sqlmodel import Session, SQLModel, col
 
+from thidua.errors import Conflict, InvalidInput, ThiduaError
 from thidua.models.campaign import Campaign, CampaignStatus, Deadline, EnrolledPerson, EnrolledUnit
 from thidua.models.db import transaction
 from thidua.models.definition import CampaignDefinition, DossierPart, definition_from_json
 from thidua.models.directory_rows import HEADER_SEARCH_ROWS, Cell, RowError, cell_text, fold
 from thidua.models.eligibility import Reason
 from thidua.models.indicators import IndicatorResult
+from thidua.models.labels import campaign_status
 from thidua.models.reporting import ProgressSnapshot, SnapshotSource
 from thidua.models.review import (
     CampaignDocument,
@@ -64,6 +66,7 @@ from thidua.notifications.documents.dossier import (
     render_nomination_list,
     render_results_summary,
 )
+from thidua.tasks.core.campaigns import get_campaign
 from thidua.tasks.core.directory import read_csv_rows, read_xlsx_rows
 from thidua.tasks.launch.campaign import record_event
 
@@ -80,7 +83,6 @@ __all__ = [
     "NominationRejected",
     "NominationResult",
     "NominationView",
-    "UnknownCampaign",
     "add_dossier_file",
     "campaign_and_definition",
     "dossier_deadline",
@@ -144,20 +146,20 @@ _SAFE_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$")
 # ---------------------------------------------------------------- errors
 
 
-class NominationError(RuntimeError):
-    """Base of this module's errors; messages are Vietnamese, for the person who sent the input."""
+class NominationError(ThiduaError):
+    """Base of this module's errors."""
 
 
-class UnknownCampaign(NominationError):
-    pass
+class NominationsClosed(NominationError, Conflict):
+    """The campaign is past the stage that takes nominations."""
 
 
-class NominationRejected(NominationError):
+class NominationRejected(NominationError, InvalidInput):
     """The whole list was refused; nothing was written. `.errors` locates every problem."""
 
     def __init__(self, errors: Sequence[RowError]) -> None:
         self.errors: list[RowError] = list(errors)
-        super().__init__(str(self))
+        super().__init__(str(self), self.errors)
 
     def __str__(self) -> str:
         head = (
@@ -171,7 +173,7 @@ class NominationImportError(NominationRejected):
     """A nomination file that cannot be imported (unreadable, wrong headers or bad rows)."""
 
 
-class DossierFileError(NominationError):
+class DossierFileError(NominationError, InvalidInput):
     """A dossier file refused: unknown part or unit, wrong type, too large, empty."""
 
 
@@ -189,21 +191,10 @@ def local_day(now: datetime) -> date:
     return _aware(now).astimezone(VN_TZ).date()
 
 
-def _campaign(session: Session, code: str, *, lock: bool = False) -> Campaign:
-    query = select(Campaign).where(col(Campaign.code) == nfc(code).upper())
-    if lock:
-        # Serialises writers of one campaign on PostgreSQL (revision numbers, upserts).
-        query = query.with_for_update()
-    campaign = session.scalars(query).first()
-    if campaign is None:
-        raise UnknownCampaign(f"Không có phong trào mã “{nfc(code).upper()}”.")
-    return campaign
-
-
 def campaign_and_definition(
     session: Session, code: str, *, lock: bool = False
 ) -> tuple[Campaign, CampaignDefinition]:
-    campaign = _campaign(session, code, lock=lock)
+    campaign = get_campaign(session, code, lock=lock)
     return campaign, definition_from_json(campaign.definition_json)
 
 
@@ -322,8 +313,8 @@ def _nominate(
         campaign, defn = campaign_and_definition(s, code, lock=True)
         assert campaign.id is not None
         if CampaignStatus(campaign.status) in _CLOSED_STATUSES:
-            raise NominationError(
-                f"Phong trào {campaign.code} đang ở trạng thái “{CampaignStatus(campaign.status).value}”: "
+            raise NominationsClosed(
+                f"Phong trào {campaign.code} đang ở trạng thái {campaign_status(campaign.status)}: "
                 "không nhận đề nghị khen thưởng."
             )
         deadline = dossier_deadline(s, campaign.id, defn)

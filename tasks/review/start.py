@@ -4,20 +4,15 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Engine, select
-from sqlmodel import col
+from sqlalchemy import Engine
 
-from thidua.models.campaign import Campaign, CampaignStatus
+from thidua.models.campaign import CampaignStatus
 from thidua.models.db import transaction
 from thidua.models.definition import definition_from_json
 from thidua.models.settings import Settings
 from thidua.tasks.award.awards import IssueResult, NotReady, issue_awards
+from thidua.tasks.core.campaigns import get_campaign, require_state
 from thidua.tasks.launch.campaign import transition
-
-
-class ReviewError(RuntimeError):
-    pass
-
 
 _REVIEWED = (CampaignStatus.IN_REVIEW, CampaignStatus.AWARDED, CampaignStatus.ARCHIVED)
 
@@ -25,26 +20,18 @@ _REVIEWED = (CampaignStatus.IN_REVIEW, CampaignStatus.AWARDED, CampaignStatus.AR
 def start_review(engine: Engine, code: str, *, now: datetime, actor: str) -> CampaignStatus:
     """Closed → in review (the nominations are screened and the council may meet). Idempotent."""
     with transaction(engine) as s:
-        campaign = s.scalars(select(Campaign).where(col(Campaign.code) == code.upper())).first()
-        if campaign is None:
-            raise ReviewError(f"Không có phong trào mã “{code}”.")
+        campaign = get_campaign(s, code)
         status = CampaignStatus(campaign.status)
         if status in _REVIEWED:
             return status
-        if status != CampaignStatus.CLOSED:
-            raise ReviewError(
-                f"Phong trào “{campaign.code}” chưa tổng kết (trạng thái “{status.value}”): "
-                "chạy `thidua close` trước khi xét khen thưởng."
-            )
+        require_state(campaign, {CampaignStatus.CLOSED})
         transition(s, campaign, CampaignStatus.IN_REVIEW, now=now, actor=actor)
         return CampaignStatus.IN_REVIEW
 
 
 def award_keys(engine: Engine, code: str) -> list[str]:
     with engine.connect() as conn:
-        raw = conn.scalar(select(col(Campaign.definition_json)).where(col(Campaign.code) == code.upper()))
-    if raw is None:
-        raise ReviewError(f"Không có phong trào mã “{code}”.")
+        raw = get_campaign(conn, code).definition_json
     return [a.key for a in definition_from_json(raw).awards]
 
 

@@ -41,7 +41,7 @@ def test_validate_exits_nonzero_with_the_path_and_line_of_each_problem(tmp_path:
 
     result = CliRunner().invoke(app, ["campaign", "validate", str(bad)])
 
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert f"{bad.name}:{line}: awards[0].quota.individual:" in result.output
 
 
@@ -83,11 +83,12 @@ def test_launch_from_the_command_line_then_list_and_show(cli_env: str, tmp_path:
 
     changed = edited_definition(tmp_path, TQ_DEFINITION, "collective: 2", "collective: 5")
     refused = runner.invoke(app, ["campaign", "launch", str(changed)])
-    assert refused.exit_code == 1
+    assert refused.exit_code == 4
     assert "đã được phát động" in refused.output
 
     listing = runner.invoke(app, ["campaign", "list"])
-    assert "TQ-2024-GIAM-AN" in listing.output and "launched" in listing.output
+    assert "TQ-2024-GIAM-AN" in listing.output and "Đã phát động" in listing.output
+    assert "launched" not in listing.output  # the state's label, never its stored key
     shown = runner.invoke(app, ["campaign", "show", "TQ-2024-GIAM-AN", "--json"])
     data = json.loads(shown.output)
     assert data["units"] == {"tinh": 1, "phong": 4, "khu_vuc": 7}

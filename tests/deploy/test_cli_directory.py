@@ -61,7 +61,7 @@ def test_demo_then_import_prints_counts_and_a_second_import_changes_nothing(
     assert "Kỷ luật: 5" in show.stdout
 
 
-def test_a_bad_import_prints_every_error_and_exits_1_changing_nothing(cli_env: str, tmp_path: Path) -> None:
+def test_a_bad_import_prints_every_error_and_exits_2_changing_nothing(cli_env: str, tmp_path: Path) -> None:
     units = tmp_path / "units.csv"
     units.write_text(
         "Mã đơn vị,Tên đơn vị,Mã đơn vị cấp trên,Cấp,Email,Địa danh\n"
@@ -72,7 +72,7 @@ def test_a_bad_import_prints_every_error_and_exits_1_changing_nothing(cli_env: s
     )
     result = CliRunner().invoke(app, ["import", str(units)])
 
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "units.csv, dòng 3, cột “Tên đơn vị”: thiếu giá trị" in result.stderr
     assert "units.csv, dòng 4, cột “Cấp”: “Sở”" in result.stderr
     show = CliRunner().invoke(app, ["show"])
@@ -82,7 +82,7 @@ def test_a_bad_import_prints_every_error_and_exits_1_changing_nothing(cli_env: s
 def test_an_unknown_demo_name_or_bad_as_of_is_refused(cli_env: str, tmp_path: Path) -> None:
     runner = CliRunner()
     demo = runner.invoke(app, ["demo", "ha-noi-1999", "--out", str(tmp_path)])
-    assert demo.exit_code == 1
+    assert demo.exit_code == 3
     assert "tuyen-quang-2024" in demo.stderr
     bad = runner.invoke(app, ["import", str(tmp_path / "x.csv"), "--as-of", "hôm qua"])
     assert bad.exit_code == 2

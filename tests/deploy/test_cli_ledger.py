@@ -61,7 +61,7 @@ def test_demo_import_figures_and_reconcile(cli_env: str, tmp_path: Path) -> None
     assert "TQ-YS\tfinished\t—\t" in recon.stdout
 
 
-def test_a_bad_ledger_prints_its_errors_and_exits_1(cli_env: str, tmp_path: Path) -> None:
+def test_a_bad_ledger_prints_its_errors_and_exits_2(cli_env: str, tmp_path: Path) -> None:
     bad = tmp_path / "bad.csv"
     bad.write_text(
         "Mã việc,Mã đơn vị,Mã chấp hành viên,Ngày thụ lý,Ngày có điều kiện,Trạng thái,Ngày trạng thái,"
@@ -69,9 +69,9 @@ def test_a_bad_ledger_prints_its_errors_and_exits_1(cli_env: str, tmp_path: Path
         encoding="utf-8",
     )
     result = CliRunner().invoke(app, ["import", CODE, str(bad), "--as-of", "30/06/2024"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "bad.csv, dòng 2, cột “Mã đơn vị”: đơn vị “TQ-XX” không tham gia phong trào" in result.output
 
     missing = CliRunner().invoke(app, ["figures", CODE])
-    assert missing.exit_code == 1
+    assert missing.exit_code == 4
     assert "chưa nhập sổ thụ lý" in missing.output

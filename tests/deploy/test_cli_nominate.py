@@ -80,14 +80,14 @@ def test_a_unit_nominates_files_its_dossier_and_gets_screened(env: dict[str, str
     assert "✓ Không bị kỷ luật trong thời gian xét (01/10/2023 – 30/06/2024)" in listed.output
 
 
-def test_refused_input_exits_1_with_the_reason(env: dict[str, str], tmp_path: Path) -> None:
+def test_refused_input_exits_nonzero_with_the_reason(env: dict[str, str], tmp_path: Path) -> None:
     app = make_app()
     exe = tmp_path / "to-trinh.exe"
     exe.write_bytes(b"MZ")
     out = runner.invoke(
         app, ["nomination", "dossier", CODE, str(exe), "--unit", "TQ-YS", "--part", "to_trinh"], env=env
     )
-    assert out.exit_code == 1
+    assert out.exit_code == 2
     assert "loại tệp “exe” không được nhận" in out.output
     missing = runner.invoke(app, ["nomination", "list", "KHONG-CO"], env=env)
-    assert missing.exit_code == 1 and "Không có phong trào mã “KHONG-CO”" in missing.output
+    assert missing.exit_code == 3 and "Không có phong trào mã “KHONG-CO”" in missing.output

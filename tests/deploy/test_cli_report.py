@@ -77,7 +77,7 @@ def test_template_submit_again_and_history(env: dict[str, str], tmp_path: Path) 
     assert "quá hạn (hạn 05/04/2024)" in history.output and "thay đổi: finished: 18 → 20" in history.output
 
 
-def test_a_rejected_submission_exits_1_lists_the_errors_and_sends_the_email(
+def test_a_rejected_submission_exits_2_lists_the_errors_and_sends_the_email(
     env: dict[str, str], tmp_path: Path
 ) -> None:
     blank = tmp_path / "mau.xlsx"
@@ -86,7 +86,7 @@ def test_a_rejected_submission_exits_1_lists_the_errors_and_sends_the_email(
     )
     bad = fill(blank, tmp_path / "sai.xlsx", 500)
     result = runner.invoke(app, ["submit", CODE, str(bad), "--as-of", "02/04/2024"], env=env)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "✗ sai.xlsx: không tiếp nhận (1 lỗi)" in result.output
     assert "ô D23 (Số việc có điều kiện trên một năm đã thi hành xong)" in result.output
     assert "(500) không được lớn hơn" in result.output and "Thư: đã gửi 1" in result.output
@@ -122,9 +122,9 @@ def test_unknown_campaign_and_bad_date_are_reported_with_exit_codes(
     env: dict[str, str], tmp_path: Path
 ) -> None:
     unknown = runner.invoke(app, ["history", "KHONG-CO", "--unit", "TQ-YS", "--period", "2024-03"], env=env)
-    assert unknown.exit_code == 1 and "Không có phong trào mã “KHONG-CO”" in unknown.output
+    assert unknown.exit_code == 3 and "Không có phong trào mã “KHONG-CO”" in unknown.output
     no_unit = runner.invoke(app, ["template", CODE, "--unit", "TQ-VP", "--period", "2024-03"], env=env)
-    assert no_unit.exit_code == 1 and "không thuộc diện gửi báo cáo định kỳ" in no_unit.output
+    assert no_unit.exit_code == 2 and "không thuộc diện gửi báo cáo định kỳ" in no_unit.output
     bad_date = runner.invoke(app, ["inbox", CODE, "--as-of", "32/13/2024"], env=env)
     assert bad_date.exit_code == 2
     nothing = runner.invoke(app, ["history", CODE, "--unit", "TQ-YS", "--period", "2024-03"], env=env)

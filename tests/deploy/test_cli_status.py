@@ -72,12 +72,12 @@ def test_status_of_a_chosen_period_and_of_an_earlier_day(env: dict[str, str]) ->
     )
 
 
-def test_status_of_an_unknown_campaign_or_period_exits_1_with_the_reason(env: dict[str, str]) -> None:
+def test_status_of_an_unknown_campaign_or_period_exits_3_with_the_reason(env: dict[str, str]) -> None:
     unknown = runner.invoke(app, ["status", "KHONG-CO"], env=env)
-    assert unknown.exit_code == 1 and "Không có phong trào mã “KHONG-CO”." in unknown.output
+    assert unknown.exit_code == 3 and "Không có phong trào mã “KHONG-CO”." in unknown.output
 
     period = runner.invoke(app, ["status", CODE, "--period", "2025-01"], env=env)
-    assert period.exit_code == 1 and "Kỳ báo cáo “2025-01” không có trong lịch" in period.output
+    assert period.exit_code == 3 and "Kỳ báo cáo “2025-01” không có trong lịch" in period.output
 
     bad_day = runner.invoke(app, ["status", CODE, "--as-of", "31/02/2024"], env=env)
     assert bad_day.exit_code == 2
@@ -106,7 +106,7 @@ def test_targets_are_imported_or_refused_whole(engine: Engine, db_url: str, tmp_
         tmp_path / "sai.csv", [["Mã đơn vị", "Chỉ tiêu", "Giá trị"], ["TNN", "completion_cases", "x"]]
     )
     refused = runner.invoke(app, ["targets", NATIONAL, str(bad)], env=env)
-    assert refused.exit_code == 1
+    assert refused.exit_code == 2
     assert (
         "sai.csv: không nhập chỉ tiêu nào (1 lỗi)" in refused.output
         and "sai.csv: dòng 2: giá trị" in refused.output

@@ -27,3 +27,10 @@ def test_migrations_match_the_models(engine: Engine) -> None:
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
     assert diff == []
+
+
+def test_the_head_constant_is_alembics_head(engine: Engine) -> None:
+    """Commands check the schema against HEAD_REVISION without loading Alembic: it must not drift."""
+    from thidua.models.db import HEAD_REVISION
+
+    assert head_revision(engine) == HEAD_REVISION

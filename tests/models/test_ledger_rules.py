@@ -8,7 +8,7 @@ from fractions import Fraction
 import pytest
 
 from tests.factories import NATIONAL_DEFINITION, TQ_DEFINITION
-from thidua.models.definition import load_definition, parse_definition
+from thidua.models.definition import DefinitionError, load_definition, parse_definition
 from thidua.models.ledger_rows import (
     LEDGER_COLUMNS,
     LedgerFileError,
@@ -191,7 +191,7 @@ def test_a_ledger_mapping_to_an_unknown_field_is_reported_with_its_line() -> Non
     text = TQ_DEFINITION.read_text(encoding="utf-8").replace(
         "ledger:\n  baseline: 2024-01-01\n", "ledger:\n  baseline: 2024-01-01\n  fields: {giam: finished}\n"
     )
-    with pytest.raises(ValueError, match=r"ledger\.fields\.giam: chỉ số “giam” không có trong fields"):
+    with pytest.raises(DefinitionError, match=r"ledger\.fields\.giam: chỉ số “giam” không có trong fields"):
         parse_definition(text, "tq.yaml")
 
 

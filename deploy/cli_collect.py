@@ -1,0 +1,40 @@
+"""`thidua collect CODE`: the collection flow of one campaign."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from thidua.deploy.cli_common import AsOf, ThiduaGroup, parse_now
+from thidua.models.settings import Settings
+
+app = typer.Typer(cls=ThiduaGroup)
+
+
+@app.command()
+def collect(code: str, as_of: AsOf = None) -> None:
+    """Thu thập số liệu (luồng Prefect “collect”): hộp thư đến, tổng hợp, tỷ lệ báo cáo, gửi thư."""
+    settings = Settings()
+    now = parse_now(settings, as_of)
+    from thidua.deploy.prefect_env import configure_prefect
+
+    typer.echo(configure_prefect(settings))
+    from thidua.flows.collect import collect_flow
+
+    summary = collect_flow(code, now, settings)
+    print_collect_summary(summary)
+
+
+def print_collect_summary(summary: dict[str, Any]) -> None:
+    inbox = summary.get("inbox") or {}
+    typer.echo(f"Phong trào {summary['code']}: thu thập số liệu ngày {summary['as_of']}.")
+    typer.echo(
+        f"  Hộp thư đến: {inbox.get('accepted', 0)} tệp được tiếp nhận,"
+        f" {inbox.get('rejected', 0)} tệp bị trả lại"
+    )
+    status = summary.get("timeliness") or {}
+    if status:
+        typer.echo(f"  Kỳ {status['period']}: {status['summary']}")
+        if status["missing"]:
+            typer.echo("  Quá hạn chưa nộp: " + ", ".join(status["missing"]))
