@@ -16,14 +16,17 @@ The rules (layout, reading, checks) are pure, in models/report_rows.py; this mod
 from __future__ import annotations
 
 import csv
+import fcntl
 import hashlib
 import io
 import json
 import logging
 import os
 import re
+import stat
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -32,11 +35,12 @@ from typing import Any, Literal, cast
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session, col
 
-from thidua.errors import CampaignNotFound, InvalidInput, ThiduaError
+from thidua.errors import InvalidInput, ThiduaError
 from thidua.models.campaign import Campaign, Deadline, DeadlineKind, DomainEvent, EnrolledPerson, EnrolledUnit
 from thidua.models.db import transaction
 from thidua.models.definition import CampaignDefinition, definition_from_json
 from thidua.models.directory import Unit
+from thidua.models.files import NotARegularFile, read_regular_file, shown_name
 from thidua.models.report_rows import (
     CLOSED_STATUSES,
     META_SHEET,
@@ -78,7 +82,6 @@ __all__ = [
     "IngestResult",
     "ReportsError",
     "TemplateError",
-    "UnknownCampaign",
     "ingest_files",
     "normalise_key",
     "process_inbox",
@@ -98,10 +101,6 @@ _REPORT_KINDS = (DeadlineKind.PERIOD_REPORT, DeadlineKind.FINAL_REPORT)
 
 class ReportsError(ThiduaError):
     """Base of this module's errors."""
-
-
-# Kept under this module's name: callers and the inbox's error file name it.
-UnknownCampaign = CampaignNotFound
 
 
 class TemplateError(ReportsError, InvalidInput):
@@ -438,6 +437,7 @@ class IngestResult:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     stored_path: Path | None = None  # absolute, under the data dir
+    unsafe: bool = False  # a link or special file: refused unread, moved aside as it is
     notified: bool = False  # a rejection email was queued
 
     @property
@@ -461,8 +461,12 @@ def ingest_files(
     *,
     now: datetime,
     submitted_by: str | None = None,
+    within: Path | None = None,
 ) -> list[IngestResult]:
-    """Ingest report files of a campaign, each on its own; raises UnknownCampaign for an unknown code."""
+    """Ingest report files of a campaign, each on its own; raises CampaignNotFound for an unknown code.
+
+    Only regular files are read, never through a symbolic link; with `within`, only files directly in that
+    folder (the inbox)."""
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
     with Session(engine) as s:
@@ -471,7 +475,10 @@ def ingest_files(
         view = _CampaignView(
             campaign.id, campaign.code, campaign.title, definition_from_json(campaign.definition_json)
         )
-    return [_ingest_one(engine, settings, view, Path(p), now=now, submitted_by=submitted_by) for p in paths]
+    return [
+        _ingest_one(engine, settings, view, Path(p), now=now, submitted_by=submitted_by, within=within)
+        for p in paths
+    ]
 
 
 def _ingest_one(
@@ -482,10 +489,13 @@ def _ingest_one(
     *,
     now: datetime,
     submitted_by: str | None,
+    within: Path | None = None,
 ) -> IngestResult:
-    source_name = (nfc(path.name) or "tệp")[:300]
+    source_name = (shown_name(nfc(path.name)) or "tệp")[:300]
     try:
-        data = path.read_bytes()
+        data = read_regular_file(path, within=within)
+    except NotARegularFile as exc:
+        return IngestResult(path, source_name, "rejected", "", errors=[str(exc)], unsafe=True)
     except OSError as exc:
         problem = f"không đọc được tệp ({exc.strerror or type(exc).__name__})"
         return IngestResult(path, source_name, "rejected", "", errors=[f"{source_name}: {problem}"])
@@ -949,24 +959,60 @@ def process_inbox(engine: Engine, settings: Settings, code: str, *, now: datetim
     processed, rejected = inbox / "processed", inbox / "rejected"
     for folder in (inbox, processed, rejected):
         folder.mkdir(parents=True, exist_ok=True)
+    with _inbox_lock(inbox):
+        return _process_inbox(engine, settings, campaign_code, inbox, processed, rejected, now)
+
+
+@contextmanager
+def _inbox_lock(inbox: Path) -> Iterator[None]:
+    """One inbox run at a time per campaign: a second run (thread or process) waits, then finds it empty.
+
+    SQLite cannot lock the campaign row as PostgreSQL does, so two runs ingesting the same file would race
+    for its revision number."""
+    # Beside the campaign's inbox, not in it: the folder units and clerks see holds only their files.
+    with open(inbox.parent / f".{inbox.name}.lock", "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _process_inbox(
+    engine: Engine,
+    settings: Settings,
+    campaign_code: str,
+    inbox: Path,
+    processed: Path,
+    rejected: Path,
+    now: datetime,
+) -> InboxResult:
+    # is_file() follows links; lstat does not: a link is listed here and refused unread by ingest.
     files = sorted(
         p
         for p in inbox.iterdir()
-        if p.is_file() and p.suffix.lower() in REPORT_SUFFIXES and not p.name.startswith(("~$", "."))
+        if not stat.S_ISDIR(p.lstat().st_mode)
+        and p.suffix.lower() in REPORT_SUFFIXES
+        and not p.name.startswith(("~$", "."))
     )
     results: list[IngestResult] = []
     moved: list[tuple[Path, Path]] = []
     for path in files:
-        [result] = ingest_files(engine, settings, campaign_code, [path], now=now, submitted_by="inbox")
+        [result] = ingest_files(
+            engine, settings, campaign_code, [path], now=now, submitted_by="inbox", within=inbox
+        )
         results.append(result)
-        if result.sha256 == "":
+        if result.sha256 == "" and not result.unsafe:
             continue  # unreadable right now (locked, vanished): leave it for the next run
-        target = _free_name(processed if result.accepted else rejected, path.name, result.sha256)
+        target = _free_name(processed if result.accepted else rejected, path.name, result.sha256 or "link")
         if not result.accepted:
             # Written before the move: a crash in between leaves the file in the inbox, to be redone whole.
             report = target.with_name(target.name + ".errors.txt")
             report.write_text("\n".join(result.errors) + "\n", encoding="utf-8")
-        os.replace(path, target)
+        try:
+            os.replace(path, target)  # a link is moved as a link: its target is never touched
+        except FileNotFoundError:
+            continue  # another inbox run moved it first; that run's result stands
         moved.append((path, target))
     return InboxResult(inbox, results, moved)
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 from openpyxl import load_workbook
 from sqlalchemy import Engine, select
 from sqlmodel import col
@@ -17,8 +16,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import SmtpRecorder
 from tests.factories import launch_campaign_rows, load_demo_directory
-from thidua.deploy.cli_award import award_app
-from thidua.deploy.cli_review import register as register_review
+from thidua.deploy.cli import app
 from thidua.deploy.demo.months import run_months
 from thidua.deploy.demo.review import TIE_REASON, review_outcomes, run_review
 from thidua.models.campaign import Campaign, CampaignStatus
@@ -147,9 +145,6 @@ def test_the_seed_003_campaign_runs_from_reports_to_the_award_decision(
     monkeypatch.setenv("THIDUA_DATA_DIR", str(settings.data_dir))
     for key, value in smtp_server.settings_overrides().items():
         monkeypatch.setenv(f"THIDUA_{key.upper()}", str(value))
-    app = typer.Typer()
-    app.add_typer(award_app, name="award")
-    register_review(app, award_app)
     runner = CliRunner()
 
     reviewed = runner.invoke(app, ["review", CODE, "--as-of", "20/07/2024 09:00"])

@@ -16,6 +16,7 @@ from sqlmodel import Session, col
 
 from tests.conftest import SmtpRecorder
 from tests.factories import TQ_DEFINITION, at, edited_definition, launch_campaign_rows, load_demo_directory
+from thidua.errors import CampaignNotFound
 from thidua.models.campaign import Campaign, CampaignStatus, DomainEvent
 from thidua.models.outbox import OutboxMessage
 from thidua.models.report_rows import META_SHEET, REPORT_SHEET
@@ -24,7 +25,6 @@ from thidua.models.settings import Settings
 from thidua.notifications.outbox import dispatch
 from thidua.tasks.collect.reports import (
     TemplateError,
-    UnknownCampaign,
     ingest_files,
     process_inbox,
     report_history,
@@ -189,7 +189,7 @@ def test_a_template_is_only_made_for_an_enrolled_reporting_unit_and_a_report_per
         template(engine, tmp_path, unit="BTP")
     with pytest.raises(TemplateError, match=r"các kỳ: 2024-01, .*2024-06, final"):
         template(engine, tmp_path, period="dossier")
-    with pytest.raises(UnknownCampaign):
+    with pytest.raises(CampaignNotFound):
         write_template(engine, "KHONG-CO", "TQ-YS", "2024-03", tmp_path / "x.xlsx")
 
 
@@ -597,5 +597,76 @@ def test_a_file_name_already_in_processed_does_not_overwrite_it(
 def test_an_unknown_campaign_is_an_error_not_a_rejection(
     engine: Engine, settings: Settings, launched: int
 ) -> None:
-    with pytest.raises(UnknownCampaign, match="KHONG-CO"):
+    with pytest.raises(CampaignNotFound, match="KHONG-CO"):
         process_inbox(engine, settings, "khong-co", now=IN_APRIL)
+
+
+def test_links_in_the_inbox_are_refused_unread_and_moved_aside_as_links(
+    engine: Engine, settings: Settings, launched: int, tmp_path: Path
+) -> None:
+    inbox = settings.inbox_dir / CODE
+    inbox.mkdir(parents=True, exist_ok=True)
+    valid_outside = filled(engine, tmp_path, "ys.xlsx")  # a good report, but outside the inbox
+    secret = tmp_path / "secret.csv"
+    secret.write_text("mật khẩu,không được đọc\n", encoding="utf-8")
+    (inbox / "ys.xlsx").symlink_to(valid_outside)
+    (inbox / "passwd.csv").symlink_to(secret)
+
+    result = process_inbox(engine, settings, CODE, now=IN_APRIL)
+
+    assert [r.status for r in result.results] == ["rejected", "rejected"]
+    assert all("liên kết (symlink)" in r.errors[0] for r in result.results)
+    assert submissions(engine) == []  # a link to a valid report is not a revision
+    assert count(engine, RejectedFile) == 0  # nothing read, nothing stored
+    rejected = inbox / "rejected"
+    assert (rejected / "ys.xlsx").is_symlink() and (rejected / "passwd.csv").is_symlink()
+    assert secret.read_text(encoding="utf-8") == "mật khẩu,không được đọc\n"
+    stored = [p for p in settings.data_dir.rglob("*") if p.is_file() and not p.is_symlink()]
+    assert not any(p.read_bytes() == secret.read_bytes() for p in stored)
+    assert not any(inbox.glob("*.xlsx")) and not any(inbox.glob("*.csv"))
+
+
+def test_a_file_named_to_deceive_is_shown_escaped(
+    engine: Engine, settings: Settings, launched: int, tmp_path: Path
+) -> None:
+    inbox = settings.inbox_dir / CODE
+    name = "bao-cao\u202excod.exe\n.csv"  # a right-to-left override and a newline inside the name
+    path = csv_report(tmp_path, "x.csv", [CODE, "TQ-XX", "2024-03", "", 1, 1, 1, ""])
+    inbox.mkdir(parents=True, exist_ok=True)
+    (inbox / name).write_bytes(path.read_bytes())
+
+    [result] = process_inbox(engine, settings, CODE, now=IN_APRIL).results
+
+    assert result.status == "rejected"
+    assert result.source_name == "bao-cao\\u202excod.exe\\u000a.csv"
+    assert all("\u202e" not in e and "\n" not in e for e in result.errors)
+
+
+def test_two_inbox_runs_at_once_both_finish_and_count_each_file_once(
+    engine: Engine, settings: Settings, launched: int, tmp_path: Path
+) -> None:
+    import threading
+
+    inbox = settings.inbox_dir / CODE
+    units = ["TQ-YS", "TQ-SD", "TQ-CH", "TQ-HY", "TQ-LB", "TQ-NH"]
+    for unit in units:
+        fill(template(engine, tmp_path, unit), inbox / f"{unit}.xlsx", GOOD)
+    barrier = threading.Barrier(2)
+    outcomes: list[object] = []
+
+    def run() -> None:
+        barrier.wait()
+        try:
+            outcomes.append(process_inbox(engine, settings, CODE, now=IN_APRIL))
+        except Exception as exc:  # the loser of a race must not fail: recorded to be asserted below
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+
+    assert [type(o).__name__ for o in outcomes] == ["InboxResult", "InboxResult"], outcomes
+    assert sorted(r[1] for r in submissions(engine)) == sorted(units)
+    assert sorted(p.name for p in (inbox / "processed").iterdir()) == sorted(f"{u}.xlsx" for u in units)
