@@ -95,6 +95,13 @@ log = logging.getLogger(__name__)
 
 # A filled template is a few dozen KB; anything far larger is not one (and openpyxl would load it all).
 MAX_REPORT_BYTES = 10 * 1024 * 1024
+# A filled template is a few hundred cells and tens of KB once unzipped; the national officer table of one
+# unit stays under a few thousand rows. Far beyond these a file is a mistake or an attack (a zip bomb, a sheet
+# whose rows were copied down a million times) and is refused before it is expanded.
+MAX_UNZIPPED_BYTES = 25 * 1024 * 1024
+MAX_CELLS = 100_000
+MAX_CSV_ROWS = 20_000
+MAX_LISTED_ERRORS = 50  # the rejection email and the .errors.txt list these, then how many more
 REPORT_SUFFIXES = (".xlsx", ".csv")
 _REPORT_KINDS = (DeadlineKind.PERIOD_REPORT, DeadlineKind.FINAL_REPORT)
 
@@ -370,13 +377,17 @@ def read_report_file(name: str, data: bytes, defn: CampaignDefinition) -> RawRep
         first = next((line for line in text.splitlines() if line.strip()), "")
         # The header decides the separator: Excel in a Vietnamese locale writes ';'.
         delimiter = max((",", ";", "\t"), key=first.count)
-        rows: list[list[Cell]] = [
-            list(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-        ]
+        rows: list[list[Cell]] = []
+        for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
+            if len(rows) >= MAX_CSV_ROWS:
+                return _unreadable(name, f"tệp có hơn {_n(MAX_CSV_ROWS)} dòng; mẫu báo cáo chỉ vài trăm dòng")
+            rows.append(list(row))
         return read_csv_report(name, rows, defn.fields)
     if suffix == ".xlsx":
         try:
             workbook = _xlsx_cells(data)
+        except _TooLarge as exc:
+            return _unreadable(name, str(exc))
         except Exception as exc:
             # The per-file edge: whatever a malformed workbook makes openpyxl raise (BadZipFile, KeyError,
             # ValueError ...), the file is rejected with a reason and the other files go on.
@@ -397,20 +408,44 @@ def _unreadable(name: str, problem: str) -> RawReport:
     return raw
 
 
+class _TooLarge(Exception):
+    """A workbook past the bounds above; its message is the Vietnamese reason."""
+
+
+def _n(value: int) -> str:
+    return f"{value:,}".replace(",", ".")
+
+
 def _xlsx_cells(data: bytes) -> dict[str, dict[str, Cell]]:
+    import zipfile
+
     from openpyxl import load_workbook  # only the XLSX path pays for importing openpyxl
 
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        unzipped = sum(info.file_size for info in archive.infolist())
+    if unzipped > MAX_UNZIPPED_BYTES:
+        mb, limit = unzipped // (1024 * 1024), MAX_UNZIPPED_BYTES // (1024 * 1024)
+        raise _TooLarge(
+            f"tệp giải nén ra {_n(mb)} MB (tối đa {limit} MB); mẫu báo cáo chỉ vài chục KB — "
+            "hãy gửi lại đúng tệp mẫu"
+        )
     # read_only streams the sheets; data_only gives a formula's value as Excel last computed it.
     wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     try:
         out: dict[str, dict[str, Cell]] = {}
+        seen = 0
         for ws in wb.worksheets:
-            out[ws.title] = {
-                cell.coordinate: cast(Cell, cell.value)
-                for row in ws.iter_rows()
-                for cell in row
-                if cell.value is not None
-            }
+            # The declared size may be small while the sheet holds more rows: read what is really there.
+            ws.reset_dimensions()
+            cells: dict[str, Cell] = {}
+            for row in ws.iter_rows():
+                seen += len(row)
+                if seen > MAX_CELLS:
+                    raise _TooLarge(f"tệp có hơn {_n(MAX_CELLS)} ô; mẫu báo cáo chỉ vài trăm ô")
+                for cell in row:
+                    if cell.value is not None:
+                        cells[cell.coordinate] = cast(Cell, cell.value)
+            out[ws.title] = cells
         return out
     finally:
         wb.close()
@@ -770,7 +805,12 @@ def _reject(
     now: datetime,
     submitted_by: str | None,
 ) -> IngestResult:
-    errors = [str(e) for e in checked.errors]
+    listed = list(checked.errors[:MAX_LISTED_ERRORS])
+    if len(checked.errors) > MAX_LISTED_ERRORS:
+        more = len(checked.errors) - MAX_LISTED_ERRORS
+        summary = f"… và {_n(more)} lỗi khác (chỉ liệt kê {MAX_LISTED_ERRORS} lỗi đầu)"
+        listed.append(ReportError(source_name, summary))
+    errors = [str(e) for e in listed]
     unit = (raw.unit_code or "")[:40] or None
     key = (raw.period_key or "")[:40] or None
     rel = Path("reports") / view.code / "rejected" / f"{sha[:16]}{_suffix(source_name)}"
@@ -804,7 +844,7 @@ def _reject(
             source_name=source_name,
             stored_path=rel.as_posix(),
             file_sha256=sha,
-            errors_json=json.dumps([e.as_dict() for e in checked.errors], ensure_ascii=False),
+            errors_json=json.dumps([e.as_dict() for e in listed], ensure_ascii=False),
         )
     )
     notified = _queue_rejection(s, settings, view, unit, key, deadlines, source_name, sha, errors, rel, now)

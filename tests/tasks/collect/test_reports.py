@@ -670,3 +670,95 @@ def test_two_inbox_runs_at_once_both_finish_and_count_each_file_once(
     assert [type(o).__name__ for o in outcomes] == ["InboxResult", "InboxResult"], outcomes
     assert sorted(r[1] for r in submissions(engine)) == sorted(units)
     assert sorted(p.name for p in (inbox / "processed").iterdir()) == sorted(f"{u}.xlsx" for u in units)
+
+
+# ---------------------------------------------------------------- files that expand far beyond their size
+
+
+def _rezip(source: Path, target: Path, edit: Callable[[str, bytes], bytes], extra: dict[str, bytes]) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, edit(info.filename, src.read(info.filename)))
+        for name, data in extra.items():
+            dst.writestr(name, data)
+    return target
+
+
+def test_a_zip_bomb_is_refused_before_it_is_expanded(
+    engine: Engine, settings: Settings, launched: int, tmp_path: Path
+) -> None:
+    good = filled(engine, tmp_path, "ys.xlsx")
+    zeros = {"xl/media/zeros.bin": b"\0" * (40 * 1024 * 1024)}
+    bomb = _rezip(good, tmp_path / "bom.xlsx", lambda _n, d: d, zeros)
+    assert bomb.stat().st_size < 1024 * 1024  # small on disk, 40 MB unzipped
+
+    [result] = ingest_files(engine, settings, CODE, [bomb], now=IN_APRIL)
+
+    assert result.status == "rejected"
+    assert result.errors == ["bom.xlsx: tệp giải nén ra 40 MB (tối đa 25 MB); mẫu báo cáo chỉ vài chục KB — "
+                             "hãy gửi lại đúng tệp mẫu"]
+    assert submissions(engine) == []
+
+
+def test_rows_hidden_behind_a_small_declared_size_are_read_and_refused(
+    engine: Engine, settings: Settings, launched: int, tmp_path: Path
+) -> None:
+    import re as _re
+
+    good = filled(engine, tmp_path, "ys.xlsx")
+    wb = load_workbook(good)
+    declared = wb[REPORT_SHEET].dimensions
+    wb[REPORT_SHEET]["B4000"] = "thêm"
+    padded = tmp_path / "padded.xlsx"
+    wb.save(padded)
+
+    def shrink(name: str, data: bytes) -> bytes:  # the sheet says it ends where the template ends
+        if name.startswith("xl/worksheets/sheet"):
+            return _re.sub(rb'<dimension ref="[^"]+"/>', f'<dimension ref="{declared}"/>'.encode(), data)
+        return data
+
+    sneaky = _rezip(padded, tmp_path / "sneaky.xlsx", shrink, {})
+
+    [result] = ingest_files(engine, settings, CODE, [sneaky], now=IN_APRIL)
+
+    assert result.status == "rejected" and any("B4000" in e for e in result.errors), result.errors
+    assert submissions(engine) == []
+
+
+def test_a_sheet_of_too_many_cells_is_refused_without_listing_them(
+    engine: Engine, settings: Settings, launched: int, tmp_path: Path
+) -> None:
+    good = filled(engine, tmp_path, "ys.xlsx")
+    wb = load_workbook(good)
+    ws = wb[REPORT_SHEET]
+    for r in range(100, 100 + 26_000):
+        ws.cell(row=r, column=1, value=1)
+        ws.cell(row=r, column=2, value=1)
+        ws.cell(row=r, column=3, value=1)
+        ws.cell(row=r, column=4, value=1)
+    big = tmp_path / "big.xlsx"
+    wb.save(big)
+
+    [result] = ingest_files(engine, settings, CODE, [big], now=IN_APRIL)
+
+    assert result.status == "rejected"
+    assert result.errors == ["big.xlsx: tệp có hơn 100.000 ô; mẫu báo cáo chỉ vài trăm ô"]
+
+
+def test_a_file_with_thousands_of_errors_lists_the_first_fifty_and_counts_the_rest(
+    engine: Engine, settings: Settings, launched: int, tmp_path: Path
+) -> None:
+    rows = [[CODE, "TQ-YS", "2024-03", "", 120, 30, 20, ""]]
+    rows += [["", "", "", f"TQ-YS-{i:04d}", "x", 1, 1, ""] for i in range(100, 400)]
+    path = csv_report(tmp_path, "nhieu-loi.csv", *rows)
+
+    [result] = ingest_files(engine, settings, CODE, [path], now=IN_APRIL)
+
+    assert result.status == "rejected" and len(result.errors) == 51
+    assert result.errors[-1].endswith("lỗi khác (chỉ liệt kê 50 lỗi đầu)")
+    more = int(result.errors[-1].split("… và ")[1].split(" ")[0].replace(".", ""))
+    assert more >= 250
+    with Session(engine) as s:
+        assert len(json.loads(s.scalars(select(RejectedFile)).one().errors_json)) == 51
