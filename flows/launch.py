@@ -1,6 +1,7 @@
 """Stage 1 of the lifecycle — launch (phát động): from a campaign definition to every unit's inbox.
 
-validate → persist → enrol the scope (snapshot) → reporting calendar → plan (Kế hoạch, DOCX) →
+validate → check the scope against the directory → persist → enrol the scope (snapshot) →
+reporting calendar → plan (Kế hoạch, DOCX) →
 one launch email per unit in the outbox → dispatch → launched.
 Every step is idempotent: launching the same definition again changes nothing and sends nothing.
 """
@@ -23,11 +24,12 @@ from thidua.models.settings import Settings
 from thidua.models.workdays import load_calendar
 from thidua.notifications.outbox import dispatch
 from thidua.tasks.core.events import emit_prefect_event
-from thidua.tasks.launch.campaign import enrol, mark_launched, persist_campaign, store_deadlines
+from thidua.tasks.launch.campaign import check_scope, enrol, mark_launched, persist_campaign, store_deadlines
 from thidua.tasks.launch.emails import queue_launch_emails
 from thidua.tasks.launch.plan import render_campaign_plan
 
 validate_task = task(name="validate definition", cache_policy=NO_CACHE)(load_definition)
+scope_task = task(name="check scope against the directory", cache_policy=NO_CACHE)(check_scope)
 persist_task = task(name="persist campaign", cache_policy=NO_CACHE)(persist_campaign)
 enrol_task = task(name="enrol units and people", cache_policy=NO_CACHE)(enrol)
 calendar_task = task(name="store reporting calendar", cache_policy=NO_CACHE)(store_deadlines)
@@ -48,6 +50,7 @@ def launch_flow(definition_path: str, now: datetime, settings: Settings | None =
     as_of: date = now.astimezone(settings.tz).date()
 
     defn: CampaignDefinition = validate_task(Path(definition_path))
+    scope_task(engine, defn)  # refuses before anything is stored: a failed launch leaves no draft behind
     persisted = persist_task(engine, defn, now=now)
     enrolment = enrol_task(engine, persisted.campaign_id, defn)
     schedule = build_schedule(defn, load_calendar())

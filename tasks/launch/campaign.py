@@ -134,6 +134,42 @@ class EnrolmentResult:
     units_without_email: list[str]
 
 
+class EmptyDirectory(Conflict):
+    """No unit has been imported: a campaign has nobody to enrol."""
+
+
+def _directory_units(s: Session) -> list[Any]:
+    rows = s.execute(
+        select(
+            col(Unit.id),
+            col(Unit.code),
+            col(Unit.parent_id),
+            col(Unit.level),
+            col(Unit.active),
+            col(Unit.name),
+            col(Unit.email),
+            col(Unit.place_name),
+        )
+    ).all()
+    if not rows:
+        raise EmptyDirectory(
+            "Danh bạ đơn vị trống.", hint="Nhập danh bạ trước: `thidua directory import TỆP…`."
+        )
+    return list(rows)
+
+
+def check_scope(engine: Engine, defn: CampaignDefinition) -> int:
+    """The number of units the definition's scope enrols from the directory as it is; nothing is written.
+
+    Raises ScopeError (every unit the scope names that the directory lacks) or EmptyDirectory, so a launch
+    refuses a definition before it stores anything, and `campaign validate` can say the same in advance.
+    """
+    with Session(engine) as s:
+        rows = _directory_units(s)
+    nodes = [UnitNode(r.id, r.code, r.parent_id, str(r.level), bool(r.active)) for r in rows]
+    return len(resolve_scope(nodes, defn.scope.units))
+
+
 def enrol(engine: Engine, campaign_id: int, defn: CampaignDefinition) -> EnrolmentResult:
     """Snapshot the units and people in scope. Done once: a re-run keeps the first snapshot."""
     with transaction(engine) as s:
@@ -143,20 +179,7 @@ def enrol(engine: Engine, campaign_id: int, defn: CampaignDefinition) -> Enrolme
         if already:
             return _enrolment_counts(s, campaign_id, created=False)
 
-        rows = s.execute(
-            select(
-                col(Unit.id),
-                col(Unit.code),
-                col(Unit.parent_id),
-                col(Unit.level),
-                col(Unit.active),
-                col(Unit.name),
-                col(Unit.email),
-                col(Unit.place_name),
-            )
-        ).all()
-        if not rows:
-            raise RuntimeError("Danh bạ đơn vị trống: hãy nhập danh bạ trước (thidua directory import ...).")
+        rows = _directory_units(s)
         info = {r.id: r for r in rows}
         nodes = [UnitNode(r.id, r.code, r.parent_id, str(r.level), bool(r.active)) for r in rows]
         chosen = resolve_scope(nodes, defn.scope.units)

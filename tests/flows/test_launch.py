@@ -179,3 +179,26 @@ def test_enrolment_is_a_snapshot_and_the_calendar_and_plan_are_stored(
     assert {"2024-01", "2024-06"} <= set(deadlines)
     assert (settings.data_dir / plan).is_file()
     engine.dispose()
+
+
+def test_a_scope_the_directory_lacks_is_refused_before_anything_is_stored(
+    tmp_path: Path, db_url: str
+) -> None:
+    """A launch refused on its scope leaves no draft and no event; the corrected file then launches."""
+    from thidua.models.campaign import DomainEvent
+    from thidua.models.scope import ScopeError
+
+    settings = Settings(data_dir=tmp_path / "data", database_url=db_url)
+    engine = make_engine(db_url)
+    load_demo_directory(engine, "tuyen-quang-2024", tmp_path)
+    wrong = edited_definition(tmp_path, TQ_DEFINITION, "    - subtree: TQ\n", "    - subtree: TQX\n")
+
+    with pytest.raises(ScopeError, match="TQX"):
+        launch_flow(str(wrong), LAUNCH_DAY, settings)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Campaign)).scalar_one() == 0
+        assert conn.execute(select(func.count()).select_from(DomainEvent)).scalar_one() == 0
+
+    summary = launch_flow(str(TQ_DEFINITION), LAUNCH_DAY, settings)
+    assert summary["launched"] and summary["units"] == 12
+    engine.dispose()
