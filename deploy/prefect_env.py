@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from thidua.models.settings import Settings
+
+LOGGING_CONFIG = Path(__file__).with_name("prefect_logging.yml")
 
 # Seconds the local server may take to start; the first start migrates a fresh SQLite database.
 LOCAL_SERVER_STARTUP_TIMEOUT = "600"
@@ -23,6 +26,8 @@ def configure_prefect(settings: Settings) -> str:
         return "Prefect đã được cấu hình sẵn trong tiến trình này"
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # Run lines and tracebacks to a log file, not the terminal: the command prints its own Vietnamese error.
+    os.environ.setdefault("PREFECT_LOGGING_SETTINGS_PATH", str(LOGGING_CONFIG))
     api_url = os.environ.get("PREFECT_API_URL", "").strip()
     if api_url:
         return f"Prefect server: {api_url}"

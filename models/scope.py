@@ -61,7 +61,8 @@ def resolve_scope(units: Iterable[UnitNode], rules: Iterable[SubtreeRule]) -> li
             stack.extend((kid, False) for kid in reversed(children.get(node.id, [])))
     if missing:
         raise ScopeError(
-            "Phạm vi phong trào nêu đơn vị không có trong danh bạ: " + ", ".join(sorted(set(missing)))
+            "Phạm vi phong trào nêu đơn vị không có trong danh bạ: " + ", ".join(sorted(set(missing))) + ".",
+            hint="Sửa mục scope của định nghĩa, hoặc nhập các đơn vị đó vào danh bạ: `thidua directory import`.",
         )
     return _tree_order(chosen, children)
 
