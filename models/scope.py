@@ -62,7 +62,7 @@ def resolve_scope(units: Iterable[UnitNode], rules: Iterable[SubtreeRule]) -> li
     if missing:
         raise ScopeError(
             "Phạm vi phong trào nêu đơn vị không có trong danh bạ: " + ", ".join(sorted(set(missing))) + ".",
-            hint="Sửa mục scope của định nghĩa, hoặc nhập các đơn vị đó vào danh bạ: `thidua directory import`.",
+            hint="Sửa mục scope của định nghĩa, hoặc nhập các đơn vị đó: `thidua directory import`.",
         )
     return _tree_order(chosen, children)
 
