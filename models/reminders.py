@@ -23,8 +23,6 @@ from zoneinfo import ZoneInfo
 from thidua.models.definition import Reminders
 from thidua.models.workdays import WorkCalendar
 
-VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-
 
 class StepKind(StrEnum):
     BEFORE = "before"
@@ -43,7 +41,7 @@ class Step:
     n: int = 0  # working days before (before-N) or the overdue ordinal (overdue-k)
 
 
-def sweep_day(now: datetime, policy: Reminders, calendar: WorkCalendar, tz: ZoneInfo = VN_TZ) -> date | None:
+def sweep_day(now: datetime, policy: Reminders, calendar: WorkCalendar, tz: ZoneInfo) -> date | None:
     """The local date a sweep at `now` acts for, or None: before the send hour, or on a day off."""
     if now.tzinfo is None:
         raise ValueError("thời điểm nhắc hạn phải kèm múi giờ")
@@ -108,7 +106,7 @@ def escalation_due(due: date, policy: Reminders, calendar: WorkCalendar, today: 
 
 
 def steps_due_now(
-    due: date, policy: Reminders, calendar: WorkCalendar, now: datetime, tz: ZoneInfo = VN_TZ
+    due: date, policy: Reminders, calendar: WorkCalendar, now: datetime, tz: ZoneInfo
 ) -> tuple[Step | None, Step | None]:
     """(unit step, escalation step) due for a unit that still owes, at the sweep moment `now`."""
     today = sweep_day(now, policy, calendar, tz)
@@ -127,7 +125,6 @@ def working_days_left(due: date, today: date, calendar: WorkCalendar) -> int:
 
 
 __all__ = [
-    "VN_TZ",
     "Step",
     "StepKind",
     "due_step",

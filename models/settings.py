@@ -45,14 +45,14 @@ class Settings(BaseSettings):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
+            raise ValueError(f"THIDUA_TIMEZONE: múi giờ “{value}” không có (ví dụ Asia/Ho_Chi_Minh)") from exc
         return value
 
     @field_validator("smtp_port")
     @classmethod
     def _port_range(cls, value: int) -> int:
         if not 0 <= value <= 65535:
-            raise ValueError("SMTP port must be between 1 and 65535 (0 = default for the security mode)")
+            raise ValueError("THIDUA_SMTP_PORT phải từ 1 đến 65535 (0 = cổng mặc định của chế độ bảo mật)")
         return value
 
     @model_validator(mode="after")

@@ -54,6 +54,7 @@ from thidua.models.indicators import (
 from thidua.models.indicators import target_for as _target_for
 from thidua.models.report_rows import normalise_period
 from thidua.models.reporting import ProgressSnapshot, SnapshotSource, Submission, UnitTarget
+from thidua.models.settings import Settings
 from thidua.models.text import fmt_date, nfc
 from thidua.tasks.core.campaigns import get_campaign
 from thidua.tasks.launch.campaign import record_event
@@ -80,7 +81,6 @@ __all__ = [
     "unit_targets",
 ]
 
-VN = ZoneInfo("Asia/Ho_Chi_Minh")
 
 CAMPAIGN: Table = SQLModel.metadata.tables[Campaign.__tablename__]
 ENROLLED_UNIT: Table = SQLModel.metadata.tables[EnrolledUnit.__tablename__]
@@ -454,12 +454,12 @@ class _Reports:
     revision: dict[str, int] = field(default_factory=dict)
 
 
-def _collect(rows: Iterable[Any], *, as_of: date | None, tz: ZoneInfo) -> dict[str, _Reports]:
-    """Per period: the current revision of each unit (the latest received by `as_of`, when given)."""
+def _collect(rows: Iterable[Any], *, as_of: date | None, tz: ZoneInfo | None) -> dict[str, _Reports]:
+    """Per period: the current revision of each unit (the latest received by `as_of` in `tz`, when given)."""
     latest: dict[tuple[str, str], Any] = {}
     out: dict[str, _Reports] = {}
     for r in rows:
-        if as_of is not None and r.received_at.astimezone(tz).date() > as_of:
+        if as_of is not None and tz is not None and r.received_at.astimezone(tz).date() > as_of:
             continue
         if as_of is None and not r.is_current:
             continue
@@ -586,7 +586,7 @@ def compute_all_snapshots(
                 )
             ).tuples()
         }
-        reports = _collect(_submission_rows(conn, info.id, keys, current_only=True), as_of=None, tz=VN)
+        reports = _collect(_submission_rows(conn, info.id, keys, current_only=True), as_of=None, tz=None)
         existing: dict[tuple[str, str, str], tuple[str, str]] = {
             (r.period_key, r.subject_kind, r.subject_code): (r.values_json, r.indicators_json)
             for r in conn.execute(
@@ -749,7 +749,7 @@ def _status_from(
 
 
 def period_status(
-    engine: Engine, code: str, period_key: str, *, as_of: date, tz: ZoneInfo = VN
+    engine: Engine, code: str, period_key: str, *, as_of: date, tz: ZoneInfo | None = None
 ) -> PeriodStatus:
     """Who was expected to report for the period, who did (by `as_of`), on time or late, who has not."""
     with engine.connect() as conn:
@@ -757,6 +757,7 @@ def period_status(
         period = _period(_periods(conn, info.id), period_key, info.code)
         units = _units(conn, info.id)
         rows = _submission_rows(conn, info.id, [period.key], current_only=False)
+    tz = tz or Settings().tz  # the zone is the installation's setting (THIDUA_TIMEZONE)
     reports = _collect(rows, as_of=as_of, tz=tz)
     _first_receipts(rows, reports, as_of=as_of, tz=tz)
     return _status_from(info, units, period, reports.get(period.key, _Reports()), as_of)
@@ -835,7 +836,7 @@ def _default_period(periods: Sequence[_Period], as_of: date) -> _Period:
 
 
 def campaign_status(
-    engine: Engine, code: str, *, as_of: date, period: str | None = None, tz: ZoneInfo = VN
+    engine: Engine, code: str, *, as_of: date, period: str | None = None, tz: ZoneInfo | None = None
 ) -> StatusTable:
     """The status table of one period (default: the latest due by `as_of`) from reports received by then."""
     with engine.connect() as conn:
@@ -850,6 +851,7 @@ def campaign_status(
         units = _units(conn, info.id)
         targets = _targets(conn, info.id)
         rows = _submission_rows(conn, info.id, keys, current_only=False)
+    tz = tz or Settings().tz  # the zone is the installation's setting (THIDUA_TIMEZONE)
     reports = _collect(rows, as_of=as_of, tz=tz)
     _first_receipts(rows, reports, as_of=as_of, tz=tz)
     rep = reports.get(chosen.key, _Reports())

@@ -326,7 +326,7 @@ def plan_reminders(
     from thidua.tasks.launch.emails import issuer_name
 
     calendar = calendar or load_calendar()
-    tz = tz or ZoneInfo("Asia/Ho_Chi_Minh")
+    tz = tz or Settings().tz
     with Session(engine) as s:
         campaign = get_campaign(s, code)
         assert campaign.id is not None

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from tests.factories import at
+from tests.factories import VN, at
 from thidua.models.definition import Reminders
 from thidua.models.reminders import (
     due_step,
@@ -24,7 +24,7 @@ DUE = date(2024, 2, 7)  # January report; Tết holiday runs 08/02–14/02/2024
 
 
 def _step_on(day: str) -> str | None:
-    step, _ = steps_due_now(DUE, POLICY, CAL, at(day, 9))
+    step, _ = steps_due_now(DUE, POLICY, CAL, at(day, 9), VN)
     return step.id if step else None
 
 
@@ -65,13 +65,13 @@ def test_it_picks_the_most_recent_step_whose_day_has_come(day: str, expected: st
     "day", ["03/02/2024", "04/02/2024", "08/02/2024", "10/02/2024", "14/02/2024", "17/02/2024"]
 )
 def test_it_sends_nothing_on_a_day_off(day: str) -> None:
-    assert steps_due_now(DUE, POLICY, CAL, at(day, 9)) == (None, None)
+    assert steps_due_now(DUE, POLICY, CAL, at(day, 9), VN) == (None, None)
 
 
 def test_it_sends_nothing_before_the_send_hour() -> None:
-    assert steps_due_now(DUE, POLICY, CAL, at("06/02/2024", 7, 59)) == (None, None)
+    assert steps_due_now(DUE, POLICY, CAL, at("06/02/2024", 7, 59), VN) == (None, None)
     assert _step_on("06/02/2024") == "before-1"
-    assert sweep_day(at("06/02/2024", 8), POLICY, CAL) == date(2024, 2, 6)
+    assert sweep_day(at("06/02/2024", 8), POLICY, CAL, VN) == date(2024, 2, 6)
 
 
 def test_a_before_step_is_never_chosen_on_or_after_the_due_date() -> None:
@@ -117,4 +117,23 @@ def test_a_naive_sweep_moment_is_refused() -> None:
     from datetime import datetime
 
     with pytest.raises(ValueError):
-        sweep_day(datetime(2024, 2, 7, 9), POLICY, WorkCalendar())
+        sweep_day(datetime(2024, 2, 7, 9), POLICY, WorkCalendar(), VN)
+
+
+def test_the_zone_decides_the_sweep_day() -> None:
+    """The same instant is 08:00 on 06/02 in Vietnam but 01:00 in UTC, before the send hour there."""
+    from zoneinfo import ZoneInfo
+
+    moment = at("06/02/2024", 8)
+    assert sweep_day(moment, POLICY, CAL, VN) == date(2024, 2, 6)
+    assert sweep_day(moment, POLICY, CAL, ZoneInfo("UTC")) is None
+
+
+def test_the_installation_zone_comes_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from thidua.models.settings import Settings
+
+    monkeypatch.setenv("THIDUA_TIMEZONE", "Asia/Bangkok")
+    assert Settings().tz.key == "Asia/Bangkok"
+    monkeypatch.setenv("THIDUA_TIMEZONE", "Sao Hỏa/Không có")
+    with pytest.raises(ValueError, match="múi giờ “Sao Hỏa/Không có” không có"):
+        Settings()
