@@ -1,6 +1,6 @@
 """`thidua nomination`: nominations from a list, dossier files, the drafts the system writes, screening.
 
-No Prefect here: the review flow calls the same tasks. The lead wires `register(app)` into deploy/cli.py.
+No Prefect here: the review flow calls the same tasks.
 """
 
 from __future__ import annotations

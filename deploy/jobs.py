@@ -1,8 +1,7 @@
 """The callables the scheduler runs, stored by name ("thidua.deploy.jobs:run_collect") in the job store.
 
 Thin on purpose: each reads the settings and the clock at run time (a stored job carries only the campaign
-code), configures Prefect before importing a flow, and runs it. Flows that later issues add (remind, close)
-are looked up by name, so the schedule exists before them and starts working the day they land.
+code), configures Prefect before importing a flow, and runs it.
 """
 
 from __future__ import annotations
@@ -32,18 +31,12 @@ def _leading() -> bool:
     return False
 
 
-def _flow(module: str, name: str, settings: Settings) -> Callable[..., Any] | None:
-    """The flow object, or None when its module does not exist yet."""
+def _flow(module: str, name: str, settings: Settings) -> Callable[..., Any]:
+    """The flow object, imported after Prefect is configured (Prefect reads its settings once, at import)."""
     from thidua.deploy.prefect_env import configure_prefect
 
-    configure_prefect(settings)  # Prefect reads its settings once, at its first import
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name == module:
-            return None
-        raise
-    flow: Callable[..., Any] = getattr(mod, name)
+    configure_prefect(settings)
+    flow: Callable[..., Any] = getattr(importlib.import_module(module), name)
     return flow
 
 
@@ -52,11 +45,7 @@ def run_reminders(code: str) -> None:
     if not _leading():
         return
     settings, now = _settings_and_now()
-    flow = _flow("thidua.flows.remind", "remind_flow", settings)
-    if flow is None:
-        log.warning("Phong trào %s: chức năng nhắc hạn chưa có (flows/remind.py) — chưa gửi nhắc nhở.", code)
-        return
-    flow(code, now, settings)
+    _flow("thidua.flows.remind", "remind_flow", settings)(code, now, settings)
 
 
 def run_collect(code: str, period: str) -> None:
@@ -64,12 +53,8 @@ def run_collect(code: str, period: str) -> None:
     if not _leading():
         return
     settings, now = _settings_and_now()
-    flow = _flow("thidua.flows.collect", "collect_flow", settings)
-    if flow is None:
-        log.warning("Phong trào %s: luồng thu thập chưa có — bỏ qua kỳ %s.", code, period)
-        return
     log.info("Phong trào %s: thu thập số liệu sau hạn kỳ %s.", code, period)
-    flow(code, now, settings)
+    _flow("thidua.flows.collect", "collect_flow", settings)(code, now, settings)
 
 
 def run_close(code: str, only_if_complete: bool = False) -> None:
@@ -91,13 +76,7 @@ def run_close(code: str, only_if_complete: bool = False) -> None:
                 return
         finally:
             engine.dispose()
-    flow = _flow("thidua.flows.close", "close_flow", settings)
-    if flow is None:
-        log.warning(
-            "Phong trào %s: chức năng tổng kết chưa có (flows/close.py) — chưa đóng phong trào.", code
-        )
-        return
-    flow(code, now, settings)
+    _flow("thidua.flows.close", "close_flow", settings)(code, now, settings)
 
 
 def run_close_early(code: str) -> None:

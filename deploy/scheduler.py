@@ -548,27 +548,6 @@ def _register_snapshot(
     return result
 
 
-def register_campaign_jobs(
-    scheduler: BackgroundScheduler,
-    engine: Engine,
-    code: str,
-    *,
-    now: datetime | None = None,
-    funcs: JobFuncs = DEFAULT_FUNCS,
-) -> Registration:
-    """Create or update one campaign's jobs (remove them if the campaign is no longer scheduled).
-
-    The scheduler must be started (paused is fine): registration reads the store to keep what is unchanged.
-    """
-    tz = cast(ZoneInfo, scheduler.timezone)
-    moment = (now or datetime.now(tz)).astimezone(tz)
-    jobs = _jobs_by_id(scheduler)
-    snaps = load_snapshots(engine, [code])
-    if not snaps:
-        return Registration(removed=_remove_campaign_jobs(scheduler, code.upper(), jobs))
-    return _register_snapshot(scheduler, snaps[0], jobs, now=moment, tz=tz, funcs=funcs)
-
-
 def register_outbox_job(
     scheduler: BackgroundScheduler, *, now: datetime | None = None, funcs: JobFuncs = DEFAULT_FUNCS
 ) -> Registration:

@@ -180,13 +180,6 @@ def disqualifying(records: Sequence[DisciplineFact], rules: Eligibility) -> list
     )
 
 
-def _record_text(record: DisciplineFact) -> str:
-    """'kỷ luật Khiển trách ngày 01/10/2023' / 'vi phạm pháp luật ngày 05/02/2024'."""
-    if record.form is DisciplineForm.VI_PHAM_PHAP_LUAT:
-        return f"vi phạm pháp luật ngày {fmt_date(record.decided_on)}"
-    return f"kỷ luật {DISCIPLINE_LABELS[record.form]} ngày {fmt_date(record.decided_on)}"
-
-
 def _forms_on(records: Sequence[DisciplineFact]) -> str:
     """'Khiển trách ngày 01/10/2023, Cảnh cáo ngày 05/01/2024'."""
     return ", ".join(f"{DISCIPLINE_LABELS[r.form]} ngày {fmt_date(r.decided_on)}" for r in records)

@@ -136,3 +136,18 @@ __all__ = [
     "unit_steps",
     "working_days_left",
 ]
+
+
+KIND_REMINDER = "reminder"
+KIND_ESCALATION = "escalation"
+KIND_DIGEST = "admin_digest"
+
+
+def dedupe_key(code: str, deadline_key: str, unit_code: str, step_id: str) -> str:
+    """The outbox key of one reminder: a campaign, deadline, recipient unit and step are sent once."""
+    return f"remind:{code}:{deadline_key}:{unit_code}:{step_id}"
+
+
+def reminder_key_prefix(code: str, deadline_key: str, unit_code: str) -> str:
+    """The keys of every step of one unit's reminders for one deadline."""
+    return f"remind:{code}:{deadline_key}:{unit_code}:"

@@ -92,9 +92,4 @@ class Settings(BaseSettings):
         return bool(self.smtp_host)
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Build settings from the environment; keyword overrides win (tests pass explicit values)."""
-    return Settings(**overrides)  # type: ignore[arg-type]
-
-
-__all__ = ["Field", "Settings", "SmtpSecurity", "load_settings"]
+__all__ = ["Field", "Settings", "SmtpSecurity"]

@@ -273,12 +273,50 @@ _ROW_KEYS = {
 }
 
 
-def _queued_keys(session: Session, keys: list[str]) -> set[str]:
+def queued_keys(target: Session | Connection, keys: list[str]) -> set[str]:
+    """Which of these dedupe keys are already in the outbox, whatever their status."""
     found: set[str] = set()
     for start in range(0, len(keys), _INSERT_CHUNK):
         chunk = keys[start : start + _INSERT_CHUNK]
-        found.update(session.scalars(select(C.dedupe_key).where(C.dedupe_key.in_(chunk))))
+        found.update(target.scalars(select(C.dedupe_key).where(C.dedupe_key.in_(chunk))))
     return found
+
+
+# Not sent yet: waiting, or claimed by a dispatcher that has not sent it (it checks before sending).
+UNSENT = (OutboxStatus.PENDING, OutboxStatus.SENDING)
+
+
+def unsent(session: Session, campaign_id: int, kinds: Sequence[str]) -> list[tuple[int, str, str]]:
+    """(id, kind, dedupe key) of a campaign's messages of these kinds that have not gone out."""
+    rows = session.execute(
+        select(C.id, C.kind, C.dedupe_key).where(
+            C.campaign_id == campaign_id, C.kind.in_(list(kinds)), C.status.in_(UNSENT)
+        )
+    ).tuples()
+    return [(int(i), str(k), str(d)) for i, k, d in rows]
+
+
+def cancel_unsent(
+    session: Session,
+    campaign_id: int,
+    *,
+    kind: str | None = None,
+    key_prefix: str | None = None,
+    ids: Sequence[int] | None = None,
+) -> int:
+    """Mark a campaign's unsent messages CANCELLED (by kind and dedupe-key prefix, or by id); the count.
+
+    Claimed rows too: a dispatcher looks at each row again right before it sends it.
+    """
+    query = update(OUTBOX).where(C.campaign_id == campaign_id, C.status.in_(UNSENT))
+    if kind is not None:
+        query = query.where(C.kind == kind)
+    if key_prefix is not None:
+        query = query.where(C.dedupe_key.startswith(key_prefix, autoescape=True))
+    if ids is not None:
+        query = query.where(C.id.in_(list(ids)))
+    result = session.execute(query.values(status=OutboxStatus.CANCELLED, next_attempt_at=None))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def enqueue_many(
@@ -297,7 +335,7 @@ def enqueue_many(
             raise ValueError(f"unknown outbox fields: {sorted(unknown)}")
     # Rendering costs milliseconds a message: none for emails already queued (a re-run queues nothing).
     # INSERT ... ON CONFLICT below still settles a race with another producer.
-    queued = _queued_keys(session, [nfc(row["dedupe_key"]) for row in rows])
+    queued = queued_keys(session, [nfc(row["dedupe_key"]) for row in rows])
     values = []
     for row in rows:
         if nfc(row["dedupe_key"]) in queued:

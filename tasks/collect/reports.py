@@ -41,6 +41,7 @@ from thidua.models.db import transaction
 from thidua.models.definition import CampaignDefinition, definition_from_json
 from thidua.models.directory import Unit
 from thidua.models.files import NotARegularFile, read_regular_file, shown_name
+from thidua.models.reminders import KIND_REMINDER, reminder_key_prefix
 from thidua.models.report_rows import (
     CLOSED_STATUSES,
     META_SHEET,
@@ -67,12 +68,11 @@ from thidua.models.report_rows import (
 from thidua.models.reporting import RejectedFile, Submission
 from thidua.models.settings import Settings
 from thidua.models.text import fmt_date, nfc
-from thidua.notifications.outbox import enqueue
+from thidua.notifications.outbox import cancel_unsent, enqueue
 from thidua.notifications.templating import render_email
 from thidua.tasks.collect.collection import FINAL_KEY, outstanding_final_reports
 from thidua.tasks.core.campaigns import get_campaign
 from thidua.tasks.core.events import CAMPAIGN_CLOSED, CLOSE_EARLY_LABEL, emit_domain_event
-from thidua.tasks.remind.reminders import cancel_pending_reminders
 
 __all__ = [
     "FROZEN_MESSAGE",
@@ -774,7 +774,7 @@ def _accept(
         },
     )
     # The unit no longer owes this period: reminders still waiting in the outbox must not go out.
-    cancel_pending_reminders(s, view.id, unit, key)
+    cancel_unsent(s, view.id, kind=KIND_REMINDER, key_prefix=reminder_key_prefix(view.code, key, unit))
     return IngestResult(
         path,
         source_name,

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, Table, select, update
+from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
 from thidua.errors import InvalidInput, ThiduaError
@@ -34,24 +34,27 @@ from thidua.models.campaign import (
 )
 from thidua.models.db import transaction
 from thidua.models.definition import CampaignDefinition, definition_from_json
-from thidua.models.outbox import OutboxMessage, OutboxStatus
-from thidua.models.reminders import due_step, escalation_due, sweep_day, working_days_left
+from thidua.models.reminders import (
+    KIND_DIGEST,
+    KIND_ESCALATION,
+    KIND_REMINDER,
+    dedupe_key,
+    due_step,
+    escalation_due,
+    reminder_key_prefix,
+    sweep_day,
+    working_days_left,
+)
 from thidua.models.report_rows import opens_on
 from thidua.models.reporting import Exemption, Submission
 from thidua.models.review import DossierFile
 from thidua.models.settings import Settings
 from thidua.models.text import fmt_date, nfc
 from thidua.models.workdays import WorkCalendar, load_calendar
-from thidua.notifications.outbox import enqueue_many
+from thidua.notifications.outbox import cancel_unsent, enqueue_many, queued_keys, unsent
 from thidua.notifications.templating import render_email
 from thidua.tasks.core.campaigns import get_campaign
 from thidua.tasks.core.events import DEADLINE_PASSED, PERIOD_OPENED, emit_domain_event
-
-OUTBOX = cast(Table, OutboxMessage.__table__)  # type: ignore[attr-defined]
-
-KIND_REMINDER = "reminder"
-KIND_ESCALATION = "escalation"
-KIND_DIGEST = "admin_digest"
 
 # Campaigns whose deadlines can still be owed: the final report and the dossier fall after the close.
 _ACTIVE = {
@@ -69,10 +72,6 @@ class RemindError(ThiduaError):
 
 class ExemptionRefused(RemindError, InvalidInput):
     """An exemption without a reason, or for a unit or deadline the campaign does not have."""
-
-
-def dedupe_key(code: str, deadline_key: str, unit_code: str, step_id: str) -> str:
-    return f"remind:{code}:{deadline_key}:{unit_code}:{step_id}"
 
 
 def digest_key(code: str, day: date, admin: str) -> str:
@@ -421,40 +420,19 @@ def _parse_key(key: str) -> tuple[str, str, str] | None:
     return parts[2], parts[3], parts[4]
 
 
-# Not sent yet: waiting, or claimed by a dispatcher that has not sent it (it checks before sending).
-_UNSENT = (OutboxStatus.PENDING, OutboxStatus.SENDING)
-
-
 def cancel_pending_reminders(session: Session, campaign_id: int, unit_code: str, deadline_key: str) -> int:
-    """Mark the unit's unsent reminders for a deadline CANCELLED (it submitted, or was exempted).
+    """Cancel the unit's unsent reminders for a deadline (it submitted, or was exempted).
 
-    Claimed rows too: the dispatcher looks again before it sends (see notifications.outbox). An escalation
-    to the parent unit covers several units: the next sweep cancels it when none is late.
+    An escalation to the parent unit covers several units: the next sweep cancels it when none is late.
     """
     code = session.execute(select(col(Campaign.code)).where(col(Campaign.id) == campaign_id)).scalar_one()
-    prefix = f"remind:{code}:{deadline_key}:{unit_code}:"
-    result = session.execute(
-        update(OUTBOX)
-        .where(
-            OUTBOX.c.campaign_id == campaign_id,
-            OUTBOX.c.kind == KIND_REMINDER,
-            OUTBOX.c.status.in_(_UNSENT),
-            OUTBOX.c.dedupe_key.startswith(prefix, autoescape=True),
-        )
-        .values(status=OutboxStatus.CANCELLED, next_attempt_at=None)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    prefix = reminder_key_prefix(code, deadline_key, unit_code)
+    return cancel_unsent(session, campaign_id, kind=KIND_REMINDER, key_prefix=prefix)
 
 
 def _cancel_stale(session: Session, plan: ReminderPlan) -> int:
     """Cancel unsent reminders no longer owed, and unit steps superseded by today's (no late "before")."""
-    rows = session.execute(
-        select(OUTBOX.c.id, OUTBOX.c.kind, OUTBOX.c.dedupe_key).where(
-            OUTBOX.c.campaign_id == plan.campaign_id,
-            OUTBOX.c.kind.in_([KIND_REMINDER, KIND_ESCALATION]),
-            OUTBOX.c.status.in_(_UNSENT),
-        )
-    ).all()
+    rows = unsent(session, plan.campaign_id, [KIND_REMINDER, KIND_ESCALATION])
     stale: list[int] = []
     for row_id, kind, key in rows:
         parsed = _parse_key(key)
@@ -469,11 +447,7 @@ def _cancel_stale(session: Session, plan: ReminderPlan) -> int:
         ):
             stale.append(row_id)
     if stale:
-        session.execute(
-            update(OUTBOX)
-            .where(OUTBOX.c.id.in_(stale), OUTBOX.c.status.in_(_UNSENT))
-            .values(status=OutboxStatus.CANCELLED, next_attempt_at=None)
-        )
+        cancel_unsent(session, plan.campaign_id, ids=stale)
     return len(stale)
 
 
@@ -484,22 +458,14 @@ def template_path(settings: Settings, code: str, unit_code: str, period_key: str
     return settings.documents_dir / code / "templates" / f"{unit_code}-{period_key}.xlsx"
 
 
-def _existing_keys(engine: Engine, keys: list[str]) -> set[str]:
-    found: set[str] = set()
-    with engine.connect() as conn:
-        for start in range(0, len(keys), 500):
-            chunk = keys[start : start + 500]
-            found.update(conn.scalars(select(OUTBOX.c.dedupe_key).where(OUTBOX.c.dedupe_key.in_(chunk))))
-    return found
-
-
 def queue_reminders(
     engine: Engine, settings: Settings, plan: ReminderPlan, *, now: datetime
 ) -> dict[str, int]:
     """Render and queue the plan's emails (deduplicated), after cancelling what is no longer owed."""
     from thidua.tasks.collect.reports import write_template
 
-    already = _existing_keys(engine, [e.dedupe_key for e in plan.emails])
+    with engine.connect() as conn:
+        already = queued_keys(conn, [e.dedupe_key for e in plan.emails])
     fresh = [e for e in plan.emails if e.dedupe_key not in already]
     rows: list[dict[str, Any]] = []
     for e in fresh:
