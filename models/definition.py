@@ -40,6 +40,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from thidua import errors
 from thidua.errors import InvalidInput
 from thidua.models.directory import DisciplineForm, UnitLevel
 from thidua.models.ledger_rules import MEASURES, Measure
@@ -833,6 +834,9 @@ class Problem:
     line: int | None  # 1-based line in the YAML file
     message: str
 
+    def as_problem(self, file: str | None = None) -> errors.Problem:
+        return errors.Problem(self.message, file=file, row=self.line, column=self.path or None)
+
 
 class DefinitionError(InvalidInput):
     """A campaign definition that cannot be used; `problems` says where and why."""
@@ -842,6 +846,9 @@ class DefinitionError(InvalidInput):
         located = sorted(problems, key=lambda p: (p.line is None, p.line or 0, p.path))
         super().__init__(f"{source_name}: định nghĩa phong trào không dùng được", located)
         self.problems: list[Problem] = located
+
+    def located(self) -> list[errors.Problem]:
+        return [p.as_problem(self.source_name) for p in self.problems]
 
     def __str__(self) -> str:
         lines = []

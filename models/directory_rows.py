@@ -44,7 +44,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import TypeVar
 
-from thidua.errors import InvalidInput
+from thidua.errors import InvalidInput, Problem
 from thidua.models.directory import DISCIPLINE_LABELS, LEVEL_LABELS, DisciplineForm, UnitLevel
 from thidua.models.text import fmt_date, nfc, parse_date
 
@@ -70,6 +70,9 @@ class RowError:
         if self.column:
             where.append(f"cột “{self.column}”")
         return ", ".join(where) + ": " + self.problem
+
+    def as_problem(self) -> Problem:
+        return Problem(self.problem, file=self.file, row=self.row, column=self.column)
 
 
 class DirectoryImportError(InvalidInput):

@@ -109,7 +109,7 @@ class LedgerFileError(InvalidInput):
 
     def __init__(self, errors: Sequence[RowError]) -> None:
         self.errors = list(errors)
-        super().__init__("\n".join(str(e) for e in self.errors), self.errors)
+        super().__init__("Không đọc được tệp sổ thụ lý", self.errors)
 
 
 def _header_key(cell: Cell) -> str:

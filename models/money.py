@@ -42,9 +42,9 @@ def _entry(raw: object, index: int, name: str) -> BaseSalary:
         raise MoneyError(f"{where}: cần các khóa from, amount, source")
     start, amount, source = raw.get("from"), raw.get("amount"), raw.get("source")
     if not isinstance(start, date):
-        raise MoneyError(f"{where}: “from” phải là một ngày yyyy-mm-dd, nhận được {start!r}")
+        raise MoneyError(f"{where}: “from” phải là một ngày yyyy-mm-dd, nhận được “{start}”")
     if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
-        raise MoneyError(f"{where}: “amount” phải là số nguyên dương (đồng), nhận được {amount!r}")
+        raise MoneyError(f"{where}: “amount” phải là số nguyên dương (đồng), nhận được “{amount}”")
     if not isinstance(source, str) or not nfc(source):
         raise MoneyError(f"{where}: thiếu “source” (văn bản quy định mức lương cơ sở)")
     return BaseSalary(start, amount, nfc(source))
@@ -179,7 +179,7 @@ def _group_words(n: int, leading: bool) -> list[str]:
 def number_words(n: int) -> str:
     """710000 → 'bảy trăm mười nghìn'; 1050000 → 'một triệu không trăm năm mươi nghìn'."""
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise MoneyError(f"cần một số nguyên không âm, nhận được {n!r}")
+        raise MoneyError(f"cần một số nguyên không âm, nhận được “{n}”")
     if n == 0:
         return "không"
     billions, rest = divmod(n, 1_000_000_000)

@@ -62,6 +62,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
 
+from thidua.errors import Problem
 from thidua.models.definition import FieldDef, Indicator
 from thidua.models.text import fmt_date, nfc
 
@@ -118,6 +119,10 @@ class ReportError:
         if self.field and self.field != self.column:
             text += f" ({self.field})"
         return f"{text}: {self.problem}"
+
+    def as_problem(self) -> Problem:
+        column = self.column or self.field or (f"ô {self.cell}" if self.cell else None)
+        return Problem(self.problem, file=self.file, sheet=self.sheet, row=self.row, column=column)
 
     def as_dict(self) -> dict[str, Any]:
         return {

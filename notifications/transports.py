@@ -275,7 +275,7 @@ class SmtpTransport(_Session):
                     self.close()
                 raise translate_smtp_error(exc) from exc
         except UnicodeEncodeError as exc:  # smtplib writes commands in ASCII: an address it cannot write
-            raise TransportError(f"Địa chỉ email không hợp lệ: {exc.object!r}", permanent=True) from exc
+            raise TransportError(f"Địa chỉ email không hợp lệ: “{exc.object}”", permanent=True) from exc
         # The connection dropped mid-batch: one fresh connection, one more try for this message.
         self._reconnected = True
         self.close()

@@ -121,6 +121,32 @@ def test_invalid_input_lists_each_located_problem() -> None:
     )
 
 
+def test_every_stage_problem_reads_as_file_sheet_row_column() -> None:
+    from thidua.models.definition import DefinitionError
+    from thidua.models.definition import Problem as DefinitionProblem
+    from thidua.models.directory_rows import DirectoryImportError, RowError
+    from thidua.models.ledger_rows import LedgerFileError
+    from thidua.models.report_rows import ReportError
+    from thidua.tasks.collect.progress import TargetImportError, TargetRowError
+
+    row = RowError("dv.csv", 3, "Mã đơn vị", "trùng mã")
+    assert DirectoryImportError([row]).located() == [
+        Problem("trùng mã", file="dv.csv", row=3, column="Mã đơn vị")
+    ]
+    assert LedgerFileError([row]).located() == DirectoryImportError([row]).located()
+    assert "trùng mã" in str(LedgerFileError([row])) and str(LedgerFileError([row])).count("trùng mã") == 1
+    definition = DefinitionError("kh.yaml", [DefinitionProblem("awards[0].quota", 12, "phải ≥ 0")])
+    assert definition.located() == [Problem("phải ≥ 0", file="kh.yaml", row=12, column="awards[0].quota")]
+    assert TargetImportError("ct.csv", [TargetRowError(4, "giá trị âm")]).located() == [
+        Problem("giá trị âm", file="ct.csv", row=4)
+    ]
+    cell = ReportError("bc.xlsx", "cần một số", sheet="Báo cáo", row=21, column="Số việc")
+    assert InvalidInput("x", [cell]).located() == [
+        Problem("cần một số", file="bc.xlsx", sheet="Báo cáo", row=21, column="Số việc")
+    ]
+    assert InvalidInput("x", ["một dòng chữ"]).located() == [Problem("một dòng chữ")]
+
+
 def test_a_missing_campaign_says_where_to_look() -> None:
     exc = CampaignNotFound("TQ-X")
     assert (

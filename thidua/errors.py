@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 
 class ThiduaError(Exception):
@@ -80,6 +80,21 @@ class Problem:
         return f"{', '.join(where)}: {text}" if where else text
 
 
+@runtime_checkable
+class Locatable(Protocol):
+    """A stage's own located problem (a report cell, a directory row) that converts to a Problem."""
+
+    def as_problem(self) -> Problem: ...
+
+
+def _as_problem(item: object) -> Problem:
+    if isinstance(item, Problem):
+        return item
+    if isinstance(item, Locatable):
+        return item.as_problem()
+    return Problem(str(item))
+
+
 class InvalidInput(ThiduaError):
     """An input that cannot be used, rejected whole: nothing was changed. `problems` locates each problem."""
 
@@ -93,6 +108,10 @@ class InvalidInput(ThiduaError):
         # Problem objects, or a module's own located-problem type with the same str() contract.
         self.problems: list[Any] = list(problems)
         super().__init__(message, hint=hint)
+
+    def located(self) -> list[Problem]:
+        """Every problem as a Problem (file, sheet, row, column, expected), whatever type the raiser used."""
+        return [_as_problem(p) for p in self.problems]
 
     def __str__(self) -> str:
         lines = [self.message, *(f"  {p}" for p in self.problems)]

@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, Table, delete, select, tuple_
 from sqlmodel import SQLModel
 
-from thidua.errors import InvalidInput, NotFound, ThiduaError
+from thidua.errors import InvalidInput, NotFound, Problem, ThiduaError
 from thidua.models.campaign import Campaign, Deadline, DeadlineKind, EnrolledPerson, EnrolledUnit
 from thidua.models.db import transaction, upsert
 from thidua.models.definition import CampaignDefinition, Indicator, definition_from_json
@@ -113,6 +113,9 @@ class TargetRowError:
     def __str__(self) -> str:
         return f"dòng {self.row}: {self.message}" if self.row is not None else self.message
 
+    def as_problem(self) -> Problem:
+        return Problem(self.message, row=self.row)
+
 
 class UnknownIndicator(ProgressError, NotFound):
     """The campaign has no indicator of that key."""
@@ -125,6 +128,9 @@ class TargetImportError(ProgressError, InvalidInput):
         self.source_name = source_name
         self.errors = list(errors)
         super().__init__(str(self), self.errors)
+
+    def located(self) -> list[Problem]:
+        return [Problem(e.message, file=self.source_name, row=e.row) for e in self.errors]
 
     def __str__(self) -> str:
         head = f"{self.source_name}: không nhập chỉ tiêu nào ({len(self.errors)} lỗi)"

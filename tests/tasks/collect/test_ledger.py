@@ -15,6 +15,7 @@ from sqlalchemy import Engine, func, insert, inspect, select
 
 from tests.factories import at, launch_campaign_rows, load_demo_directory
 from thidua.deploy.demo.ledger import write_demo_ledger
+from thidua.errors import CampaignNotFound
 from thidua.models.ledger_rows import LEDGER_COLUMNS, LedgerRowParser, case_from_tuple
 from thidua.models.ledger_rules import MEASURES, figures_by
 from thidua.tasks.collect.ledger import (
@@ -300,7 +301,7 @@ def test_reconciliation_lists_a_planted_difference(launched: Engine, tmp_path: P
 def test_figures_need_an_import_and_a_known_campaign(launched: Engine) -> None:
     with pytest.raises(LedgerError, match="chưa nhập sổ thụ lý"):
         ledger_figures(launched, CODE, at=date(2024, 6, 30))
-    with pytest.raises(LedgerError, match="Không có phong trào mã “NOPE”"):
+    with pytest.raises(CampaignNotFound, match="Không có phong trào mã “NOPE”"):
         ledger_figures(launched, "NOPE", at=date(2024, 6, 30))
 
 
