@@ -5,14 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import typer
 from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from tests.conftest import SmtpRecorder
 from tests.factories import NATIONAL_DEFINITION, at, launch_campaign_rows, load_demo_directory, task_runs
 from tests.tasks.close.test_closing import CLOSE_AT, CODE, final_reports
-from thidua.deploy.cli_close import register
+from thidua.deploy.cli import app as thidua_app
 from thidua.flows.close import close_flow
 from thidua.models.campaign import Campaign, CampaignStatus, EnrolledUnit
 from thidua.models.db import make_engine
@@ -90,8 +89,7 @@ def test_the_close_and_reopen_commands_print_what_happened(
     monkeypatch.setenv("THIDUA_DATABASE_URL", sqlite_url)
     monkeypatch.setenv("THIDUA_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("THIDUA_SMTP_HOST", raising=False)
-    app = typer.Typer()
-    register(app)
+    app = thidua_app
     runner = CliRunner()
 
     closed = runner.invoke(app, ["close", CODE, "--as-of", "04/07/2024 07:30"])
@@ -106,9 +104,9 @@ def test_the_close_and_reopen_commands_print_what_happened(
     assert len(list((tmp_path / "data" / "outbox").glob("*.eml"))) == 12
 
     no_reason = runner.invoke(app, ["reopen", CODE, "--reason", " ", "--as-of", "05/07/2024"])
-    assert no_reason.exit_code == 1 and "lý do" in no_reason.output
+    assert no_reason.exit_code == 2 and "lý do" in no_reason.output
     reopened = runner.invoke(app, ["reopen", CODE, "--reason", "Lâm Bình gửi lại", "--as-of", "05/07/2024"])
     assert reopened.exit_code == 0, reopened.output
     assert f"Phong trào {CODE}: đã mở lại kỳ báo cáo (closed → collecting)." in reopened.output
     unknown = runner.invoke(app, ["close", "KHONG-CO", "--as-of", "05/07/2024"])
-    assert unknown.exit_code == 1 and "Không có phong trào mã “KHONG-CO”" in unknown.output
+    assert unknown.exit_code == 3 and "Không có phong trào mã “KHONG-CO”" in unknown.output

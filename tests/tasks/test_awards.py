@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 from conftest import SmtpRecorder
 from docx import Document
 from pypdf import PdfReader
@@ -35,7 +34,7 @@ from tests.tasks.builders_awards import (
     national_in_review,
     tq_picks,
 )
-from thidua.deploy.cli_award import register
+from thidua.deploy.cli import app as thidua_app
 from thidua.models.campaign import Campaign, CampaignStatus, DomainEvent
 from thidua.models.db import make_engine
 from thidua.models.outbox import OutboxMessage
@@ -237,7 +236,7 @@ def test_issue_is_refused_while_a_tie_at_the_quota_edge_is_unresolved(
     [
         ({"meeting_status": MeetingStatus.OPEN}, "chưa có phiên họp nào đã kết thúc"),
         ({"quorum_met": False}, "không đủ số thành viên"),
-        ({"status": CampaignStatus.CLOSED}, "đang ở trạng thái “closed”"),
+        ({"status": CampaignStatus.CLOSED}, "đang ở trạng thái Đã kết thúc"),
     ],
 )
 def test_issue_is_refused_without_a_closed_quorate_meeting_or_outside_review(
@@ -609,8 +608,7 @@ def cli_env(tmp_path: Path, db_url: str) -> dict[str, str]:
 def test_the_award_commands_issue_list_revoke_and_explain_refusals(
     tq: Engine, db_url: str, tmp_path: Path
 ) -> None:
-    app = typer.Typer()
-    register(app)
+    app = thidua_app
     runner = CliRunner()
     env = cli_env(tmp_path, db_url)
     bad = runner.invoke(app, ["award", "issue", TQ_CODE, TQ_AWARD, "--date", "31/02/2024"], env=env)
@@ -630,7 +628,7 @@ def test_the_award_commands_issue_list_revoke_and_explain_refusals(
     assert revoked.exit_code == 0, revoked.output
     assert "số tiền phải nộp lại: 1.410.000 đồng" in revoked.output
     twice = runner.invoke(app, ["award", "revoke", "1", "--reason", "lần nữa"], env=env)
-    assert twice.exit_code == 1 and "không thu hồi lần thứ hai" in twice.output
+    assert twice.exit_code == 4 and "không thu hồi lần thứ hai" in twice.output
     proposal = runner.invoke(
         app,
         [
@@ -647,6 +645,6 @@ def test_the_award_commands_issue_list_revoke_and_explain_refusals(
         ],
         env=env,
     )
-    assert proposal.exit_code == 1 and "ban hành trực tiếp" in proposal.output
+    assert proposal.exit_code == 4 and "ban hành trực tiếp" in proposal.output
     with Session(tq) as s:
         assert s.scalar(select(func.count()).select_from(AwardGrant)) == 5

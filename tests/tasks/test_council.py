@@ -8,7 +8,6 @@ import threading
 from pathlib import Path
 
 import pytest
-import typer
 from docx import Document
 from openpyxl import Workbook
 from sqlalchemy import Engine, func, inspect, select
@@ -25,7 +24,7 @@ from tests.tasks.builders_council import (
     nominate,
     unit_of,
 )
-from thidua.deploy.cli_council import register
+from thidua.deploy.cli import app as thidua_app
 from thidua.models.campaign import DomainEvent
 from thidua.models.db import make_engine
 from thidua.models.review import (
@@ -531,8 +530,7 @@ def test_the_council_commands_never_print_a_members_choice(
     engine: Engine, campaign: int, db_url: str, tmp_path: Path
 ) -> None:
     ids = nominate(engine, campaign, [unit_of("TQ-TP"), unit_of("TQ-NH"), unit_of("TQ-LB")])
-    app = typer.Typer()
-    register(app)
+    app = thidua_app
     env = {"THIDUA_DATA_DIR": str(tmp_path / "data"), "THIDUA_DATABASE_URL": db_url, "THIDUA_SMTP_HOST": ""}
     runner = CliRunner()
     members = tmp_path / "hoi-dong.csv"
@@ -565,7 +563,7 @@ def test_the_council_commands_never_print_a_members_choice(
 
     again = ["vote", meeting, "--member", "TQ-01", "--nominee", str(ids["TQ-TP"]), "--choice", "reject"]
     refused = runner.invoke(app, ["council", *again], env=env)
-    assert refused.exit_code == 1 and "không thể thay đổi" in refused.output
+    assert refused.exit_code == 5 and "không thể thay đổi" in refused.output
 
     closed = run("close", CODE, meeting, "--as-of", "10/07/2024 11:00")
     assert "3 đồng ý · 0 không đồng ý · 0 không ý kiến → Được chọn" in closed
@@ -576,4 +574,4 @@ def test_the_council_commands_never_print_a_members_choice(
         assert member not in result
     not_chair = ["tie", CODE, meeting, "--order", str(ids["TQ-TP"]), "--reason", "x", "--chair", "TQ-02"]
     refused = runner.invoke(app, ["council", *not_chair], env=env)
-    assert refused.exit_code == 1 and "Chỉ Chủ tịch Hội đồng" in refused.output
+    assert refused.exit_code == 5 and "Chỉ Chủ tịch Hội đồng" in refused.output
