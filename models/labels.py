@@ -33,3 +33,23 @@ def campaign_status(value: str | CampaignStatus) -> str:
         return CAMPAIGN_STATUS[CampaignStatus(value)]
     except ValueError:
         return str(value)
+
+
+#: A council member's choice on a nominee (stored key → what a person reads and may type).
+VOTE_CHOICE: dict[str, str] = {
+    "approve": "Đồng ý",
+    "reject": "Không đồng ý",
+    "abstain": "Không ý kiến",
+}
+
+
+def vote_choice_key(text: str) -> str | None:
+    """The stored key of a choice typed as the key (`approve`) or its label in any case (`đồng ý`); None if
+    neither."""
+    from thidua.models.text import nfc
+
+    typed = nfc(text).strip().casefold()
+    for key, label in VOTE_CHOICE.items():
+        if typed in (key, label.casefold()):
+            return key
+    return None
