@@ -55,10 +55,8 @@ def test_demo_then_import_prints_counts_and_a_second_import_changes_nothing(
     assert stamp == datetime(2024, 1, 2, 1, 0, tzinfo=UTC)
 
     # The shared --as-of parser: dd/mm/yyyy HH:MM as everywhere else.
-    (tmp_path / "demo" / "units.csv").write_text(
-        (tmp_path / "demo" / "units.csv").read_text(encoding="utf-8").replace("Cục Thi hành án", "Cục THA", 1),
-        encoding="utf-8",
-    )
+    units = tmp_path / "demo" / "units.csv"
+    units.write_text(units.read_text(encoding="utf-8").replace("Cục Thi hành án", "Cục THA", 1), encoding="utf-8")
     third = runner.invoke(app, ["import", *files, "--as-of", "03/01/2024 09:15"])
     assert third.exit_code == 0, third.output
     engine = make_engine(cli_env)
