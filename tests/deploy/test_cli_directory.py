@@ -56,7 +56,8 @@ def test_demo_then_import_prints_counts_and_a_second_import_changes_nothing(
 
     # The shared --as-of parser: dd/mm/yyyy HH:MM as everywhere else.
     units = tmp_path / "demo" / "units.csv"
-    units.write_text(units.read_text(encoding="utf-8").replace("Cục Thi hành án", "Cục THA", 1), encoding="utf-8")
+    renamed = units.read_text(encoding="utf-8").replace("Cục Thi hành án", "Cục THA", 1)
+    units.write_text(renamed, encoding="utf-8")
     third = runner.invoke(app, ["import", *files, "--as-of", "03/01/2024 09:15"])
     assert third.exit_code == 0, third.output
     engine = make_engine(cli_env)
