@@ -71,4 +71,3 @@ def nomination_counts(counts: dict[str, int]) -> str:
     for key, n in counts.items():
         parts.append(f"{NOMINATION_STATUS.get(str(key), str(key))} {n}")
     return " · ".join(parts) if parts else "chưa có đề nghị nào"
-
