@@ -565,7 +565,7 @@ def test_the_council_commands_never_print_a_members_choice(
 
     again = ["vote", meeting, "--member", "TQ-01", "--nominee", str(ids["TQ-TP"]), "--choice", "reject"]
     refused = runner.invoke(app, ["council", *again], env=env)
-    assert refused.exit_code == 1 and "không thể thay đổi" in refused.output
+    assert refused.exit_code == 5 and "không thể thay đổi" in refused.output
 
     closed = run("close", CODE, meeting, "--as-of", "10/07/2024 11:00")
     assert "3 đồng ý · 0 không đồng ý · 0 không ý kiến → Được chọn" in closed
