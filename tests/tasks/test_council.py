@@ -576,4 +576,4 @@ def test_the_council_commands_never_print_a_members_choice(
         assert member not in result
     not_chair = ["tie", CODE, meeting, "--order", str(ids["TQ-TP"]), "--reason", "x", "--chair", "TQ-02"]
     refused = runner.invoke(app, ["council", *not_chair], env=env)
-    assert refused.exit_code == 1 and "Chỉ Chủ tịch Hội đồng" in refused.output
+    assert refused.exit_code == 5 and "Chỉ Chủ tịch Hội đồng" in refused.output
