@@ -16,7 +16,10 @@ import typer
 from typer._click.core import Command, Context  # typer vendors click: its group speaks these types
 from typer.core import TyperCommand
 
+from thidua.deploy import cli_i18n
 from thidua.deploy.cli_common import ThiduaGroup
+
+cli_i18n.install()
 
 
 class _Entry(NamedTuple):

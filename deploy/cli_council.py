@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from thidua.deploy.cli_common import AsOf, ThiduaGroup, open_engine, parse_now
+from thidua.models.labels import VOTE_CHOICE, vote_choice_key
 from thidua.models.settings import Settings
 from thidua.tasks.review.council import (
     CHOICES,
@@ -26,6 +27,7 @@ from thidua.tasks.review.council import (
     open_meeting,
     write_minutes,
 )
+from thidua.tasks.review.lookup import resolve_nominee
 
 council_app = typer.Typer(
     cls=ThiduaGroup,
@@ -94,14 +96,15 @@ def open_command(
     present: Annotated[str, typer.Option("--present", help="Mã cán bộ có mặt, cách nhau bằng dấu phẩy.")],
     as_of: Annotated[
         str | None,
-        typer.Option("--as-of", "--at", help="Thời điểm họp (dd/mm/yyyy HH:MM hoặc ISO); mặc định: bây giờ."),
+        typer.Option("--as-of", help="Thời điểm họp (dd/mm/yyyy HH:MM hoặc ISO); mặc định: bây giờ."),
     ] = None,
+    at: Annotated[str | None, typer.Option("--at", hidden=True, help="Tên cũ của --as-of.")] = None,
     place: Annotated[str | None, typer.Option("--place", help="Địa điểm họp.")] = None,
     actor: Actor = "cli",
 ) -> None:
     """Mở cuộc họp và ghi danh sách có mặt; in số cuộc họp và tình trạng đủ số lượng."""
     settings = Settings()
-    held_at = parse_now(settings, as_of)
+    held_at = parse_now(settings, as_of or at)
     codes = [c.strip() for c in present.split(",") if c.strip()]
     engine = open_engine(settings)
     try:
@@ -119,9 +122,18 @@ def open_command(
 def vote(
     meeting: int,
     member: Annotated[str, typer.Option("--member", help="Mã cán bộ của thành viên bỏ phiếu.")],
-    nominee: Annotated[int, typer.Option("--nominee", help="Số đề nghị khen thưởng.")],
+    nominee: Annotated[
+        str,
+        typer.Option(
+            "--nominee", help="Mã đơn vị hoặc mã cán bộ được đề nghị (hoặc số đề nghị khen thưởng)."
+        ),
+    ],
     choice: Annotated[
-        str, typer.Option("--choice", help="approve (đồng ý), reject, abstain (không ý kiến).")
+        str,
+        typer.Option(
+            "--choice",
+            help="“đồng ý” (approve), “không đồng ý” (reject) hoặc “không ý kiến” (abstain).",
+        ),
     ],
     written: Annotated[
         bool, typer.Option("--written", help="Phiếu bằng văn bản của thành viên vắng mặt.")
@@ -129,13 +141,16 @@ def vote(
     as_of: AsOf = None,
 ) -> None:
     """Bỏ phiếu kín cho một đề nghị; phiếu đã bỏ không sửa được."""
-    if choice not in CHOICES:
-        raise typer.BadParameter(f"chọn một trong: {', '.join(CHOICES)}", param_hint="--choice")
+    key = vote_choice_key(choice)
+    if key is None or key not in CHOICES:
+        labels = ", ".join(f"“{label.lower()}”" for label in VOTE_CHOICE.values())
+        raise typer.BadParameter(f"chọn một trong: {labels}", param_hint="--choice")
     settings = Settings()
     now = parse_now(settings, as_of)
     engine = open_engine(settings)
     try:
-        receipt = cast_vote(engine, meeting, member, nominee, choice, now=now, written=written)
+        nomination_id = resolve_nominee(engine, meeting, nominee)
+        receipt = cast_vote(engine, meeting, member, nomination_id, key, now=now, written=written)
     finally:
         engine.dispose()
     kind = "phiếu bằng văn bản" if receipt.written else "phiếu"

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from thidua.deploy.cli_common import AsOf, ThiduaGroup, open_engine, parse_now
+from thidua.models.labels import NOMINATION_STATUS as STATUS_LABELS
 from thidua.models.review import NominationStatus, SubjectKind
 from thidua.models.settings import Settings
 from thidua.models.text import fmt_date
@@ -25,12 +26,6 @@ from thidua.tasks.review.nominations import (
     refresh_completeness,
 )
 
-STATUS_LABELS: dict[NominationStatus, str] = {
-    NominationStatus.SUBMITTED: "Đã gửi, hồ sơ chưa đủ",
-    NominationStatus.COMPLETE: "Hồ sơ đầy đủ",
-    NominationStatus.INCOMPLETE: "Hồ sơ không đầy đủ",
-    NominationStatus.WITHDRAWN: "Đã rút",
-}
 KIND_LABELS = {SubjectKind.COLLECTIVE: "Tập thể", SubjectKind.INDIVIDUAL: "Cá nhân"}
 
 By = Annotated[str | None, typer.Option("--by", help="Người gửi (email); mặc định: người dùng máy.")]

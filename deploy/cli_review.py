@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from thidua.deploy.cli_common import AsOf, ThiduaGroup, parse_now
+from thidua.models.labels import campaign_status, nomination_counts
 from thidua.models.settings import Settings
 
 
@@ -27,8 +28,8 @@ def review(
     from thidua.flows.review import review_flow
 
     summary: dict[str, Any] = review_flow(code, now, settings, meeting_id=meeting, actor="cli")
-    typer.echo(f"Phong trào {summary['code']}: {summary['status']}.")
-    typer.echo(f"  Hồ sơ: {summary['completeness']}")
+    typer.echo(f"Phong trào {summary['code']}: {campaign_status(summary['status'])}.")
+    typer.echo(f"  Hồ sơ: {nomination_counts(summary['completeness'])}")
     typer.echo(f"  {summary['screening']}")
     for line in summary.get("meeting", {}).get("lines", []):
         typer.echo(f"  {line}")

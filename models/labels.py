@@ -33,3 +33,41 @@ def campaign_status(value: str | CampaignStatus) -> str:
         return CAMPAIGN_STATUS[CampaignStatus(value)]
     except ValueError:
         return str(value)
+
+
+#: A council member's choice on a nominee (stored key → what a person reads and may type).
+VOTE_CHOICE: dict[str, str] = {
+    "approve": "Đồng ý",
+    "reject": "Không đồng ý",
+    "abstain": "Không ý kiến",
+}
+
+
+def vote_choice_key(text: str) -> str | None:
+    """The stored key of a choice typed as the key (`approve`) or its label in any case (`đồng ý`); None if
+    neither."""
+    from thidua.models.text import nfc
+
+    typed = nfc(text).strip().casefold()
+    for key, label in VOTE_CHOICE.items():
+        if typed in (key, label.casefold()):
+            return key
+    return None
+
+
+#: By the stored value of `models.review.NominationStatus` (a StrEnum: its members find the same entries);
+#: keyed by text so that reading a label does not load the review models.
+NOMINATION_STATUS: dict[str, str] = {
+    "submitted": "Đã gửi, hồ sơ chưa đủ",
+    "complete": "Hồ sơ đầy đủ",
+    "incomplete": "Hồ sơ không đầy đủ",
+    "withdrawn": "Đã rút",
+}
+
+
+def nomination_counts(counts: dict[str, int]) -> str:
+    """Counts per nomination status as a person reads them: “Hồ sơ đầy đủ 12 · Hồ sơ không đầy đủ 2”."""
+    parts = []
+    for key, n in counts.items():
+        parts.append(f"{NOMINATION_STATUS.get(str(key), str(key))} {n}")
+    return " · ".join(parts) if parts else "chưa có đề nghị nào"

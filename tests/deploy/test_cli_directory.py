@@ -54,6 +54,18 @@ def test_demo_then_import_prints_counts_and_a_second_import_changes_nothing(
     # --as-of without a zone is read in the configured zone (Asia/Ho_Chi_Minh, UTC+7).
     assert stamp == datetime(2024, 1, 2, 1, 0, tzinfo=UTC)
 
+    # The shared --as-of parser: dd/mm/yyyy HH:MM as everywhere else.
+    units = tmp_path / "demo" / "units.csv"
+    renamed = units.read_text(encoding="utf-8").replace("Cục Thi hành án", "Cục THA", 1)
+    units.write_text(renamed, encoding="utf-8")
+    third = runner.invoke(app, ["import", *files, "--as-of", "03/01/2024 09:15"])
+    assert third.exit_code == 0, third.output
+    engine = make_engine(cli_env)
+    with engine.connect() as conn:
+        stamps = conn.execute(select(UNIT.c.updated_at).where(UNIT.c.updated_at > stamp)).scalars().all()
+    engine.dispose()
+    assert stamps and all(s == datetime(2024, 1, 3, 2, 15, tzinfo=UTC) for s in stamps), stamps
+
     show = runner.invoke(app, ["show"])
     assert show.exit_code == 0, show.output
     assert "Đơn vị: 14 (Bộ 1, Cục 1, Tỉnh 1, Khu vực 7, Phòng 4)" in show.stdout

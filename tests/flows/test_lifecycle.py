@@ -151,7 +151,7 @@ def test_the_seed_003_campaign_runs_from_reports_to_the_award_decision(
     issued = runner.invoke(app, ["award", "run", CODE, "--date", "19/07/2024", "--as-of", "20/07/2024 09:00"])
 
     assert reviewed.exit_code == 0, reviewed.output
-    assert f"Phong trào {CODE}: awarded." in reviewed.output
+    assert f"Phong trào {CODE}: Đã khen thưởng." in reviewed.output
     assert issued.exit_code == 0, issued.output
     assert "Quyết định số 01/QĐ-CTHADS ngày 19/07/2024" in issued.output and "đã có từ trước" in issued.output
     assert "Thư đã gửi: 0" in issued.output and len(smtp_server.received) == received
