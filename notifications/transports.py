@@ -15,11 +15,9 @@ parses the bytes and calls `send`.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import smtplib
 import ssl
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +34,7 @@ from yagmail.error import YagInvalidEmailAddress
 from yagmail.validate import validate_email_with_regex
 
 from thidua.errors import Unavailable
+from thidua.models.files import write_atomic
 from thidua.models.settings import Settings
 from thidua.notifications.message import WIRE_POLICY
 
@@ -379,20 +378,9 @@ class FileTransport(_Session):
         self._write(self._file_name(message.date, message.message_id), message.data)
 
     def _write(self, target: Path, data: bytes) -> None:
-        tmp_name: str | None = None
         try:
-            with tempfile.NamedTemporaryFile(
-                dir=self.outbox_dir, prefix=".tmp-", suffix=".eml", delete=False
-            ) as fh:
-                tmp_name = fh.name
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp_name, target)
+            write_atomic(target, data)
         except OSError as exc:
-            if tmp_name is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp_name)
             raise TransportError(f"Không ghi được tệp thư {target.name}: {exc}", permanent=False) from exc
 
 

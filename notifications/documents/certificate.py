@@ -7,8 +7,6 @@ date set to the decision date, so the same certificate gives the same bytes on e
 
 from __future__ import annotations
 
-import os
-import tempfile
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
@@ -24,6 +22,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from thidua.errors import Unavailable
+from thidua.models.files import write_atomic
 from thidua.models.text import vn_place_date
 from thidua.notifications.documents.decree30 import MOTTO, NATIONAL_TITLE, SignatureBlock
 
@@ -180,19 +179,7 @@ def certificate_pdf(content: CertificateContent) -> bytes:
 
 def render_certificate(content: CertificateContent, path: Path) -> Path:
     """Write the certificate PDF to `path` atomically (temp file, then rename) and return the path."""
-    data = certificate_pdf(content)
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    return target
+    return write_atomic(Path(path), certificate_pdf(content))
 
 
 __all__ = [

@@ -13,7 +13,6 @@ the status table says "chưa đạt": there was still time).
 from __future__ import annotations
 
 import io
-import os
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from typing import Any, Literal
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.shared import Cm, Mm, Pt
 
+from thidua.models.files import write_atomic
 from thidua.models.indicators import (
     DASH,
     IndicatorResult,
@@ -654,7 +654,7 @@ def _save_workbook(wb: Any, path: Path, stamp: datetime) -> None:
     wb.properties.modified = stamp
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         ExcelWriter(wb, archive).save()
-    _write_atomic(path, _fixed_zip_times(buffer.getvalue(), stamp))
+    write_atomic(path, _fixed_zip_times(buffer.getvalue(), stamp))
 
 
 def _fixed_zip_times(data: bytes, stamp: datetime) -> bytes:
@@ -670,13 +670,6 @@ def _fixed_zip_times(data: bytes, stamp: datetime) -> bytes:
             entry.external_attr = 0o644 << 16
             target.writestr(entry, source.read(info.filename))
     return out.getvalue()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 # ---------------------------------------------------------------- PNG chart
@@ -781,11 +774,9 @@ def write_closing_chart(content: ClosingContent, path: Path) -> Path:
                frameon=False, fontsize=10, handlelength=1.8, columnspacing=1.6)  # fmt: skip
     ax.set_xlabel("Tỷ lệ (%)", fontsize=10)
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.png")
-    fig.savefig(tmp, format="png", metadata={"Software": None})
-    os.replace(tmp, path)
-    return path
+    png = io.BytesIO()
+    fig.savefig(png, format="png", metadata={"Software": None})
+    return write_atomic(path, png.getvalue())
 
 
 __all__ = [

@@ -13,9 +13,7 @@ paragraphs; page numbers top centre, none on page 1; "Nơi nhận:" 12 pt bold i
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import unicodedata
 import zipfile
 from collections.abc import Collection, Sequence
@@ -38,6 +36,7 @@ from docx.table import Table, _Cell
 from docx.text.paragraph import Paragraph
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
+from thidua.models.files import write_atomic
 from thidua.models.text import vn_place_date
 
 FONT_NAME = "Times New Roman"
@@ -589,19 +588,7 @@ class Decree30Document:
         self._set_properties()
         buffer = BytesIO()
         self._doc.save(buffer)
-        data = _normalise_zip(buffer.getvalue(), self.header.date)
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp_name, 0o644)
-            os.replace(tmp_name, target)
-        except BaseException:
-            Path(tmp_name).unlink(missing_ok=True)
-            raise
-        return target
+        return write_atomic(target, _normalise_zip(buffer.getvalue(), self.header.date))
 
     # ------------------------------------------------------------ setup
 

@@ -12,9 +12,7 @@ The caller maps database rows to the plain data below.
 from __future__ import annotations
 
 import io
-import os
 import re
-import tempfile
 import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +22,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
+from thidua.models.files import write_atomic
 from thidua.models.indicators import IndicatorResult, met_label, round_half_up
 from thidua.notifications.documents.decree30 import Decree30Document, DocumentHeader, Layout, SignatureBlock
 
@@ -235,18 +234,7 @@ def render_results_summary(content: ResultsSummaryContent, path: Path) -> Path:
 
     buffer = io.BytesIO()
     wb.save(buffer)
-    data = _fixed_zip(buffer.getvalue(), content.stamp)
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_atomic(Path(path), _fixed_zip(buffer.getvalue(), content.stamp))
 
 
 _CORE_TIMES = re.compile(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:\2>)")

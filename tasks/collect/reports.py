@@ -24,7 +24,6 @@ import logging
 import os
 import re
 import stat
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,7 +39,7 @@ from thidua.models.campaign import Campaign, Deadline, DeadlineKind, DomainEvent
 from thidua.models.db import transaction
 from thidua.models.definition import CampaignDefinition, definition_from_json
 from thidua.models.directory import Unit
-from thidua.models.files import NotARegularFile, read_regular_file, shown_name
+from thidua.models.files import NotARegularFile, read_regular_file, shown_name, write_atomic
 from thidua.models.reminders import KIND_REMINDER, reminder_key_prefix
 from thidua.models.report_rows import (
     CLOSED_STATUSES,
@@ -216,11 +215,11 @@ def write_template(
         buffer = io.StringIO(newline="")
         csv.writer(buffer, lineterminator="\r\n").writerows(csv_rows(info))
         # A BOM, or Excel opens UTF-8 as the local code page and mangles the Vietnamese.
-        _write_atomic(path, ("\ufeff" + buffer.getvalue()).encode("utf-8"))
+        write_atomic(path, ("\ufeff" + buffer.getvalue()).encode("utf-8"))
     else:
         buffer_bytes = io.BytesIO()
         _render_xlsx(build_layout(info)).save(buffer_bytes)
-        _write_atomic(path, buffer_bytes.getvalue())
+        write_atomic(path, buffer_bytes.getvalue())
     return path
 
 
@@ -349,13 +348,6 @@ def _row_heights(layout: TemplateLayout) -> dict[int, float]:
         points = _LINE_POINTS.get(layout.styles.get(ref, ""), 16.0)
         heights[row] = max(heights.get(row, 0.0), lines * points)
     return {row: h for row, h in heights.items() if h > 16.0}
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    # pid and thread: two sweeps in one process may write the same template at once.
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 # ---------------------------------------------------------------- reading files
@@ -725,7 +717,7 @@ def _accept(
     rel = Path("reports") / view.code / unit / key / f"r{revision}-{sha[:8]}{_suffix(source_name)}"
     target = settings.data_dir / rel
     target.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(target, data)
+    write_atomic(target, data)
 
     received_on = now.astimezone(settings.tz).date()
     on_time = received_on <= deadline.due_date
@@ -834,7 +826,7 @@ def _reject(
         return base
     target = settings.data_dir / rel
     target.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(target, data)
+    write_atomic(target, data)
     s.add(
         RejectedFile(
             campaign_id=view.id,

@@ -11,7 +11,7 @@ openpyxl and matplotlib are imported inside the writers: the `status` command pr
 
 from __future__ import annotations
 
-import os
+import io
 import re
 from collections.abc import Sequence
 from decimal import Decimal
@@ -19,6 +19,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from thidua.models.files import write_atomic
 from thidua.models.indicators import (
     DASH,
     IndicatorResult,
@@ -282,11 +283,9 @@ def write_status_xlsx(table: StatusTable, path: Path | str) -> Path:
 
     _timeliness_sheet(wb, table, bold=bold, normal=normal, box=box, header_fill=header_fill, fills=fills)
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    wb.save(tmp)
-    os.replace(tmp, path)
-    return path
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return write_atomic(path, buffer.getvalue())
 
 
 def _timeliness_sheet(wb: Any, table: StatusTable, **style: Any) -> None:
@@ -540,11 +539,9 @@ def write_status_chart(table: StatusTable, path: Path | str, *, indicator: str |
     )
     ax.set_xlabel("Tỷ lệ (%)", fontsize=10)
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.png")
-    fig.savefig(tmp, format="png", metadata={"Software": None})
-    os.replace(tmp, path)
-    return path
+    png = io.BytesIO()
+    fig.savefig(png, format="png", metadata={"Software": None})
+    return write_atomic(path, png.getvalue())
 
 
 def fmt_ratio_text(result: IndicatorResult) -> str:
