@@ -54,7 +54,7 @@ from thidua.models.council import (
 from thidua.models.council import break_tie as apply_tie_break
 from thidua.models.db import insert_ignore, transaction, upsert
 from thidua.models.definition import KIND_LABELS, Award, CampaignDefinition, definition_from_json
-from thidua.models.directory import Person, Unit, UnitLevel
+from thidua.models.directory import Person, Unit
 from thidua.models.review import (
     Attendance,
     BallotCast,
@@ -122,6 +122,7 @@ __all__ = [
     "BallotReceipt",
     "Choice",
     "CouncilError",
+    "CouncilNotSetUp",
     "CouncilSetup",
     "CouncilSetupError",
     "MeetingError",
@@ -136,7 +137,6 @@ __all__ = [
     "break_tie",
     "cast_vote",
     "close_meeting",
-    "demo_council",
     "final_results",
     "import_council",
     "meeting_summary",
@@ -144,6 +144,7 @@ __all__ = [
     "minutes_path",
     "open_meeting",
     "parse_role",
+    "plain_text",
     "reviewed_awards",
     "set_up_council",
     "unresolved_ties",
@@ -289,7 +290,7 @@ class CouncilSetup:
     changed: bool  # anything was written
 
 
-def _plain(text: object) -> str:
+def plain_text(text: object) -> str:
     """Lower case without diacritics or extra spaces: how headers and role names are matched."""
     value = unicodedata.normalize("NFD", nfc(str(text or "")) or "").replace("đ", "d").replace("Đ", "D")
     value = "".join(ch for ch in value if not unicodedata.combining(ch)).casefold()
@@ -314,7 +315,7 @@ _ROLE_NAMES: dict[str, CouncilRole] = {
 
 def parse_role(text: str) -> CouncilRole:
     """'Chủ tịch', 'Phó Chủ tịch', 'Thư ký', 'Ủy viên' (also 'Uỷ viên', any case, with or without marks)."""
-    role = _ROLE_NAMES.get(_plain(text))
+    role = _ROLE_NAMES.get(plain_text(text))
     if role is None:
         raise ValueError(
             f"vai trò “{nfc(text)}” không hợp lệ; chọn một trong: Chủ tịch, Phó Chủ tịch, Thư ký, Ủy viên"
@@ -379,7 +380,7 @@ def _read_members(path: Path) -> tuple[list[tuple[int, str, CouncilRole | None]]
                     key: i
                     for i, cell in enumerate(cells)
                     for key, names in _HEADERS.items()
-                    if _plain(cell) in names
+                    if plain_text(cell) in names
                 }
                 if len(found) == len(_HEADERS):
                     columns = found
@@ -595,65 +596,6 @@ def _set_up(
 
 def _at(row: int, source: str | None) -> str:
     return f"dòng {row}" if source else f"thành viên thứ {row}"
-
-
-def demo_council(
-    engine: Engine, code: str, unit_code: str, *, now: datetime, size: int = 9, actor: str = "demo"
-) -> CouncilSetup:
-    """A council for the demo, from the directory: the unit's head (chair), its deputies ("Phó ..."), the
-    deputy head of its personnel department (secretary) and the heads of its departments, up to `size`.
-
-    Tuyên Quang, size 9: TQ-01 chair; TQ-02..04 deputies; TQ-TCCB-02 secretary; the heads of TQ-VP, TQ-TCCB,
-    TQ-NV and TQ-KT. Size 7 keeps the first two department heads.
-    """
-    if size < 3:
-        raise CouncilSetupError(None, [SetupProblem(None, None, "Hội đồng cần ít nhất 3 thành viên.")])
-    with Session(engine) as s:
-        unit = s.execute(select(col(Unit.id)).where(col(Unit.code) == unit_code)).first()
-        if unit is None:
-            raise CouncilNotSetUp(f"Không có đơn vị mã “{unit_code}” trong danh bạ.")
-        own = s.execute(
-            select(col(Person.code), col(Person.title), col(Person.is_head))
-            .where(col(Person.unit_id) == unit.id, col(Person.active).is_(True))
-            .order_by(col(Person.id))
-        ).all()
-        departments = s.execute(
-            select(col(Unit.id), col(Unit.name))
-            .where(
-                col(Unit.parent_id) == unit.id,
-                col(Unit.level).in_([UnitLevel.PHONG, UnitLevel.BAN]),
-                col(Unit.active).is_(True),
-            )
-            .order_by(col(Unit.id))
-        ).all()
-        staff = s.execute(
-            select(col(Person.code), col(Person.unit_id), col(Person.is_head))
-            .where(col(Person.unit_id).in_([d.id for d in departments]), col(Person.active).is_(True))
-            .order_by(col(Person.id))
-        ).all()
-    heads = [p for p in own if p.is_head]
-    if not heads:
-        problem = f"Đơn vị “{unit_code}” chưa có thủ trưởng trong danh bạ để làm Chủ tịch Hội đồng."
-        raise CouncilSetupError(None, [SetupProblem(None, None, problem)])
-    chair = heads[0].code
-    deputies = [p.code for p in own if p.code != chair and _plain(p.title).startswith("pho ")]
-    by_unit: dict[int, list[Any]] = defaultdict(list)
-    for p in staff:
-        by_unit[p.unit_id].append(p)
-    dept_heads = [next((p.code for p in by_unit[d.id] if p.is_head), None) for d in departments]
-    personnel = next((d for d in departments if "to chuc can bo" in _plain(d.name)), None)
-    secretary: str | None = None
-    if personnel is not None:
-        secretary = next((p.code for p in by_unit[personnel.id] if not p.is_head), None)
-    chosen: list[MemberInput] = [MemberInput(chair, CouncilRole.CHAIR)]
-    chosen += [MemberInput(c, CouncilRole.DEPUTY) for c in deputies]
-    if secretary is not None:
-        chosen.append(MemberInput(secretary, CouncilRole.SECRETARY))
-    chosen += [MemberInput(c, CouncilRole.MEMBER) for c in dept_heads if c is not None]
-    chosen = chosen[:size]
-    if secretary is None and len(chosen) > 1:
-        chosen[-1] = MemberInput(chosen[-1].person_code, CouncilRole.SECRETARY)
-    return set_up_council(engine, code, unit_code, chosen, now=now, actor=actor)
 
 
 # ---------------------------------------------------------------- meetings
