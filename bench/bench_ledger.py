@@ -37,13 +37,14 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import Engine, make_url  # noqa: E402
 
+from thidua.deploy.demo.directory import write_demo  # noqa: E402
 from thidua.deploy.demo.ledger import demo_as_of, write_demo_ledger  # noqa: E402
 from thidua.models.db import make_engine, upgrade  # noqa: E402
 from thidua.models.definition import load_definition  # noqa: E402
 from thidua.models.schedule import build_schedule  # noqa: E402
 from thidua.models.workdays import load_calendar  # noqa: E402
 from thidua.tasks.collect.ledger import import_ledger, ledger_figures  # noqa: E402
-from thidua.tasks.core.directory import import_directory, write_demo  # noqa: E402
+from thidua.tasks.core.directory import import_directory  # noqa: E402
 from thidua.tasks.launch.campaign import enrol, mark_launched, persist_campaign, store_deadlines  # noqa: E402
 
 OUT = ROOT / "bench" / "out"

@@ -26,11 +26,12 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import Engine, text  # noqa: E402
 
+from thidua.deploy.demo.directory import write_demo  # noqa: E402
 from thidua.models.db import make_engine, upgrade  # noqa: E402
 from thidua.models.definition import load_definition  # noqa: E402
 from thidua.models.schedule import build_schedule  # noqa: E402
 from thidua.models.workdays import load_calendar  # noqa: E402
-from thidua.tasks.core.directory import import_directory, write_demo  # noqa: E402
+from thidua.tasks.core.directory import import_directory  # noqa: E402
 from thidua.tasks.launch.campaign import enrol, mark_launched, persist_campaign, store_deadlines  # noqa: E402
 from thidua.tasks.remind.reminders import plan_reminders  # noqa: E402
 

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from thidua.deploy.cli_common import AsOf, ThiduaGroup, open_engine, parse_now
+from thidua.deploy.demo.council import demo_council
 from thidua.models.labels import VOTE_CHOICE, vote_choice_key
 from thidua.models.settings import Settings
 from thidua.tasks.review.council import (
@@ -21,7 +22,6 @@ from thidua.tasks.review.council import (
     break_tie,
     cast_vote,
     close_meeting,
-    demo_council,
     import_council,
     meeting_summary,
     open_meeting,

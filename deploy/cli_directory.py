@@ -12,16 +12,15 @@ from typing import Annotated
 import typer
 
 from thidua.deploy.cli_common import AsOf, ThiduaGroup, parse_now
+from thidua.deploy.demo.directory import DEMO_NAMES, write_demo
 from thidua.errors import NotFound
 from thidua.models.db import ensure_schema, make_engine
 from thidua.models.directory import LEVEL_LABELS
 from thidua.models.settings import Settings
 from thidua.tasks.core.directory import (
-    DEMO_NAMES,
     directory_counts,
     import_directory,
     unit_counts_by_level,
-    write_demo,
 )
 
 app = typer.Typer(

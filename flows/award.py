@@ -18,7 +18,7 @@ from prefect.cache_policies import NO_CACHE
 from thidua.models.db import ensure_schema, make_engine
 from thidua.models.settings import Settings
 from thidua.notifications.outbox import dispatch
-from thidua.tasks.review.start import issue_all
+from thidua.tasks.award.awards import issue_all
 
 issue_task = task(name="issue awards", cache_policy=NO_CACHE)(issue_all)
 dispatch_task = task(name="dispatch outbox", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])(

@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
-from thidua.tasks.core.directory import import_directory, write_demo
+from thidua.deploy.demo.directory import write_demo
+from thidua.tasks.core.directory import import_directory
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"

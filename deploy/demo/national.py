@@ -45,6 +45,7 @@ import typer
 from sqlalchemy import Engine, select
 from sqlmodel import col
 
+from thidua.deploy.demo.directory import write_demo
 from thidua.deploy.demo.ledger import write_demo_ledger
 from thidua.deploy.demo.months import MonthLog, launched_on
 from thidua.deploy.demo.review import _paper, eligible_ids, print_account, review_outcomes
@@ -68,7 +69,7 @@ from thidua.models.workdays import load_calendar
 from thidua.tasks.collect.ledger import import_ledger, ledger_figures
 from thidua.tasks.collect.progress import period_status
 from thidua.tasks.collect.reports import ingest_files, template_info
-from thidua.tasks.core.directory import import_directory, write_demo
+from thidua.tasks.core.directory import import_directory
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"  # a link to the top-level examples/
 NATIONAL_DIRECTORY = "national-2026"
@@ -666,7 +667,8 @@ def _hold_council(
 ) -> None:
     """The Cục's council: set up on 19/06, meets on 22/06 with 8 of its 9 members; the absent one votes in
     writing; every ballot on every eligible nominee; the review flow closes the meeting."""
-    from thidua.tasks.review.council import break_tie, demo_council, open_meeting, write_minutes
+    from thidua.deploy.demo.council import demo_council
+    from thidua.tasks.review.council import break_tie, open_meeting, write_minutes
 
     tz = settings.tz
     demo_council(engine, code, COUNCIL_UNIT, now=_moment(SETUP_ON, 9, tz), size=9, actor="demo")

@@ -23,13 +23,13 @@ from docx import Document
 from sqlalchemy import Engine, select
 from sqlmodel import col
 
+from thidua.deploy.demo.council import demo_council
 from thidua.models.review import CouncilMember, Nomination, ReviewOutcome
 from thidua.models.settings import Settings
 from thidua.tasks.review.council import (
     VoteRefused,
     break_tie,
     cast_vote,
-    demo_council,
     meeting_summary,
     minutes_path,
     open_meeting,

@@ -20,9 +20,10 @@ from typing import Any
 
 import typer
 
+from thidua.deploy.demo.directory import write_demo
 from thidua.models.db import ensure_schema, make_engine
 from thidua.models.settings import Settings
-from thidua.tasks.core.directory import import_directory, write_demo
+from thidua.tasks.core.directory import import_directory
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"  # a link to the top-level examples/
 DEMO_DIRECTORY = "tuyen-quang-2024"

@@ -1,12 +1,10 @@
-"""Import the organisation directory from CSV/XLSX files, all or nothing; write the demo directories.
+"""Import the organisation directory from CSV/XLSX files, all or nothing.
 
 `import_directory` reads every file, validates all of them together against the database
 (models/directory_rows.py), and only then writes, in one transaction, set-based (a handful of statements
 whatever the number of rows: the national file has ~10,000 people). Units and people are upserted by code;
 units or people absent from the files are left as they are (an import never deletes). Discipline records are
 keyed by (person, form, decision date): a new key is inserted, a known key only has its reason updated.
-
-`write_demo` writes the deterministic demo files described in deploy/demo/names.py.
 """
 
 from __future__ import annotations
@@ -23,7 +21,6 @@ from typing import Any, cast
 from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, select, update
 from sqlmodel import SQLModel
 
-from thidua.deploy.demo.names import DEMO_NAMES, DemoDirectory, build_demo
 from thidua.models.directory import Discipline, Person, Unit, UnitLevel
 from thidua.models.directory_rows import (
     HEADER_SEARCH_ROWS,
@@ -41,7 +38,6 @@ from thidua.models.directory_rows import (
 )
 
 __all__ = [
-    "DEMO_NAMES",
     "DirectoryImportError",
     "ImportSummary",
     "KindCounts",
@@ -49,7 +45,6 @@ __all__ = [
     "directory_counts",
     "import_directory",
     "read_directory_file",
-    "write_demo",
 ]
 
 # Core tables (set-based statements): the metadata the SQLModel classes registered.
@@ -363,25 +358,3 @@ def unit_counts_by_level(engine: Engine) -> dict[UnitLevel, int]:
     with engine.connect() as conn:
         rows = conn.execute(select(UNIT.c.level, func.count()).group_by(UNIT.c.level)).tuples().all()
     return {UnitLevel(level): count for level, count in rows}
-
-
-# ---------------------------------------------------------------- demo data
-
-
-def write_demo(name: str, out_dir: Path) -> list[Path]:
-    """Write units.csv, people.csv, discipline.csv of a demo directory; same bytes on every run."""
-    demo: DemoDirectory = build_demo(name)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    files = [
-        (out_dir / "units.csv", demo.unit_header, demo.units),
-        (out_dir / "people.csv", demo.person_header, demo.people),
-        (out_dir / "discipline.csv", demo.discipline_header, demo.discipline),
-    ]
-    for path, header, rows in files:
-        buffer = io.StringIO(newline="")
-        writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerow(header)
-        writer.writerows(rows)
-        # A BOM so Excel shows the Vietnamese correctly when a clerk opens the file.
-        path.write_bytes(buffer.getvalue().encode("utf-8-sig"))
-    return [path for path, _, _ in files]

@@ -15,6 +15,7 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import Engine, select
 
+from thidua.deploy.demo.directory import write_demo
 from thidua.deploy.demo.names import office_counts
 from thidua.models.directory import DisciplineForm, UnitLevel
 from thidua.tasks.core.directory import (
@@ -24,7 +25,6 @@ from thidua.tasks.core.directory import (
     DirectoryImportError,
     import_directory,
     unit_counts_by_level,
-    write_demo,
 )
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")

@@ -25,6 +25,7 @@ from tests.tasks.builders_council import (
     unit_of,
 )
 from thidua.deploy.cli import app as thidua_app
+from thidua.deploy.demo.council import demo_council
 from thidua.models.campaign import DomainEvent
 from thidua.models.db import make_engine
 from thidua.models.review import (
@@ -52,7 +53,6 @@ from thidua.tasks.review.council import (
     break_tie,
     cast_vote,
     close_meeting,
-    demo_council,
     final_results,
     import_council,
     meeting_summary,

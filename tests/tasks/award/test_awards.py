@@ -288,12 +288,12 @@ def test_a_rolled_back_allocation_gives_its_number_back(engine: Engine) -> None:
 def test_an_issuance_failing_after_allocation_leaves_no_gap(
     tq: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import thidua.tasks.award.awards
+    import thidua.tasks.award.awards.grants
 
     def disk_full(*_: object, **__: object) -> Path:
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(thidua.tasks.award.awards, "render_certificate", disk_full)
+    monkeypatch.setattr(thidua.tasks.award.awards.grants, "render_certificate", disk_full)
     with pytest.raises(OSError, match="No space"):
         issue(tq, settings)
     assert counts(tq)["award_decision"] == 0 and counts(tq)["outbox_message"] == 0

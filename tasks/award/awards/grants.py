@@ -1,0 +1,258 @@
+"""Granting: one grant per selected nominee, its certificate, the money, the emails."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from thidua.models.money import (
+    amount_in_words,
+    vn_money,
+)
+from thidua.models.review import (
+    AwardDecision,
+    AwardGrant,
+    Council,
+    DecisionStatus,
+    DocumentKind,
+    GrantStatus,
+    SubjectKind,
+)
+from thidua.models.settings import Settings
+from thidua.notifications.documents.certificate import CertificateContent, render_certificate
+from thidua.notifications.documents.decision import (
+    Awardee,
+    DecisionContent,
+    decision_legal_basis,
+    render_decision,
+)
+from thidua.notifications.documents.decree30 import DocumentHeader
+from thidua.notifications.outbox import enqueue_many
+from thidua.notifications.templating import render_email
+from thidua.tasks.award.awards.numbering import decision_reference
+from thidua.tasks.award.awards.paperwork import (
+    _amounts,
+    _award_dir,
+    _certificate_path,
+    _decision_ref,
+    _document_row,
+    _form_name,
+    _plan_clause,
+    _relative,
+    _safe,
+    _upsert_documents,
+    authority_title,
+    campaign_phrase,
+)
+from thidua.tasks.award.awards.selection import _agency, _Campaign, _Selected
+from thidua.tasks.award.awards.shared import CERTIFICATE_TITLES, SUBJECT_LABELS
+from thidua.tasks.core.events import AWARD_ISSUED, emit_domain_event
+from thidua.tasks.launch.campaign import record_event
+from thidua.tasks.launch.emails import issuer_name
+
+
+def _grant_all(
+    session: Session,
+    settings: Settings,
+    ctx: _Campaign,
+    decision: AwardDecision,
+    council: Council,
+    nominees: list[_Selected],
+    *,
+    now: datetime,
+    actor: str,
+) -> tuple[list[str], int, list[str]]:
+    """Grants with their money, the decision DOCX, a certificate each, the document rows, the emails, the
+    audit events and the lifecycle event of an issued decision. Returns (documents, emails queued, units
+    without an email address)."""
+    assert decision.id is not None
+    award, defn = ctx.award, ctx.defn
+    amounts = _amounts(ctx, settings, decision.decided_on)
+    form_name = _form_name(award)
+    folder = _award_dir(settings, ctx.code)
+    cert_paths = {n.nomination_id: _certificate_path(settings, ctx.code, award, n) for n in nominees}
+    grants = [
+        AwardGrant(
+            decision_id=decision.id,
+            campaign_id=ctx.id,
+            nomination_id=n.nomination_id,
+            subject_kind=n.kind,
+            subject_code=n.code,
+            subject_name=n.name,
+            unit_code=n.unit_code,
+            amount_vnd=amounts.for_subject(n.kind.value),
+            certificate_path=_relative(settings, cert_paths[n.nomination_id]),
+            status=GrantStatus.ISSUED,
+        )
+        for n in nominees
+    ]
+    session.add_all(grants)
+    session.flush()
+
+    agency = _agency(session, defn, award.authority_unit_code)
+    reference = decision_reference(decision.number, decision.symbol)
+    header = DocumentHeader(
+        parent_agency=agency.parent_agency,
+        agency=agency.agency,
+        number=decision.number,
+        symbol=decision.symbol,
+        place=agency.place,
+        date=decision.decided_on,
+    )
+    achievement = campaign_phrase(defn)
+    content = DecisionContent(
+        header=header,
+        form_name=form_name,
+        authority_title=authority_title(award.authority),
+        authority_name=award.authority,
+        achievement=achievement,
+        legal_basis=decision_legal_basis(decision.decided_on, _plan_clause(session, defn)),
+        proposal=f"Theo đề nghị của {award.proposed_by.council if award.proposed_by else council.name}",
+        awardees=[
+            Awardee(n.kind.value, n.name, n.unit_name, g.amount_vnd, n.title)  # type: ignore[arg-type]
+            for n, g in zip(nominees, grants, strict=True)
+        ],
+        collective_multiplier=amounts.collective_multiplier,
+        individual_multiplier=amounts.individual_multiplier,
+        base_salary=amounts.base.amount,
+        base_salary_source=amounts.base.source,
+        fund_owner=agency.name,
+        signature=agency.signer,
+        recipients=["Như Điều 3", council.name, "Lưu: VT"],
+    )
+    decision_path = render_decision(content, folder / f"quyet-dinh-{_safe(award.key)}.docx")
+    title = CERTIFICATE_TITLES.get(award.form, "GIẤY CHỨNG NHẬN")
+    doc_rows = [
+        _document_row(
+            settings, ctx.id, DocumentKind.DECISION, _decision_ref(decision, award), decision_path, now
+        )
+    ]
+    line = f"Đã có thành tích xuất sắc trong {achievement}"
+    for n, grant in zip(nominees, grants, strict=True):
+        assert grant.id is not None
+        detail = ", ".join(part for part in (n.title, n.unit_name) if part) or None
+        cert = render_certificate(
+            CertificateContent(
+                form_title=title,
+                authority_title=authority_title(award.authority),
+                recipient=n.name,
+                recipient_detail=detail,
+                achievement=line,
+                decision_ref=reference,
+                decided_on=decision.decided_on,
+                place=agency.place,
+                signature=agency.signer,
+                register_number=f"{decision.number:02d}/{decision.year}-{grant.id}",
+            ),
+            cert_paths[n.nomination_id],
+        )
+        doc_rows.append(_document_row(settings, ctx.id, DocumentKind.CERTIFICATE, str(grant.id), cert, now))
+    _upsert_documents(session, doc_rows)
+
+    # Emails: one per awardee, to their unit (the person in copy), the decision and the certificate attached.
+    base: dict[str, Any] = {
+        "campaign_code": ctx.code,
+        "campaign_title": defn.title,
+        "issuer_agency": issuer_name(session, defn),
+        "authority": award.authority,
+        "award_name": award.name,
+        "form_name": form_name,
+        "decision_ref": reference,
+        "decided_on": decision.decided_on,
+        "achievement": achievement,
+        "contact_department": defn.issuer.contact.department,
+        "contact_email": defn.issuer.contact.email,
+    }
+    rows: list[dict[str, Any]] = []
+    without: list[str] = []
+    decision_rel = _relative(settings, decision_path)
+    for n, grant in zip(nominees, grants, strict=True):
+        if not n.unit_email:
+            if n.unit_code not in without:
+                without.append(n.unit_code)
+            continue
+        unit_name = n.name if n.kind == SubjectKind.COLLECTIVE else n.unit_name
+        context = {
+            **base,
+            "unit_name": unit_name,
+            "subject_label": SUBJECT_LABELS[n.kind],
+            "subject_name": n.name,
+            "subject_detail": None
+            if n.kind == SubjectKind.COLLECTIVE
+            else ", ".join(p for p in (n.title, n.unit_name) if p),
+            "amount_text": vn_money(grant.amount_vnd),
+            "amount_words": amount_in_words(grant.amount_vnd),
+        }
+        subject, text, html = render_email("award_issued", context)
+        rows.append(
+            {
+                "dedupe_key": f"award:{ctx.code}:{grant.id}",
+                "kind": "award_issued",
+                "recipient": n.unit_email,
+                "recipient_name": unit_name,
+                "subject": subject,
+                "text": text,
+                "html": html,
+                "attachments": [decision_rel, grant.certificate_path],
+                "reply_to": defn.issuer.contact.email,
+                "cc": [n.person_email] if n.person_email else [],
+                "campaign_id": ctx.id,
+            }
+        )
+    queued = enqueue_many(session, rows, now, data_dir=settings.data_dir)
+
+    for n, grant in zip(nominees, grants, strict=True):
+        record_event(
+            session,
+            campaign_id=ctx.id,
+            kind="grant.issued",
+            now=now,
+            actor=actor,
+            subject=n.code,
+            payload={
+                "before": None,
+                "after": {
+                    "grant_id": grant.id,
+                    "decision": reference,
+                    "award_key": award.key,
+                    "subject_kind": n.kind.value,
+                    "subject_name": n.name,
+                    "amount_vnd": grant.amount_vnd,
+                    "status": GrantStatus.ISSUED.value,
+                },
+            },
+        )
+    total = sum(g.amount_vnd for g in grants)
+    emit_domain_event(
+        session,
+        campaign_code=ctx.code,
+        campaign_id=ctx.id,
+        kind=AWARD_ISSUED,
+        now=now,
+        unit_code=decision.authority_unit_code,
+        actor=actor,
+        payload={
+            "award_key": award.key,
+            "decision": reference,
+            "decided_on": decision.decided_on.isoformat(),
+            "collectives": sum(1 for n in nominees if n.kind == SubjectKind.COLLECTIVE),
+            "individuals": sum(1 for n in nominees if n.kind == SubjectKind.INDIVIDUAL),
+            "total_vnd": total,
+        },
+    )
+    documents = [row["path"] for row in doc_rows]
+    return documents, queued, without
+
+
+def _decision_payload(decision: AwardDecision) -> dict[str, Any]:
+    return {
+        "status": DecisionStatus(decision.status).value,
+        "authority_unit_code": decision.authority_unit_code,
+        "number": decision.number,
+        "symbol": decision.symbol,
+        "reference": decision_reference(decision.number, decision.symbol),
+        "decided_on": decision.decided_on.isoformat(),
+        "base_salary": decision.base_salary,
+    }
