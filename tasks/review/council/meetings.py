@@ -20,11 +20,11 @@ from thidua.models.review import (
     CouncilMeeting,
     MeetingStatus,
 )
+from thidua.models.settings import Settings
 from thidua.models.text import nfc
 from thidua.tasks.launch.campaign import record_event
 from thidua.tasks.review.council.errors import MeetingError
 from thidua.tasks.review.council.lookups import _Campaign, _campaign, _council, _members
-from thidua.tasks.review.council.shared import VN
 
 
 def _meeting(
@@ -154,5 +154,6 @@ def open_meeting(
         return meeting.id
 
 
-def _when(moment: datetime, tz: ZoneInfo = VN) -> str:
+def _when(moment: datetime, tz: ZoneInfo | None = None) -> str:
+    tz = tz or Settings().tz
     return moment.astimezone(tz).strftime("%H:%M ngày %d/%m/%Y")

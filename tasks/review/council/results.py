@@ -46,7 +46,7 @@ from thidua.models.text import nfc
 from thidua.tasks.launch.campaign import record_event
 from thidua.tasks.review.council.lookups import _Campaign, _members, reviewed_awards
 from thidua.tasks.review.council.meetings import _attendance, _check_campaign, _meeting, _when
-from thidua.tasks.review.council.shared import KIND_WORDS, OUTCOME_LABELS, REVIEW_RESULT, VN
+from thidua.tasks.review.council.shared import KIND_WORDS, OUTCOME_LABELS, REVIEW_RESULT
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,7 @@ class ReviewSummary:
             out.setdefault((line.award_key, line.subject_kind), []).append(line)
         return [(k[0], k[1], v) for k, v in out.items()]
 
-    def text_lines(self, tz: ZoneInfo = VN) -> list[str]:
+    def text_lines(self, tz: ZoneInfo) -> list[str]:
         """What `thidua council result` prints: attendance, quorum, tallies, outcomes and reasons."""
         place = f", tại {self.place}" if self.place else ""
         out = [

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from typing import Literal, cast
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table
 from sqlmodel import SQLModel
@@ -17,7 +16,6 @@ from thidua.models.review import (
     SubjectKind,
 )
 
-VN = ZoneInfo("Asia/Ho_Chi_Minh")
 Choice = Literal["approve", "reject", "abstain"]
 CHOICES: tuple[str, ...] = ("approve", "reject", "abstain")
 

@@ -41,12 +41,11 @@ from thidua.tasks.review.nominations.nominate import (
     NominationResult,
     nominate,
 )
-from thidua.tasks.review.nominations.shared import COLUMNS, DOSSIER_DIR, VN_TZ
+from thidua.tasks.review.nominations.shared import COLUMNS, DOSSIER_DIR
 
 __all__ = [
     "COLUMNS",
     "DOSSIER_DIR",
-    "VN_TZ",
     "DossierFileError",
     "DraftResult",
     "NominationError",

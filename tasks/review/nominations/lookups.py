@@ -13,9 +13,10 @@ from thidua.models.directory_rows import fold
 from thidua.models.review import (
     SubjectKind,
 )
+from thidua.models.settings import Settings
 from thidua.models.text import nfc
 from thidua.tasks.core.campaigns import get_campaign
-from thidua.tasks.review.nominations.shared import _KIND_WORDS, VN_TZ
+from thidua.tasks.review.nominations.shared import _KIND_WORDS
 
 
 def _aware(now: datetime) -> datetime:
@@ -26,7 +27,7 @@ def _aware(now: datetime) -> datetime:
 
 def local_day(now: datetime) -> date:
     """The calendar day in Vietnam at `now`: deadlines end at the end of that day there."""
-    return _aware(now).astimezone(VN_TZ).date()
+    return _aware(now).astimezone(Settings().tz).date()
 
 
 def campaign_and_definition(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from zoneinfo import ZoneInfo
 
 from sqlmodel import SQLModel
 
@@ -13,7 +12,6 @@ from thidua.models.review import (
     SubjectKind,
 )
 
-VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 DOSSIER_DIR = "dossiers"
 NOMINATION_TABLE = SQLModel.metadata.tables[Nomination.__tablename__]
 
