@@ -23,6 +23,7 @@ from tests.tasks.builders_council import CODE, nominate, unit_of
 from thidua import __version__
 from thidua.deploy.cli import COMMANDS, app
 from thidua.deploy.cli_common import ThiduaGroup
+from thidua.deploy.demo.council import demo_council
 from thidua.errors import (
     CampaignNotFound,
     Conflict,
@@ -36,7 +37,6 @@ from thidua.errors import (
 from thidua.models.db import make_engine
 from thidua.models.review import CouncilMeeting
 from thidua.models.settings import Settings
-from thidua.tasks.review.council import demo_council
 
 HEAVY = ("prefect", "matplotlib", "docx", "openpyxl", "reportlab", "apscheduler")
 
