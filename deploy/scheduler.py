@@ -52,13 +52,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import Engine, Table, case, literal, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col
 
 from thidua.errors import Unavailable
 from thidua.models.campaign import Campaign, CampaignStatus, Deadline, DeadlineKind
-from thidua.models.db import make_engine
+from thidua.models.db import insert_ignore, make_engine
 from thidua.models.definition import definition_from_json
 from thidua.models.service import ServiceLease
 
@@ -634,17 +632,14 @@ def acquire_lease(
         ).rowcount
         if taken == 1:
             return LeaseState(True, holder, until)
-        dialect = conn.dialect.name
-        if dialect not in ("sqlite", "postgresql"):
-            raise NotImplementedError(f"the scheduler lease supports SQLite and PostgreSQL, not {dialect}")
-        insert_fn: Any = pg_insert if dialect == "postgresql" else sqlite_insert
-        inserted = conn.execute(
-            insert_fn(_LEASE)
-            .values(name=name, holder=holder, acquired_at=now_utc, heartbeat_at=now_utc, lease_until=until)
-            .on_conflict_do_nothing(index_elements=[_L.name])
-            .returning(_L.name)  # rowcount of INSERT ... ON CONFLICT is not reported by every driver
-        ).first()
-        if inserted is not None:
+        row_values = {
+            "name": name,
+            "holder": holder,
+            "acquired_at": now_utc,
+            "heartbeat_at": now_utc,
+            "lease_until": until,
+        }
+        if insert_ignore(conn, _LEASE, row_values, ["name"], returning=_L.name):
             return LeaseState(True, holder, until)
         row = conn.execute(select(_LEASE).where(_L.name == name)).one()
         return LeaseState(False, row.holder, _utc(row.lease_until))

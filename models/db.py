@@ -129,8 +129,23 @@ def upsert(
 
 
 def insert_ignore(
-    target: Connection | Session, table: Table, row: Mapping[str, Any], keys: Sequence[str]
-) -> None:
-    """INSERT ... ON CONFLICT (keys) DO NOTHING for one row."""
-    stmt = _insert_for(target, table)
-    target.execute(stmt.values(**row).on_conflict_do_nothing(index_elements=list(keys)))
+    target: Connection | Session,
+    table: Table,
+    rows: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+    keys: Sequence[str],
+    *,
+    returning: Any = None,
+) -> list[Any]:
+    """INSERT ... ON CONFLICT (keys) DO NOTHING for one row or many (one statement).
+
+    With `returning` (a column), the values of the rows actually inserted: the drivers do not all report a
+    row count for ON CONFLICT, so this is how a caller learns which rows were new.
+    """
+    values = [dict(rows)] if isinstance(rows, Mapping) else [dict(r) for r in rows]
+    if not values:
+        return []
+    stmt = _insert_for(target, table).values(values).on_conflict_do_nothing(index_elements=list(keys))
+    if returning is None:
+        target.execute(stmt)
+        return []
+    return list(target.execute(stmt.returning(returning)).scalars())

@@ -36,12 +36,11 @@ from uuid import uuid4
 
 from sqlalchemy import Engine, String, Table, and_, func, literal, or_, select, update
 from sqlalchemy import cast as sql_cast
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
+from thidua.models.db import insert_ignore
 from thidua.models.outbox import OutboxMessage, OutboxStatus
 from thidua.models.settings import Settings
 from thidua.models.text import nfc
@@ -199,20 +198,10 @@ def _render(values: Mapping[str, Any], data_dir: Path | None) -> bytes | None:
 
 
 def _insert_ignoring_duplicates(session: Session, values: list[dict[str, Any]]) -> int:
-    dialect = session.get_bind().dialect.name
-    insert_fn: Any = pg_insert if dialect == "postgresql" else sqlite_insert
-    if dialect not in ("postgresql", "sqlite"):
-        raise NotImplementedError(f"outbox enqueue supports PostgreSQL and SQLite, not {dialect}")
     inserted = 0
     for start in range(0, len(values), _INSERT_CHUNK):
         chunk = values[start : start + _INSERT_CHUNK]
-        stmt = (
-            insert_fn(OUTBOX)
-            .values(chunk)
-            .on_conflict_do_nothing(index_elements=[C.dedupe_key])
-            .returning(C.id)
-        )
-        inserted += len(session.execute(stmt).all())
+        inserted += len(insert_ignore(session, OUTBOX, chunk, ["dedupe_key"], returning=C.id))
     return inserted
 
 

@@ -64,9 +64,9 @@ from thidua.notifications.outbox import enqueue_many
 from thidua.notifications.templating import render_email
 from thidua.tasks.collect.progress import canonical, compute_all_snapshots, unit_targets
 from thidua.tasks.collect.status_report import short_name
-from thidua.tasks.core.campaigns import get_campaign
+from thidua.tasks.core.campaigns import get_campaign, transition
 from thidua.tasks.core.events import CAMPAIGN_CLOSED, emit_prefect_event
-from thidua.tasks.launch.campaign import plan_reference, transition
+from thidua.tasks.launch.campaign import plan_reference
 from thidua.tasks.launch.plan import KIND_LABELS
 
 __all__ = [

@@ -13,8 +13,8 @@ from thidua.models.campaign import Campaign, CampaignStatus, Deadline, DeadlineK
 from thidua.models.db import transaction
 from thidua.models.definition import CampaignDefinition, definition_from_json
 from thidua.models.reporting import Exemption, Submission
-from thidua.tasks.core.campaigns import get_campaign
-from thidua.tasks.launch.campaign import record_event, transition
+from thidua.tasks.core.campaigns import get_campaign, transition
+from thidua.tasks.core.events import record_event
 
 
 class CampaignNotCollecting(Conflict):

@@ -57,7 +57,7 @@ from thidua.models.reporting import ProgressSnapshot, SnapshotSource, Submission
 from thidua.models.settings import Settings
 from thidua.models.text import fmt_date, nfc
 from thidua.tasks.core.campaigns import get_campaign
-from thidua.tasks.launch.campaign import record_event
+from thidua.tasks.core.events import record_event
 
 __all__ = [
     "IndicatorColumn",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, select
 from sqlmodel import Session, col
@@ -10,7 +12,9 @@ from sqlmodel import Session, col
 from thidua.errors import CampaignNotFound, WrongState
 from thidua.models.campaign import Campaign, CampaignStatus
 from thidua.models.labels import REACHED_BY, campaign_status
+from thidua.models.lifecycle import check_transition
 from thidua.models.text import nfc
+from thidua.tasks.core.events import record_event
 
 
 def campaign_code(code: str) -> str:
@@ -56,3 +60,27 @@ def require_state(campaign: Campaign, allowed: Collection[CampaignStatus]) -> Ca
         command = None  # the campaign is past the needed state: no command goes back
     hint = f"Chạy `{command}` trước." if command else None
     raise WrongState(campaign.code, campaign_status(status), needed, hint=hint)
+
+
+def transition(
+    session: Session,
+    campaign: Campaign,
+    target: CampaignStatus,
+    *,
+    now: datetime,
+    actor: str,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """The one way a campaign changes state: check the move, write it, audit it (with `details`, e.g. why)."""
+    before = CampaignStatus(campaign.status)
+    check_transition(before, target)
+    campaign.status = target
+    session.add(campaign)
+    record_event(
+        session,
+        campaign_id=campaign.id,
+        kind=f"campaign.{target.value}",
+        now=now,
+        actor=actor,
+        payload={**(details or {}), "before": before.value, "after": target.value},
+    )

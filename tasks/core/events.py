@@ -25,7 +25,7 @@ from typing import Any, Final
 from sqlalchemy import event as sa_event
 from sqlmodel import Session
 
-from thidua.tasks.launch.campaign import record_event
+from thidua.models.campaign import DomainEvent
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +154,29 @@ def _drop_rolled_back(session: Session, previous_transaction: Any) -> None:
     # A savepoint rolled back takes only its own events with it; the outer transaction takes them all.
     pending: list[tuple[Any, dict[str, Any]]] = session.info.get(_PENDING_KEY, [])
     session.info[_PENDING_KEY] = [p for p in pending if not _within(p[0], previous_transaction)]
+
+
+def record_event(
+    session: Session,
+    *,
+    campaign_id: int | None,
+    kind: str,
+    now: datetime,
+    subject: str | None = None,
+    actor: str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> None:
+    """Store one audit row (DomainEvent) in the caller's transaction: the one writer of the event table."""
+    session.add(
+        DomainEvent(
+            campaign_id=campaign_id,
+            kind=kind,
+            subject=subject,
+            actor=actor,
+            at=now,
+            payload_json=json.dumps(payload or {}, ensure_ascii=False, sort_keys=True, default=str),
+        )
+    )
 
 
 def emit_domain_event(

@@ -6,7 +6,6 @@ a step whose result is already stored does nothing the second time.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -21,17 +20,17 @@ from thidua.models.campaign import (
     CampaignStatus,
     Deadline,
     DeadlineKind,
-    DomainEvent,
     EnrolledPerson,
     EnrolledUnit,
 )
 from thidua.models.db import transaction
 from thidua.models.definition import CampaignDefinition, canonical_json, definition_hash
 from thidua.models.directory import Person, Unit
-from thidua.models.lifecycle import check_transition
 from thidua.models.schedule import ScheduledDeadline
 from thidua.models.scope import UnitNode, resolve_scope
 from thidua.models.text import fmt_date
+from thidua.tasks.core.campaigns import transition
+from thidua.tasks.core.events import record_event
 
 
 class CampaignConflict(Conflict):
@@ -42,52 +41,6 @@ class CampaignConflict(Conflict):
 class PersistResult:
     campaign_id: int
     created: bool
-
-
-def record_event(
-    session: Session,
-    *,
-    campaign_id: int | None,
-    kind: str,
-    now: datetime,
-    subject: str | None = None,
-    actor: str | None = None,
-    payload: dict[str, Any] | None = None,
-) -> None:
-    session.add(
-        DomainEvent(
-            campaign_id=campaign_id,
-            kind=kind,
-            subject=subject,
-            actor=actor,
-            at=now,
-            payload_json=json.dumps(payload or {}, ensure_ascii=False, sort_keys=True, default=str),
-        )
-    )
-
-
-def transition(
-    session: Session,
-    campaign: Campaign,
-    target: CampaignStatus,
-    *,
-    now: datetime,
-    actor: str,
-    details: dict[str, Any] | None = None,
-) -> None:
-    """The one way a campaign changes state: check the move, write it, audit it (with `details`, e.g. why)."""
-    before = CampaignStatus(campaign.status)
-    check_transition(before, target)
-    campaign.status = target
-    session.add(campaign)
-    record_event(
-        session,
-        campaign_id=campaign.id,
-        kind=f"campaign.{target.value}",
-        now=now,
-        actor=actor,
-        payload={**(details or {}), "before": before.value, "after": target.value},
-    )
 
 
 def persist_campaign(engine: Engine, defn: CampaignDefinition, *, now: datetime) -> PersistResult:

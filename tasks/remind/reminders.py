@@ -12,8 +12,7 @@ once.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -33,23 +32,25 @@ from thidua.models.campaign import (
     EnrolledUnit,
 )
 from thidua.models.db import transaction
-from thidua.models.definition import CampaignDefinition, definition_from_json
+from thidua.models.definition import definition_from_json
 from thidua.models.reminders import (
     KIND_DIGEST,
     KIND_ESCALATION,
     KIND_REMINDER,
+    DeadlineRow,
+    Head,
+    PlannedEmail,
+    ReminderPlan,
+    UnitRow,
+    decide,
     dedupe_key,
-    due_step,
-    escalation_due,
     reminder_key_prefix,
-    sweep_day,
-    working_days_left,
 )
 from thidua.models.report_rows import opens_on
 from thidua.models.reporting import Exemption, Submission
 from thidua.models.review import DossierFile
 from thidua.models.settings import Settings
-from thidua.models.text import fmt_date, nfc
+from thidua.models.text import nfc
 from thidua.models.workdays import WorkCalendar, load_calendar
 from thidua.notifications.outbox import cancel_unsent, enqueue_many, queued_keys, unsent
 from thidua.notifications.templating import render_email
@@ -63,7 +64,6 @@ _ACTIVE = {
     CampaignStatus.CLOSED,
     CampaignStatus.IN_REVIEW,
 }
-_TEMPLATE_KINDS = {DeadlineKind.PERIOD_REPORT, DeadlineKind.FINAL_REPORT}
 
 
 class RemindError(ThiduaError):
@@ -72,245 +72,6 @@ class RemindError(ThiduaError):
 
 class ExemptionRefused(RemindError, InvalidInput):
     """An exemption without a reason, or for a unit or deadline the campaign does not have."""
-
-
-def digest_key(code: str, day: date, admin: str) -> str:
-    return f"remind:{code}:digest:{day.isoformat()}:{admin}"
-
-
-# ---------------------------------------------------------------- plain rows and the plan
-
-
-@dataclass(frozen=True)
-class UnitRow:
-    code: str
-    name: str
-    parent_code: str | None
-    email: str | None
-    reports: bool
-
-
-@dataclass(frozen=True)
-class DeadlineRow:
-    key: str
-    kind: DeadlineKind
-    label: str
-    due_date: date
-
-
-@dataclass(frozen=True)
-class Head:
-    name: str
-    title: str
-    email: str | None
-
-
-@dataclass(frozen=True)
-class PlannedEmail:
-    dedupe_key: str
-    kind: str
-    step_id: str
-    deadline_key: str | None
-    unit_code: str | None  # the addressed unit (the parent unit for an escalation)
-    recipient: str
-    recipient_name: str | None
-    context: dict[str, Any]
-    attach_period: str | None = None  # a report period: attach this unit's pre-filled template
-
-    def describe(self) -> str:
-        what = self.context.get("item_label", "tổng hợp đơn vị chưa nộp")
-        name = f" ({self.recipient_name})" if self.recipient_name else ""
-        return f"{self.recipient}{name}: {what} — {self.step_id} [{self.dedupe_key}]"
-
-
-@dataclass
-class ReminderPlan:
-    code: str
-    campaign_id: int
-    as_of: date | None  # None: before the send hour or a day off — nothing is due
-    emails: list[PlannedEmail] = field(default_factory=list)
-    # (deadline, unit) still owed; (deadline, parent unit) whose escalation is still meaningful
-    owed: set[tuple[str, str]] = field(default_factory=set)
-    escalation_owed: set[tuple[str, str]] = field(default_factory=set)
-    # (deadline key, unit code) -> the unit step due today: any other pending step of that pair is stale
-    current_steps: dict[tuple[str, str], str] = field(default_factory=dict)
-    without_email: list[str] = field(default_factory=list)
-    inactive: bool = False  # the campaign is not in a state where anything is owed (draft, awarded, archived)
-
-    def lines(self) -> list[str]:
-        if self.inactive:
-            return [f"Phong trào {self.code}: không ở giai đoạn cần nhắc hạn — không gửi gì."]
-        if self.as_of is None:
-            return [
-                f"Phong trào {self.code}: chưa đến giờ gửi nhắc hoặc hôm nay là ngày nghỉ — không gửi gì."
-            ]
-        head = f"Phong trào {self.code}, ngày {fmt_date(self.as_of)}: {len(self.emails)} thư nhắc hạn."
-        out = [head] + ["  → " + e.describe() for e in self.emails]
-        if self.without_email:
-            out.append("  Không có địa chỉ thư: " + ", ".join(sorted(self.without_email)))
-        return out
-
-
-# ---------------------------------------------------------------- the decision (pure over rows)
-
-
-def decide(
-    *,
-    code: str,
-    campaign_id: int,
-    defn: CampaignDefinition,
-    issuer: str,
-    deadlines: list[DeadlineRow],
-    units: list[UnitRow],
-    heads: dict[str, Head],
-    submitted: set[tuple[str, str]],
-    exempt: set[tuple[str, str]],
-    calendar: WorkCalendar,
-    now: datetime,
-    tz: ZoneInfo,
-) -> ReminderPlan:
-    """Every email due at `now` for the whole campaign; `submitted`/`exempt` hold (unit, deadline key)."""
-    policy = defn.reminders
-    today = sweep_day(now, policy, calendar, tz)
-    plan = ReminderPlan(code=code, campaign_id=campaign_id, as_of=today)
-    by_code = {u.code: u for u in units}
-    contact = defn.issuer.contact
-    common = {
-        "campaign_code": code,
-        "campaign_title": defn.title,
-        "issuer_agency": issuer,
-        "contact_department": contact.department,
-        "contact_email": contact.email,
-    }
-    missing: list[dict[str, Any]] = []
-    for d in sorted(deadlines, key=lambda d: (d.due_date, d.key)):
-        # Periodic and final reports are owed by the units that report. The dossier is an invitation, not a
-        # duty: a unit is reminded until it has sent any file of its dossier, and only up to the deadline —
-        # proposing nobody is a unit's right, so nobody is told it is overdue with a dossier (what is missing
-        # from a dossier that was sent is said by the screening, per nomination).
-        dossier_closed = d.kind == DeadlineKind.DOSSIER and now.astimezone(tz).date() > d.due_date
-        owing = [
-            u
-            for u in units
-            if u.reports
-            and (u.code, d.key) not in exempt
-            and (u.code, d.key) not in submitted
-            and not dossier_closed
-        ]
-        for u in owing:
-            plan.owed.add((d.key, u.code))
-            if u.parent_code:
-                plan.escalation_owed.add((d.key, u.parent_code))
-        if today is None or not policy.enabled or not owing:
-            continue
-        left = working_days_left(d.due_date, today, calendar)
-        item = {
-            **common,
-            "item_label": d.label,
-            "item_kind": str(d.kind),
-            "deadline_key": d.key,
-            "due_date": d.due_date,
-            "days_left": max(left, 0),
-            "days_overdue": max(-left, 0),
-        }
-        step = due_step(d.due_date, policy, calendar, today)
-        if step is not None:
-            for u in owing:
-                plan.current_steps[(d.key, u.code)] = step.id
-                if not u.email:
-                    plan.without_email.append(u.code)
-                    continue
-                attach = d.key if d.kind in _TEMPLATE_KINDS else None
-                plan.emails.append(
-                    PlannedEmail(
-                        dedupe_key=dedupe_key(code, d.key, u.code, step.id),
-                        kind=KIND_REMINDER,
-                        step_id=step.id,
-                        deadline_key=d.key,
-                        unit_code=u.code,
-                        recipient=u.email,
-                        recipient_name=u.name,
-                        context={
-                            **item,
-                            "unit_name": u.name,
-                            "step": str(step.kind),
-                            "attached": bool(attach),
-                        },
-                        attach_period=attach,
-                    )
-                )
-        if escalation_due(d.due_date, policy, calendar, today) is not None:
-            plan.emails.extend(_escalations(code, d, owing, by_code, heads, item))
-        if today > d.due_date:
-            missing.append(
-                {
-                    "label": d.label,
-                    "due_date": d.due_date,
-                    "days_overdue": max(-left, 0),
-                    "units": [{"code": u.code, "name": u.name} for u in owing],
-                }
-            )
-    if today is not None and policy.enabled and policy.admin_digest and missing:
-        for admin in defn.issuer.administrators:
-            plan.emails.append(
-                PlannedEmail(
-                    dedupe_key=digest_key(code, today, admin),
-                    kind=KIND_DIGEST,
-                    step_id="digest",
-                    deadline_key=None,
-                    unit_code=None,
-                    recipient=admin,
-                    recipient_name=None,
-                    context={**common, "today": today, "deadlines": missing},
-                )
-            )
-    return plan
-
-
-def _escalations(
-    code: str,
-    d: DeadlineRow,
-    owing: list[UnitRow],
-    by_code: dict[str, UnitRow],
-    heads: dict[str, Head],
-    item: dict[str, Any],
-) -> list[PlannedEmail]:
-    """One escalation per parent unit, listing its late subordinate units (once: keyed by the parent)."""
-    late_by_parent: dict[str, list[UnitRow]] = defaultdict(list)
-    for u in owing:
-        if u.parent_code:
-            late_by_parent[u.parent_code].append(u)
-    out = []
-    for parent_code, late in sorted(late_by_parent.items()):
-        parent = by_code.get(parent_code)
-        head = heads.get(parent_code)
-        recipient = (head.email if head else None) or (parent.email if parent else None)
-        if recipient is None:
-            continue  # nobody to escalate to: the administrators' digest still lists these units
-        out.append(
-            PlannedEmail(
-                dedupe_key=dedupe_key(code, d.key, parent_code, "escalate"),
-                kind=KIND_ESCALATION,
-                step_id="escalate",
-                deadline_key=d.key,
-                unit_code=parent_code,
-                recipient=recipient,
-                recipient_name=head.name if head and head.email else (parent.name if parent else None),
-                context={
-                    **item,
-                    "head_name": head.name if head else "",
-                    "head_title": head.title if head else "",
-                    "parent_name": parent.name if parent else parent_code,
-                    "late_units": [
-                        {"code": u.code, "name": u.name} for u in sorted(late, key=lambda u: u.code)
-                    ],
-                },
-            )
-        )
-    return out
-
-
-# ---------------------------------------------------------------- loading
 
 
 def plan_reminders(

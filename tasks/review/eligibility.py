@@ -52,7 +52,7 @@ from thidua.models.review import (
     NominationStatus,
     SubjectKind,
 )
-from thidua.tasks.launch.campaign import record_event
+from thidua.tasks.core.events import record_event
 from thidua.tasks.review.nominations import campaign_and_definition, dossier_deadline
 
 __all__ = ["ScreenedNomination", "ScreeningSummary", "load_screenings", "screen_nominations"]

@@ -8,8 +8,7 @@ from sqlalchemy import Engine
 
 from thidua.models.campaign import CampaignStatus
 from thidua.models.db import transaction
-from thidua.tasks.core.campaigns import get_campaign, require_state
-from thidua.tasks.launch.campaign import transition
+from thidua.tasks.core.campaigns import get_campaign, require_state, transition
 
 _REVIEWED = (CampaignStatus.IN_REVIEW, CampaignStatus.AWARDED, CampaignStatus.ARCHIVED)
 

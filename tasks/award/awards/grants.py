@@ -48,8 +48,7 @@ from thidua.tasks.award.awards.paperwork import (
 )
 from thidua.tasks.award.awards.selection import _agency, _Campaign, _Selected
 from thidua.tasks.award.awards.shared import CERTIFICATE_TITLES, SUBJECT_LABELS
-from thidua.tasks.core.events import AWARD_ISSUED, emit_domain_event
-from thidua.tasks.launch.campaign import record_event
+from thidua.tasks.core.events import AWARD_ISSUED, emit_domain_event, record_event
 from thidua.tasks.launch.emails import issuer_name
 
 

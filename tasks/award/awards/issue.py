@@ -34,7 +34,7 @@ from thidua.tasks.award.awards.selection import (
 )
 from thidua.tasks.award.awards.views import IssueResult
 from thidua.tasks.core.campaigns import get_campaign
-from thidua.tasks.launch.campaign import record_event
+from thidua.tasks.core.events import record_event
 
 
 def issue_awards(

@@ -41,7 +41,7 @@ from thidua.tasks.award.awards.errors import NotReady
 from thidua.tasks.award.awards.selection import _Campaign, _Selected
 from thidua.tasks.award.awards.shared import DOCUMENTS, FORM_NAMES
 from thidua.tasks.award.awards.views import IssueResult
-from thidua.tasks.launch.campaign import transition
+from thidua.tasks.core.campaigns import transition
 from thidua.tasks.launch.emails import issuer_name
 
 

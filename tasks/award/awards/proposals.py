@@ -59,7 +59,7 @@ from thidua.tasks.award.awards.selection import (
     _selected,
 )
 from thidua.tasks.award.awards.views import IssueResult
-from thidua.tasks.launch.campaign import record_event
+from thidua.tasks.core.events import record_event
 
 
 def _minutes(session: Session, campaign_id: int, meeting_id: int | None) -> CampaignDocument | None:

@@ -27,7 +27,7 @@ from thidua.tasks.award.awards.errors import AlreadyRevoked, RevocationReasonReq
 from thidua.tasks.award.awards.numbering import decision_reference
 from thidua.tasks.award.awards.paperwork import _form_name
 from thidua.tasks.award.awards.shared import SUBJECT_LABELS
-from thidua.tasks.launch.campaign import record_event
+from thidua.tasks.core.events import record_event
 from thidua.tasks.launch.emails import issuer_name
 
 

@@ -22,7 +22,7 @@ from thidua.models.review import (
 )
 from thidua.models.settings import Settings
 from thidua.models.text import nfc
-from thidua.tasks.launch.campaign import record_event
+from thidua.tasks.core.events import record_event
 from thidua.tasks.review.council.errors import MeetingError
 from thidua.tasks.review.council.lookups import _Campaign, _campaign, _council, _members
 

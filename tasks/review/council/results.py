@@ -43,7 +43,7 @@ from thidua.models.review import (
     SubjectKind,
 )
 from thidua.models.text import nfc
-from thidua.tasks.launch.campaign import record_event
+from thidua.tasks.core.events import record_event
 from thidua.tasks.review.council.lookups import _Campaign, _members, reviewed_awards
 from thidua.tasks.review.council.meetings import _attendance, _check_campaign, _meeting, _when
 from thidua.tasks.review.council.shared import KIND_WORDS, OUTCOME_LABELS, REVIEW_RESULT

@@ -23,7 +23,7 @@ from thidua.models.review import (
     CouncilRole,
 )
 from thidua.models.text import nfc
-from thidua.tasks.launch.campaign import record_event
+from thidua.tasks.core.events import record_event
 from thidua.tasks.review.council.errors import CouncilSetupError, SetupProblem
 from thidua.tasks.review.council.lookups import _campaign, _council_name, _members, reviewed_awards
 

@@ -23,7 +23,7 @@ from thidua.models.review import (
     ReviewOutcome,
 )
 from thidua.models.text import nfc
-from thidua.tasks.launch.campaign import record_event
+from thidua.tasks.core.events import record_event
 from thidua.tasks.review.council.errors import TieBreakRefused
 from thidua.tasks.review.council.lookups import _campaign, _members
 from thidua.tasks.review.council.meetings import _check_campaign, _meeting

@@ -15,7 +15,7 @@ from thidua.models.review import (
     Nomination,
     NominationStatus,
 )
-from thidua.tasks.launch.campaign import record_event
+from thidua.tasks.core.events import record_event
 from thidua.tasks.review.nominations.lookups import campaign_and_definition, dossier_deadline, local_day
 from thidua.tasks.review.nominations.shared import NOMINATION_TABLE
 

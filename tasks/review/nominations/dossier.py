@@ -22,7 +22,7 @@ from thidua.models.review import (
 )
 from thidua.models.settings import Settings
 from thidua.models.text import nfc
-from thidua.tasks.launch.campaign import record_event
+from thidua.tasks.core.events import record_event
 from thidua.tasks.review.nominations.errors import DossierFileError
 from thidua.tasks.review.nominations.lookups import (
     _actor,

@@ -21,7 +21,7 @@ from thidua.models.review import (
     SubjectKind,
 )
 from thidua.models.text import nfc
-from thidua.tasks.launch.campaign import record_event
+from thidua.tasks.core.events import record_event
 from thidua.tasks.review.nominations.errors import NominationRejected, NominationsClosed
 from thidua.tasks.review.nominations.lookups import (
     _actor,
