@@ -25,11 +25,31 @@ app.command("targets")(targets_command)
 
 @campaign_app.command("validate")
 def campaign_validate(file: Path) -> None:
-    """Kiểm tra một tệp định nghĩa phong trào (YAML); mã thoát khác 0 nếu có lỗi."""
+    """Kiểm tra tệp định nghĩa phong trào (YAML) và phạm vi của nó với danh bạ; mã thoát khác 0 nếu có lỗi."""
     from thidua.models.definition import load_definition
 
     defn = load_definition(file)
+    scope = _scope_line(Settings(), defn)  # refuses before anything says the file is valid
     typer.echo(f"{file}: hợp lệ — {defn.code}: {defn.title}")
+    typer.echo(scope)
+
+
+def _scope_line(settings: Settings, defn: Any) -> str:
+    """The scope against the directory as it is (a ScopeError, exit 2, names the units it lacks).
+
+    A database that does not exist yet is not created for a check: the scope is then left for the launch."""
+    from sqlalchemy.engine import make_url
+
+    from thidua.tasks.launch.campaign import EmptyDirectory, check_scope
+
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+        return "  Phạm vi: chưa kiểm tra — chưa có cơ sở dữ liệu (danh bạ chưa được nhập)."
+    try:
+        units = check_scope(open_engine(settings), defn)
+    except EmptyDirectory:
+        return "  Phạm vi: chưa kiểm tra — danh bạ đơn vị trống (thidua directory import …)."
+    return f"  Phạm vi: {units} đơn vị trong danh bạ thuộc phạm vi phong trào."
 
 
 @campaign_app.command("launch")

@@ -26,12 +26,28 @@ def cli_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str
     return db_url
 
 
-def test_validate_accepts_both_seed_examples() -> None:
+def test_validate_accepts_both_seed_examples(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("THIDUA_DATA_DIR", str(tmp_path / "no-database-yet"))
+    monkeypatch.delenv("THIDUA_DATABASE_URL", raising=False)
     runner = CliRunner()
     for path in (TQ_DEFINITION, NATIONAL_DEFINITION):
         result = runner.invoke(app, ["campaign", "validate", str(path)])
         assert result.exit_code == 0, result.output
-        assert "hợp lệ" in result.output
+        assert "hợp lệ" in result.output and "chưa có cơ sở dữ liệu" in result.output
+    assert not (tmp_path / "no-database-yet").exists()  # a check creates no database
+
+
+def test_validate_checks_the_scope_against_the_directory(cli_env: str, tmp_path: Path) -> None:
+    engine = make_engine(cli_env)
+    load_demo_directory(engine, "tuyen-quang-2024", tmp_path)
+    engine.dispose()
+    runner = CliRunner()
+    good = runner.invoke(app, ["campaign", "validate", str(TQ_DEFINITION)])
+    assert good.exit_code == 0 and "Phạm vi: 12 đơn vị" in good.output
+    wrong = edited_definition(tmp_path, TQ_DEFINITION, "    - subtree: TQ\n", "    - subtree: TQX\n")
+    refused = runner.invoke(app, ["campaign", "validate", str(wrong)])
+    assert refused.exit_code == 2 and "hợp lệ" not in refused.output
+    assert "không có trong danh bạ: TQX" in refused.output
 
 
 def test_validate_exits_nonzero_with_the_path_and_line_of_each_problem(tmp_path: Path) -> None:
