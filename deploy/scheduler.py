@@ -696,7 +696,10 @@ def live_serve_lease(engine: Engine, now: datetime) -> LeaseState | None:
 
 
 def require_prefect_mode(engine: Engine, now: datetime, mode: SchedulerSettings | None = None) -> None:
-    """Refuse a Prefect-scheduled sweep unless Prefect owns the jobs and no `thidua serve` is active."""
+    """Refuse a Prefect-scheduled sweep unless Prefect owns the jobs and no `thidua serve` is active.
+
+    ``now`` is aware, in the configured zone (THIDUA_TIMEZONE): a refusal shows the lease's end in that zone.
+    """
     mode = mode or SchedulerSettings()
     if mode.scheduler != "prefect":
         raise SchedulerModeError(
@@ -707,6 +710,6 @@ def require_prefect_mode(engine: Engine, now: datetime, mode: SchedulerSettings 
     if lease is not None:
         raise SchedulerModeError(
             f"`thidua serve` đang chạy trên cơ sở dữ liệu này ({lease.holder}, giữ quyền đến "
-            f"{lease.until.astimezone(ZoneInfo('Asia/Ho_Chi_Minh')):%d/%m/%Y %H:%M:%S}); "
+            f"{lease.until.astimezone(now.tzinfo):%d/%m/%Y %H:%M:%S}); "
             "hãy dừng nó trước khi dùng lịch Prefect."
         )

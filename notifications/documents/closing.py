@@ -43,6 +43,7 @@ from thidua.notifications.documents.decree30 import (
     Run,
     SignatureBlock,
 )
+from thidua.notifications.documents.zipfix import fixed_zip
 
 REPORT_TITLE = "BÁO CÁO"
 UNIT_SHEET = "Đơn vị"
@@ -654,22 +655,7 @@ def _save_workbook(wb: Any, path: Path, stamp: datetime) -> None:
     wb.properties.modified = stamp
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         ExcelWriter(wb, archive).save()
-    write_atomic(path, _fixed_zip_times(buffer.getvalue(), stamp))
-
-
-def _fixed_zip_times(data: bytes, stamp: datetime) -> bytes:
-    out = io.BytesIO()
-    when = (max(stamp.year, 1980), stamp.month, stamp.day, 0, 0, 0)
-    with (
-        zipfile.ZipFile(io.BytesIO(data)) as source,
-        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target,
-    ):
-        for info in source.infolist():
-            entry = zipfile.ZipInfo(info.filename, date_time=when)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = 0o644 << 16
-            target.writestr(entry, source.read(info.filename))
-    return out.getvalue()
+    write_atomic(path, fixed_zip(buffer.getvalue(), stamp))
 
 
 # ---------------------------------------------------------------- PNG chart

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-import zipfile
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -38,6 +37,7 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from thidua.models.files import write_atomic
 from thidua.models.text import vn_place_date
+from thidua.notifications.documents.zipfix import fixed_zip
 
 FONT_NAME = "Times New Roman"
 NATIONAL_TITLE = "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"
@@ -588,7 +588,7 @@ class Decree30Document:
         self._set_properties()
         buffer = BytesIO()
         self._doc.save(buffer)
-        return write_atomic(target, _normalise_zip(buffer.getvalue(), self.header.date))
+        return write_atomic(target, fixed_zip(buffer.getvalue(), self.header.date))
 
     # ------------------------------------------------------------ setup
 
@@ -832,19 +832,6 @@ class Decree30Document:
 
 
 _CELL_MARGIN_MM = 1.0
-
-
-def _normalise_zip(data: bytes, stamp: date) -> bytes:
-    """Re-pack with fixed entry times so the same document gives the same bytes."""
-    out = BytesIO()
-    when = (max(stamp.year, 1980), stamp.month, stamp.day, 0, 0, 0)
-    with zipfile.ZipFile(BytesIO(data)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            entry = zipfile.ZipInfo(info.filename, date_time=when)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = 0o644 << 16
-            target.writestr(entry, source.read(info.filename))
-    return out.getvalue()
 
 
 __all__ = [

@@ -12,8 +12,6 @@ The caller maps database rows to the plain data below.
 from __future__ import annotations
 
 import io
-import re
-import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -25,6 +23,7 @@ from typing import Any, Literal
 from thidua.models.files import write_atomic
 from thidua.models.indicators import IndicatorResult, met_label, round_half_up
 from thidua.notifications.documents.decree30 import Decree30Document, DocumentHeader, Layout, SignatureBlock
+from thidua.notifications.documents.zipfix import fixed_zip
 
 LIST_TITLE = "DANH SÁCH"
 LIST_HEADER = ("STT", "Họ và tên / Tên tập thể", "Chức vụ", "Đơn vị", "Hình thức khen thưởng")
@@ -234,30 +233,7 @@ def render_results_summary(content: ResultsSummaryContent, path: Path) -> Path:
 
     buffer = io.BytesIO()
     wb.save(buffer)
-    return write_atomic(Path(path), _fixed_zip(buffer.getvalue(), content.stamp))
-
-
-_CORE_TIMES = re.compile(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:\2>)")
-
-
-def _fixed_zip(data: bytes, stamp: date) -> bytes:
-    """Re-pack with fixed entry times and fixed document times: openpyxl stamps both with the clock."""
-    when = (max(stamp.year, 1980), stamp.month, stamp.day, 0, 0, 0)
-    iso = f"{stamp.isoformat()}T00:00:00Z".encode()
-    out = io.BytesIO()
-    with (
-        zipfile.ZipFile(io.BytesIO(data)) as source,
-        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target,
-    ):
-        for info in source.infolist():
-            body = source.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                body = _CORE_TIMES.sub(lambda m: m.group(1) + iso + m.group(3), body)
-            entry = zipfile.ZipInfo(info.filename, date_time=when)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = 0o644 << 16
-            target.writestr(entry, body)
-    return out.getvalue()
+    return write_atomic(Path(path), fixed_zip(buffer.getvalue(), content.stamp, core_times=True))
 
 
 __all__ = [

@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -485,6 +486,22 @@ def test_in_prefect_mode_serve_refuses_and_the_sweeps_refuse_while_serve_runs(
     acquire_lease(engine, "serve-host:7:beef", now=now)
     with pytest.raises(SchedulerModeError, match="serve-host:7:beef"):
         require_prefect_mode(engine, now, prefect_mode)
+    engine.dispose()
+
+
+@pytest.mark.parametrize("zone", ["Asia/Ho_Chi_Minh", "America/New_York"])
+def test_the_refusal_shows_the_serve_lease_end_in_the_configured_zone(db_url: str, zone: str) -> None:
+    engine = make_test_engine(db_url)
+    tz = Settings(timezone=zone).tz
+    now = datetime.now(tz)
+    acquire_lease(engine, "serve-host:7:beef", now=now)
+    lease = read_lease(engine)
+    assert lease is not None
+    with pytest.raises(SchedulerModeError) as refused:
+        require_prefect_mode(engine, now, SchedulerSettings(scheduler="prefect"))
+    assert f"{lease.until.astimezone(tz):%d/%m/%Y %H:%M:%S}" in str(refused.value)
+    other = "America/New_York" if zone == "Asia/Ho_Chi_Minh" else "Asia/Ho_Chi_Minh"
+    assert f"{lease.until.astimezone(ZoneInfo(other)):%d/%m/%Y %H:%M:%S}" not in str(refused.value)
     engine.dispose()
 
 
