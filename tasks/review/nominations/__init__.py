@@ -1,7 +1,7 @@
 """Nominations and their dossiers: units propose collectives and individuals and attach the dossier parts;
 the system tells which nominations are complete by the deadline and drafts the lists it can write itself.
 
-- `nominate` is the service function (the future HTTP API calls it; `import_nominations` reads a CSV/XLSX list
+- `nominate` is the service function for one nomination (`import_nominations` reads a CSV/XLSX list
   into the same rows): every row is checked against the campaign's definition and enrolment snapshot, all or
   nothing; a nomination is keyed by (campaign, award, subject kind, subject code), so sending it again changes
   nothing. One sent after the dossier deadline is kept, marked `is_late`.
