@@ -5,6 +5,7 @@ resolve."""
 from __future__ import annotations
 
 import pickle
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -65,8 +66,18 @@ def test_no_module_imports_a_bare_top_level_name() -> None:
 
 @pytest.mark.slow
 def test_wheel_holds_only_the_thidua_package(tmp_path: Path) -> None:
+    # Built from a copy of the sources: an in-tree build/ left by an earlier build would leak stale files.
+    source = tmp_path / "src"
+    shutil.copytree(
+        ROOT,
+        source,
+        symlinks=True,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "build", "var", "bench", "*.egg-info", "__pycache__", ".*_cache"
+        ),
+    )
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(source)],
         check=True,
         capture_output=True,
         timeout=600,
@@ -78,7 +89,7 @@ def test_wheel_holds_only_the_thidua_package(tmp_path: Path) -> None:
     for needed in (
         "thidua/__init__.py",
         "thidua/models/db.py",
-        "thidua/tasks/review/council.py",
+        "thidua/tasks/review/council/ballot.py",
         "thidua/deploy/cli.py",
         "thidua/models/data/base_salary.yaml",
         "thidua/deploy/demo/examples/tuyen-quang-2024.yaml",
