@@ -6,17 +6,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import getpass
 from typing import Annotated
 
 import typer
 
-from thidua.deploy.cli_common import AsOf, ThiduaGroup, open_engine, parse_now
+from thidua.deploy.cli_common import AsOf, ThiduaGroup, invocation, os_user
 from thidua.deploy.cli_review import award_run
 from thidua.models.money import vn_money
-from thidua.models.settings import Settings
-from thidua.models.text import fmt_date, parse_date
+from thidua.models.text import fmt_date
 from thidua.tasks.award.awards import (
     STATUS_LABELS,
     SUBJECT_LABELS,
@@ -35,21 +32,6 @@ award_app = typer.Typer(
 DecisionDate = Annotated[str, typer.Option("--date", help="Ngày ký quyết định (dd/mm/yyyy).")]
 
 
-def _day(text: str) -> dt.date:
-    try:
-        return parse_date(text)
-    except ValueError as exc:
-        typer.echo(f"--date: {exc}", err=True)
-        raise typer.Exit(2) from exc
-
-
-def _actor() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no passwd entry in some containers
-        return "cli"
-
-
 @award_app.command("issue")
 def issue(
     code: Annotated[str, typer.Argument(help="Mã phong trào.")],
@@ -60,16 +42,11 @@ def issue(
     as_of: AsOf = None,
 ) -> None:
     """Ban hành quyết định khen thưởng (hoặc lập tờ trình đề nghị cấp trên) từ kết quả của Hội đồng."""
-    settings = Settings()
-    now = parse_now(settings, as_of)
-    decided_on = _day(date)
-    engine = open_engine(settings)
-    try:
+    with invocation(as_of) as run:
+        decided_on = run.day(date)
         result = issue_awards(
-            engine, settings, code, award_key, decided_on=decided_on, now=now, actor=_actor()
+            run.engine, run.settings, code, award_key, decided_on=decided_on, now=run.now, actor=os_user()
         )
-    finally:
-        engine.dispose()
     for line in result.lines():
         typer.echo(line)
 
@@ -84,24 +61,19 @@ def record_decision(
     as_of: AsOf = None,
 ) -> None:
     """Ghi quyết định của cấp có thẩm quyền theo tờ trình đã gửi: cấp giấy khen, tiền thưởng, gửi thư."""
-    settings = Settings()
-    now = parse_now(settings, as_of)
-    decided_on = _day(date)
-    engine = open_engine(settings)
-    try:
+    with invocation(as_of) as run:
+        decided_on = run.day(date)
         result = record_external_decision(
-            engine,
-            settings,
+            run.engine,
+            run.settings,
             code,
             award_key,
             number=number,
             symbol=symbol,
             decided_on=decided_on,
-            now=now,
-            actor=_actor(),
+            now=run.now,
+            actor=os_user(),
         )
-    finally:
-        engine.dispose()
     for line in result.lines():
         typer.echo(line)
 
@@ -109,12 +81,8 @@ def record_decision(
 @award_app.command("list")
 def list_command(code: Annotated[str, typer.Argument(help="Mã phong trào.")]) -> None:
     """Các quyết định, tờ trình và khen thưởng của phong trào."""
-    settings = Settings()
-    engine = open_engine(settings)
-    try:
-        decisions = list_awards(engine, code)
-    finally:
-        engine.dispose()
+    with invocation() as run:
+        decisions = list_awards(run.engine, code)
     if not decisions:
         typer.echo("Chưa có quyết định khen thưởng nào.")
         return
@@ -140,13 +108,8 @@ def revoke(
     as_of: AsOf = None,
 ) -> None:
     """Thu hồi một khen thưởng: ghi lý do, số tiền phải nộp lại, gửi thư cho đơn vị."""
-    settings = Settings()
-    now = parse_now(settings, as_of)
-    engine = open_engine(settings)
-    try:
-        grant = revoke_award(engine, settings, grant_id, reason=reason, now=now, actor=_actor())
-    finally:
-        engine.dispose()
+    with invocation(as_of) as run:
+        grant = revoke_award(run.engine, run.settings, grant_id, reason=reason, now=run.now, actor=os_user())
     typer.echo(
         f"Đã thu hồi khen thưởng #{grant.id} ({grant.subject_name}); lý do: {grant.revoke_reason}; "
         f"số tiền phải nộp lại: {vn_money(grant.amount_to_recover or 0)}."

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from thidua.deploy.cli_common import AsOf, ThiduaGroup, open_engine, parse_now
+from thidua.deploy.cli_common import AsOf, Invocation, ThiduaGroup, invocation
 from thidua.deploy.cli_status import status as status_command
 from thidua.deploy.cli_status import targets as targets_command
 from thidua.models.directory import LEVEL_LABELS, UnitLevel
@@ -29,12 +29,13 @@ def campaign_validate(file: Path) -> None:
     from thidua.models.definition import load_definition
 
     defn = load_definition(file)
-    scope = _scope_line(Settings(), defn)  # refuses before anything says the file is valid
+    with invocation() as run:
+        scope = _scope_line(run, defn)  # refuses before anything says the file is valid
     typer.echo(f"{file}: hợp lệ — {defn.code}: {defn.title}")
     typer.echo(scope)
 
 
-def _scope_line(settings: Settings, defn: Any) -> str:
+def _scope_line(run: Invocation, defn: Any) -> str:
     """The scope against the directory as it is (a ScopeError, exit 2, names the units it lacks).
 
     A database that does not exist yet is not created for a check: the scope is then left for the launch."""
@@ -42,11 +43,11 @@ def _scope_line(settings: Settings, defn: Any) -> str:
 
     from thidua.tasks.launch.campaign import EmptyDirectory, check_scope
 
-    url = make_url(settings.database_url)
+    url = make_url(run.settings.database_url)
     if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
         return "  Phạm vi: chưa kiểm tra — chưa có cơ sở dữ liệu (danh bạ chưa được nhập)."
     try:
-        units = check_scope(open_engine(settings), defn)
+        units = check_scope(run.engine, defn)
     except EmptyDirectory:
         return "  Phạm vi: chưa kiểm tra — danh bạ đơn vị trống (thidua directory import …)."
     return f"  Phạm vi: {units} đơn vị trong danh bạ thuộc phạm vi phong trào."
@@ -55,10 +56,9 @@ def _scope_line(settings: Settings, defn: Any) -> str:
 @campaign_app.command("launch")
 def campaign_launch(file: Path, as_of: AsOf = None) -> None:
     """Phát động phong trào (luồng Prefect “launch”): ghi nhận, lập danh sách, lịch, kế hoạch, gửi thư."""
-    settings = Settings()
-    now = parse_now(settings, as_of)
-    summary = run_launch(settings, file, now)
-    print_launch_summary(settings, summary)
+    with invocation(as_of) as run:
+        summary = run_launch(run.settings, file, run.now)
+    print_launch_summary(run.settings, summary)
 
 
 def run_launch(settings: Settings, file: Path, now: datetime) -> dict[str, Any]:
@@ -99,7 +99,8 @@ def campaign_list() -> None:
     """Các phong trào đã phát động."""
     from thidua.tasks.core.queries import list_campaigns
 
-    rows = list_campaigns(open_engine(Settings()))
+    with invocation() as run:
+        rows = list_campaigns(run.engine)
     if not rows:
         typer.echo("Chưa có phong trào nào.")
         return
@@ -127,8 +128,8 @@ def campaign_show(
     """Chi tiết một phong trào: trạng thái, lịch báo cáo, số đơn vị và cán bộ tham gia."""
     from thidua.tasks.core.queries import campaign_details
 
-    settings = Settings()
-    c = campaign_details(open_engine(settings), code)
+    with invocation() as run:
+        c = campaign_details(run.engine, code)
     if as_json:
         # Machine keys on purpose: --json is for scripts, which read `status` and `units` by their keys.
         payload = {
@@ -156,7 +157,7 @@ def campaign_show(
         f"  Trạng thái: {campaign_status(c.status)} · thời gian: {fmt_date(c.start)} – {fmt_date(c.end)}"
     )
     if c.plan_document:
-        typer.echo(f"  Kế hoạch: {settings.data_dir / c.plan_document}")
+        typer.echo(f"  Kế hoạch: {run.settings.data_dir / c.plan_document}")
     typer.echo(f"  Đơn vị tham gia: {sum(lv.units for lv in c.levels)} · cán bộ: {c.people}")
     for lv in c.levels:
         typer.echo(f"    cấp {_level(lv.level)}: {lv.units} (báo cáo định kỳ: {lv.reporting})")

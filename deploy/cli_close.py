@@ -2,31 +2,28 @@
 
 from __future__ import annotations
 
-import getpass
 from typing import Annotated, Any
 
 import typer
 
-from thidua.deploy.cli_common import AsOf, ThiduaGroup, open_engine, parse_now
+from thidua.deploy.cli_common import AsOf, ThiduaGroup, invocation, os_user
+from thidua.models.labels import campaign_status
 from thidua.models.settings import Settings
 
 
 def close(code: str, as_of: AsOf = None) -> None:
     """Tổng kết phong trào (luồng Prefect “close”): chốt số liệu, xếp hạng, lập báo cáo tổng kết, gửi thư."""
-    settings = Settings()
-    now = parse_now(settings, as_of)
-    from thidua.deploy.prefect_env import configure_prefect
+    with invocation(as_of) as run:
+        run.use_prefect()
+        from thidua.flows.close import close_flow
 
-    typer.echo(configure_prefect(settings))
-    from thidua.flows.close import close_flow
-
-    summary = close_flow(code, now, settings)
-    print_close_summary(summary, settings)
+        summary = close_flow(code, run.now, run.settings)
+    print_close_summary(summary, run.settings)
 
 
 def print_close_summary(summary: dict[str, Any], settings: Settings) -> None:
     state = "vừa kết thúc" if summary["closed_now"] else f"đã ở trạng thái “{summary['status_label']}”"
-    typer.echo(f"Phong trào {summary['code']}: {state} ({summary['status']}).")
+    typer.echo(f"Phong trào {summary['code']}: {state}.")
     met, not_met = summary["units_met"], summary["units_not_met"]
     missing, no_value = summary["units_missing"], summary["units_no_value"]
     reporting = len(met) + len(not_met) + len(missing) + len(no_value)
@@ -56,19 +53,14 @@ def reopen(
     as_of: AsOf = None,
 ) -> None:
     """Mở lại kỳ báo cáo của phong trào đã kết thúc: các đơn vị lại gửi được báo cáo đến lần tổng kết sau."""
-    settings = Settings()
-    now = parse_now(settings, as_of)
     from thidua.tasks.close.closing import reopen as reopen_campaign
 
-    engine = open_engine(settings)
-    try:
-        result = reopen_campaign(engine, code, now=now, actor=getpass.getuser(), reason=reason)
-    finally:
-        engine.dispose()
+    with invocation(as_of) as run:
+        result = reopen_campaign(run.engine, code, now=run.now, actor=os_user(), reason=reason)
     if result.changed:
         typer.echo(
             f"Phong trào {result.code}: đã mở lại kỳ báo cáo "
-            f"({result.before.value} → {result.status.value}). "
+            f"({campaign_status(result.before)} → {campaign_status(result.status)}). "
             "Chạy lại “thidua close” để tổng kết khi các đơn vị đã gửi xong."
         )
     else:

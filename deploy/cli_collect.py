@@ -6,8 +6,7 @@ from typing import Any
 
 import typer
 
-from thidua.deploy.cli_common import AsOf, ThiduaGroup, parse_now
-from thidua.models.settings import Settings
+from thidua.deploy.cli_common import AsOf, ThiduaGroup, invocation
 
 app = typer.Typer(cls=ThiduaGroup)
 
@@ -15,14 +14,11 @@ app = typer.Typer(cls=ThiduaGroup)
 @app.command()
 def collect(code: str, as_of: AsOf = None) -> None:
     """Thu thập số liệu (luồng Prefect “collect”): hộp thư đến, tổng hợp, tỷ lệ báo cáo, gửi thư."""
-    settings = Settings()
-    now = parse_now(settings, as_of)
-    from thidua.deploy.prefect_env import configure_prefect
+    with invocation(as_of) as run:
+        run.use_prefect()
+        from thidua.flows.collect import collect_flow
 
-    typer.echo(configure_prefect(settings))
-    from thidua.flows.collect import collect_flow
-
-    summary = collect_flow(code, now, settings)
+        summary = collect_flow(code, run.now, run.settings)
     print_collect_summary(summary)
 
 

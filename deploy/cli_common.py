@@ -1,13 +1,28 @@
-"""What every `thidua` command shares: the --as-of option, opening the database, reading the clock."""
+"""What every `thidua` command shares: the --as-of option, the error mapping, and one `Invocation`.
+
+A command reads its settings, its clock and its database through `invocation(as_of)`:
+
+    with invocation(as_of) as run:
+        result = do_work(run.engine, code, now=run.now)
+    typer.echo(...)
+
+The settings are read once per process invocation (kept on the root click context), the clock once per
+command, and the database is opened only when a command first asks for it and disposed when it ends.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import typer
 from sqlalchemy import Engine
 from typer._click.core import Context  # typer vendors click: its group speaks this type
+from typer._click.globals import get_current_context
 from typer.core import TyperGroup
 
 from thidua.deploy.timeparse import parse_as_of
@@ -50,3 +65,75 @@ def open_engine(settings: Settings) -> Engine:
 def parse_now(settings: Settings, as_of: str | None) -> datetime:
     """The moment a command acts at: --as-of if given, else now, in the settings' zone."""
     return parse_as_of(as_of, settings.tz)
+
+
+_SETTINGS_KEY = "thidua.settings"
+
+
+def current_settings() -> Settings:
+    """The settings of this invocation: read from the environment once, then shared by every helper."""
+    ctx = get_current_context(silent=True)
+    if ctx is None:
+        return Settings()
+    meta = ctx.find_root().meta
+    settings = meta.get(_SETTINGS_KEY)
+    if settings is None:
+        settings = meta[_SETTINGS_KEY] = Settings()
+    return settings
+
+
+def os_user() -> str:
+    """The operating-system user, recorded as the actor of a command's audit events."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry in some containers
+        return "cli"
+
+
+@dataclass
+class Invocation:
+    """One command's settings, the moment it acts at, and its database (opened on first use)."""
+
+    settings: Settings
+    now: datetime
+    migrate: bool = True  # bring the schema to head on first use (`thidua db` manages it itself)
+    _engine: Engine | None = field(default=None, repr=False)
+
+    @property
+    def today(self) -> date:
+        """The calendar day of `now` in the settings' zone."""
+        return self.now.astimezone(self.settings.tz).date()
+
+    @property
+    def engine(self) -> Engine:
+        """The application database (schema at head unless `migrate` is off); opened once, disposed at end."""
+        if self._engine is None:
+            url = self.settings.database_url
+            self._engine = open_engine(self.settings) if self.migrate else make_engine(url)
+        return self._engine
+
+    def day(self, text: str) -> date:
+        """A date typed on the command line (dd/mm/yyyy or ISO), read by the same parser as --as-of."""
+        return parse_now(self.settings, text).astimezone(self.settings.tz).date()
+
+    def use_prefect(self) -> None:
+        """Point Prefect at its server before the first flow import, and say which server it is."""
+        from thidua.deploy.prefect_env import configure_prefect
+
+        typer.echo(configure_prefect(self.settings))
+
+    def dispose(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+
+@contextmanager
+def invocation(as_of: str | None = None, *, migrate: bool = True) -> Iterator[Invocation]:
+    """The running command's `Invocation`, acting at --as-of (or now); its database is closed at the end."""
+    settings = current_settings()
+    run = Invocation(settings, parse_now(settings, as_of), migrate)
+    try:
+        yield run
+    finally:
+        run.dispose()

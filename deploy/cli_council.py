@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from thidua.deploy.cli_common import AsOf, ThiduaGroup, open_engine, parse_now
+from thidua.deploy.cli_common import AsOf, ThiduaGroup, invocation
 from thidua.deploy.demo.council import demo_council
 from thidua.models.labels import VOTE_CHOICE, vote_choice_key
 from thidua.models.settings import Settings
@@ -60,13 +60,8 @@ def setup(
     actor: Actor = "cli",
 ) -> None:
     """Lập (hoặc cập nhật) Hội đồng từ danh sách; có lỗi thì không ghi gì."""
-    settings = Settings()
-    now = parse_now(settings, as_of)
-    engine = open_engine(settings)
-    try:
-        result = import_council(engine, code, unit, file, now=now, actor=actor)
-    finally:
-        engine.dispose()
+    with invocation(as_of) as run:
+        result = import_council(run.engine, code, unit, file, now=run.now, actor=actor)
     state = "đã lập" if result.created else ("đã cập nhật" if result.changed else "không thay đổi")
     typer.echo(f"{result.name} ({result.unit_code}): {result.members} thành viên — {state}.")
 
@@ -79,13 +74,8 @@ def demo(
     as_of: AsOf = None,
 ) -> None:
     """Lập Hội đồng mẫu từ danh bạ: thủ trưởng, các cấp phó, trưởng các phòng, thư ký."""
-    settings = Settings()
-    now = parse_now(settings, as_of)
-    engine = open_engine(settings)
-    try:
-        result = demo_council(engine, code, unit, now=now, size=size)
-    finally:
-        engine.dispose()
+    with invocation(as_of) as run:
+        result = demo_council(run.engine, code, unit, now=run.now, size=size)
     typer.echo(f"{result.name} ({result.unit_code}): {result.members} thành viên.")
 
 
@@ -103,17 +93,12 @@ def open_command(
     actor: Actor = "cli",
 ) -> None:
     """Mở cuộc họp và ghi danh sách có mặt; in số cuộc họp và tình trạng đủ số lượng."""
-    settings = Settings()
-    held_at = parse_now(settings, as_of or at)
     codes = [c.strip() for c in present.split(",") if c.strip()]
-    engine = open_engine(settings)
-    try:
+    with invocation(as_of or at) as run:
         meeting_id = open_meeting(
-            engine, code, unit, held_at=held_at, present=codes, place=place, actor=actor
+            run.engine, code, unit, held_at=run.now, present=codes, place=place, actor=actor
         )
-        summary = meeting_summary(engine, code, meeting_id)
-    finally:
-        engine.dispose()
+        summary = meeting_summary(run.engine, code, meeting_id)
     typer.echo(f"Cuộc họp số {meeting_id} — {summary.council_name}")
     typer.echo(summary.quorum_text)
 
@@ -145,14 +130,9 @@ def vote(
     if key is None or key not in CHOICES:
         labels = ", ".join(f"“{label.lower()}”" for label in VOTE_CHOICE.values())
         raise typer.BadParameter(f"chọn một trong: {labels}", param_hint="--choice")
-    settings = Settings()
-    now = parse_now(settings, as_of)
-    engine = open_engine(settings)
-    try:
-        nomination_id = resolve_nominee(engine, meeting, nominee)
-        receipt = cast_vote(engine, meeting, member, nomination_id, key, now=now, written=written)
-    finally:
-        engine.dispose()
+    with invocation(as_of) as run:
+        nomination_id = resolve_nominee(run.engine, meeting, nominee)
+        receipt = cast_vote(run.engine, meeting, member, nomination_id, key, now=run.now, written=written)
     kind = "phiếu bằng văn bản" if receipt.written else "phiếu"
     # The choice is never echoed: a terminal, a log or a shared screen must not tie it to the member.
     typer.echo(f"Đã ghi nhận {kind} của {receipt.member} đối với đề nghị số {receipt.nomination_id}.")
@@ -166,15 +146,10 @@ def close(
     actor: Actor = "cli",
 ) -> None:
     """Kết thúc cuộc họp: kiểm phiếu, xét chỉ tiêu, ghi kết quả và lập biên bản (DOCX)."""
-    settings = Settings()
-    now = parse_now(settings, as_of)
-    engine = open_engine(settings)
-    try:
-        summary = close_meeting(engine, code, meeting, now=now, actor=actor)
-        path = write_minutes(engine, settings, code, meeting, now=now)
-    finally:
-        engine.dispose()
-    _echo_summary(summary, settings)
+    with invocation(as_of) as run:
+        summary = close_meeting(run.engine, code, meeting, now=run.now, actor=actor)
+        path = write_minutes(run.engine, run.settings, code, meeting, now=run.now)
+    _echo_summary(summary, run.settings)
     typer.echo("")
     typer.echo(f"Biên bản: {path}")
 
@@ -195,15 +170,10 @@ def tie(
         ids = [int(part) for part in order.split(",") if part.strip()]
     except ValueError as exc:
         raise typer.BadParameter("cần các số đề nghị, ví dụ 5,7", param_hint="--order") from exc
-    settings = Settings()
-    now = parse_now(settings, as_of)
-    engine = open_engine(settings)
-    try:
-        summary = break_tie(engine, meeting, ids, reason=reason, actor=chair, now=now, code=code)
-        path = write_minutes(engine, settings, code, meeting, now=now)
-    finally:
-        engine.dispose()
-    _echo_summary(summary, settings)
+    with invocation(as_of) as run:
+        summary = break_tie(run.engine, meeting, ids, reason=reason, actor=chair, now=run.now, code=code)
+        path = write_minutes(run.engine, run.settings, code, meeting, now=run.now)
+    _echo_summary(summary, run.settings)
     typer.echo("")
     typer.echo(f"Biên bản: {path}")
 
@@ -211,23 +181,14 @@ def tie(
 @council_app.command("result")
 def result(code: str, meeting: int) -> None:
     """Kết quả cuộc họp: số phiếu từng đề nghị, kết quả và lý do (không bao giờ có phiếu của từng người)."""
-    settings = Settings()
-    engine = open_engine(settings)
-    try:
-        summary = meeting_summary(engine, code, meeting)
-    finally:
-        engine.dispose()
-    _echo_summary(summary, settings)
+    with invocation() as run:
+        summary = meeting_summary(run.engine, code, meeting)
+    _echo_summary(summary, run.settings)
 
 
 @council_app.command("minutes")
 def minutes(code: str, meeting: int, as_of: AsOf = None) -> None:
     """Lập (lại) biên bản cuộc họp đã kết thúc."""
-    settings = Settings()
-    now = parse_now(settings, as_of)
-    engine = open_engine(settings)
-    try:
-        path = write_minutes(engine, settings, code, meeting, now=now)
-    finally:
-        engine.dispose()
+    with invocation(as_of) as run:
+        path = write_minutes(run.engine, run.settings, code, meeting, now=run.now)
     typer.echo(f"Biên bản: {path}")

@@ -6,8 +6,7 @@ from typing import Annotated
 
 import typer
 
-from thidua.deploy.cli_common import AsOf, ThiduaGroup, parse_now
-from thidua.models.settings import Settings
+from thidua.deploy.cli_common import AsOf, ThiduaGroup, current_settings, parse_now
 
 app = typer.Typer(cls=ThiduaGroup)
 
@@ -24,7 +23,7 @@ def demo(
     ] = False,
 ) -> None:
     """Chạy thử trọn vòng đời: phong trào của Cục THADS tỉnh Tuyên Quang (2024), phát động đến khen thưởng."""
-    settings = Settings()
+    settings = current_settings()
     if national:
         from thidua.deploy.demo.national import NATIONAL_LAUNCH, run_national_demo
 

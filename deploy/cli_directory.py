@@ -11,12 +11,10 @@ from typing import Annotated
 
 import typer
 
-from thidua.deploy.cli_common import AsOf, ThiduaGroup, parse_now
+from thidua.deploy.cli_common import AsOf, ThiduaGroup, invocation
 from thidua.deploy.demo.directory import DEMO_NAMES, write_demo
 from thidua.errors import NotFound
-from thidua.models.db import ensure_schema, make_engine
 from thidua.models.directory import LEVEL_LABELS
-from thidua.models.settings import Settings
 from thidua.tasks.core.directory import (
     directory_counts,
     import_directory,
@@ -43,14 +41,8 @@ def import_command(
     as_of: AsOf = None,
 ) -> None:
     """Nhập danh bạ từ các tệp: có lỗi ở bất kỳ dòng nào thì không nhập gì cả."""
-    settings = Settings()
-    now = parse_now(settings, as_of)
-    engine = make_engine(settings.database_url)
-    try:
-        ensure_schema(engine)
-        summary = import_directory(engine, files, now)
-    finally:
-        engine.dispose()
+    with invocation(as_of) as run:
+        summary = import_directory(run.engine, files, run.now)
     typer.echo(f"Đã nhập danh bạ từ {len(files)} tệp:")
     for line in summary.lines():
         typer.echo(f"  {line}")
@@ -71,14 +63,9 @@ def demo_command(
 @app.command("show")
 def show_command() -> None:
     """Số đơn vị (theo cấp), cán bộ và quyết định kỷ luật trong cơ sở dữ liệu."""
-    settings = Settings()
-    engine = make_engine(settings.database_url)
-    try:
-        ensure_schema(engine)
-        counts = directory_counts(engine)
-        by_level = unit_counts_by_level(engine)
-    finally:
-        engine.dispose()
+    with invocation() as run:
+        counts = directory_counts(run.engine)
+        by_level = unit_counts_by_level(run.engine)
     levels = ", ".join(
         f"{label} {by_level[level]}" for level, label in LEVEL_LABELS.items() if by_level.get(level)
     )

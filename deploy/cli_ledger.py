@@ -6,16 +6,14 @@ Prefect, so these commands start fast.
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from thidua.deploy.cli_common import ThiduaGroup, open_engine
+from thidua.deploy.cli_common import ThiduaGroup, invocation
 from thidua.deploy.demo.ledger import CAMPAIGN_DEMOS, write_demo_ledger
-from thidua.models.settings import Settings
-from thidua.models.text import fmt_date, parse_date
+from thidua.models.text import fmt_date
 from thidua.tasks.collect.ledger import (
     LedgerNotReady,
     current_import,
@@ -33,15 +31,6 @@ app = typer.Typer(
 )
 
 
-def _day(text: str | None, settings: Settings, option: str) -> date:
-    if text is None:
-        return datetime.now(settings.tz).date()  # the CLI is the edge where the wall clock enters
-    try:
-        return parse_date(text)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint=option) from None
-
-
 def _number(value: int | None) -> str:
     return "—" if value is None else f"{value:,}".replace(",", ".")
 
@@ -55,13 +44,11 @@ def import_command(
     ] = None,
 ) -> None:
     """Nhập sổ thụ lý: có lỗi ở bất kỳ dòng nào thì không nhập gì, sổ đang dùng giữ nguyên."""
-    settings = Settings()
-    day = _day(as_of, settings, "--as-of")
-    engine = open_engine(settings)
-    try:
-        result = import_ledger(engine, code, file, as_of=day, now=datetime.now(settings.tz))
-    finally:
-        engine.dispose()
+    # --as-of is the day the ledger stands at; the import itself is stamped with the real clock.
+    with invocation() as run:
+        result = import_ledger(
+            run.engine, code, file, as_of=run.day(as_of) if as_of else run.today, now=run.now
+        )
     typer.echo(result.summary())
 
 
@@ -76,18 +63,14 @@ def figures_command(
     """Các chỉ số của phong trào tính từ sổ thụ lý, theo đơn vị hoặc theo chấp hành viên."""
     if by not in ("unit", "officer"):
         raise typer.BadParameter("chọn unit hoặc officer", param_hint="--by")
-    settings = Settings()
-    engine = open_engine(settings)
-    try:
-        current = current_import(engine, code)
+    with invocation() as run:
+        current = current_import(run.engine, code)
         if current is None:
             raise LedgerNotReady(
                 f"Phong trào “{code}” chưa nhập sổ thụ lý.", hint=f"Chạy `thidua ledger import {code} TỆP`."
             )
-        day = current.as_of if at is None else _day(at, settings, "--at")
-        figures = ledger_figures(engine, code, at=day, by="unit" if by == "unit" else "officer")
-    finally:
-        engine.dispose()
+        day = run.day(at) if at else current.as_of
+        figures = ledger_figures(run.engine, code, at=day, by="unit" if by == "unit" else "officer")
     typer.echo(
         f"Sổ “{current.source_name}” (tính đến {fmt_date(current.as_of)}); chỉ số đến hết {fmt_date(day)}:"
     )
@@ -106,12 +89,8 @@ def reconcile_command(
     show_all: Annotated[bool, typer.Option("--all", help="In cả các dòng khớp")] = False,
 ) -> None:
     """Đối chiếu số liệu đơn vị báo cáo với số tính từ sổ thụ lý (kết quả thực chất)."""
-    settings = Settings()
-    engine = open_engine(settings)
-    try:
-        rows = reconcile(engine, code, period)
-    finally:
-        engine.dispose()
+    with invocation() as run:
+        rows = reconcile(run.engine, code, period)
     differing = [r for r in rows if not r.matches]
     typer.echo(
         f"Đối chiếu kỳ {period}: {len(rows)} chỉ số của {len({r.unit_code for r in rows})} đơn vị, "

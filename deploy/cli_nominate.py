@@ -5,16 +5,14 @@ No Prefect here: the review flow calls the same tasks.
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from thidua.deploy.cli_common import AsOf, ThiduaGroup, open_engine, parse_now
+from thidua.deploy.cli_common import AsOf, ThiduaGroup, invocation, os_user
 from thidua.models.labels import NOMINATION_STATUS as STATUS_LABELS
 from thidua.models.review import NominationStatus, SubjectKind
-from thidua.models.settings import Settings
 from thidua.models.text import fmt_date
 from thidua.tasks.review.eligibility import screen_nominations
 from thidua.tasks.review.nominations import (
@@ -50,13 +48,8 @@ def build_app() -> typer.Typer:
     @app.command("import")
     def import_(code: str, file: Path, as_of: AsOf = None, by: By = None) -> None:
         """Nhập danh sách đề nghị khen thưởng (CSV/XLSX); sai một dòng thì không nhập dòng nào."""
-        settings = Settings()
-        now = parse_now(settings, as_of)
-        engine = open_engine(settings)
-        try:
-            result = import_nominations(engine, code, file, now=now, actor=by or getpass.getuser())
-        finally:
-            engine.dispose()
+        with invocation(as_of) as run:
+            result = import_nominations(run.engine, code, file, now=run.now, actor=by or os_user())
         _print_nominations(result)
 
     @app.command("list")
@@ -65,12 +58,8 @@ def build_app() -> typer.Typer:
         unit: Annotated[str | None, typer.Option("--unit", help="Chỉ đề nghị của đơn vị này.")] = None,
     ) -> None:
         """Các đề nghị: trạng thái hồ sơ, kết quả xét điều kiện và lý do."""
-        settings = Settings()
-        engine = open_engine(settings)
-        try:
-            views = list_nominations(engine, code, unit_code=unit)
-        finally:
-            engine.dispose()
+        with invocation() as run:
+            views = list_nominations(run.engine, code, unit_code=unit)
         if not views:
             typer.echo("Chưa có đề nghị khen thưởng nào.")
             return
@@ -109,13 +98,10 @@ def build_app() -> typer.Typer:
         by: By = None,
     ) -> None:
         """Nộp một tệp hồ sơ (PDF, DOC/DOCX, XLS/XLSX theo quy định của phong trào)."""
-        settings = Settings()
-        now = parse_now(settings, as_of)
-        engine = open_engine(settings)
-        try:
+        with invocation(as_of) as run:
             row = add_dossier_file(
-                engine,
-                settings,
+                run.engine,
+                run.settings,
                 code,
                 unit_code=unit,
                 part_key=part,
@@ -123,16 +109,14 @@ def build_app() -> typer.Typer:
                 original_name=file.name,
                 nominee=nominee,
                 award_key=award,
-                now=now,
-                actor=by or getpass.getuser(),
+                now=run.now,
+                actor=by or os_user(),
             )
-            counts = refresh_completeness(engine, code, now=now)
-        finally:
-            engine.dispose()
+            counts = refresh_completeness(run.engine, code, now=run.now)
         timing = "đúng hạn" if row.on_time else "SAU HẠN"
         typer.echo(
             f"✓ {row.original_name}: {row.part_key}, lần {row.revision}, {row.size_bytes} byte, {timing} — "
-            f"lưu tại {settings.data_dir / row.stored_path} (SHA-256 {row.sha256[:12]}…)"
+            f"lưu tại {run.settings.data_dir / row.stored_path} (SHA-256 {row.sha256[:12]}…)"
         )
         typer.echo(_counts_line(counts))
 
@@ -143,16 +127,13 @@ def build_app() -> typer.Typer:
         as_of: AsOf = None,
     ) -> None:
         """Lập dự thảo Danh sách (DOCX) và Tổng hợp kết quả (XLSX) từ dữ liệu của hệ thống."""
-        settings = Settings()
-        now = parse_now(settings, as_of)
-        engine = open_engine(settings)
-        try:
-            result = draft_documents(engine, settings, code, unit, now=now)
-            counts = refresh_completeness(engine, code, now=now)
-        finally:
-            engine.dispose()
+        with invocation(as_of) as run:
+            result = draft_documents(run.engine, run.settings, code, unit, now=run.now)
+            counts = refresh_completeness(run.engine, code, now=run.now)
         for row in result.files:
-            typer.echo(f"✓ {row.original_name} (lần {row.revision}): {settings.data_dir / row.stored_path}")
+            typer.echo(
+                f"✓ {row.original_name} (lần {row.revision}): {run.settings.data_dir / row.stored_path}"
+            )
         for note in result.skipped:
             typer.echo(f"- {note}")
         typer.echo(_counts_line(counts))
@@ -160,15 +141,10 @@ def build_app() -> typer.Typer:
     @app.command("screen")
     def screen(code: str, as_of: AsOf = None) -> None:
         """Cập nhật tình trạng hồ sơ rồi xét điều kiện khen thưởng của mọi đề nghị, kèm lý do."""
-        settings = Settings()
-        now = parse_now(settings, as_of)
-        engine = open_engine(settings)
-        try:
-            counts = refresh_completeness(engine, code, now=now)
-            summary = screen_nominations(engine, code, now=now)
-        finally:
-            engine.dispose()
-        typer.echo(f"Xét đến {fmt_date(now.astimezone(settings.tz))}. {_counts_line(counts)}")
+        with invocation(as_of) as run:
+            counts = refresh_completeness(run.engine, code, now=run.now)
+            summary = screen_nominations(run.engine, code, now=run.now)
+        typer.echo(f"Xét đến {fmt_date(run.today)}. {_counts_line(counts)}")
         for item in summary.results:
             verdict = "ĐỦ ĐIỀU KIỆN" if item.eligible else "KHÔNG ĐỦ ĐIỀU KIỆN"
             typer.echo(

@@ -8,9 +8,8 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
-from thidua.deploy.cli_common import ThiduaGroup, open_engine, parse_now
+from thidua.deploy.cli_common import AsOf, ThiduaGroup, invocation
 from thidua.models.outbox import OutboxStatus
-from thidua.models.settings import Settings
 from thidua.notifications.outbox import OUTBOX, dispatch
 
 app = typer.Typer(cls=ThiduaGroup, help="Hộp thư đi: xem và gửi các thư đang chờ.", no_args_is_help=True)
@@ -44,15 +43,12 @@ def list_messages(
             choices = ", ".join(s.value for s in OutboxStatus)
             typer.echo(f"Trạng thái “{status}” không hợp lệ; chọn một trong: {choices}", err=True)
             raise typer.Exit(2) from exc
-    settings = Settings()
-    engine = open_engine(settings)
     c = OUTBOX.c
     query = select(c.id, c.status, c.recipient, c.subject, c.attempts, c.last_error).order_by(c.id.desc())
     if wanted is not None:
         query = query.where(c.status == wanted)
-    with engine.connect() as conn:
+    with invocation() as run, run.engine.connect() as conn:
         rows = conn.execute(query.limit(limit)).all()
-    engine.dispose()
     if not rows:
         typer.echo("Không có thư nào.")
         return
@@ -68,20 +64,11 @@ def list_messages(
 
 
 @app.command("dispatch")
-def dispatch_now(
-    as_of: Annotated[
-        str | None,
-        typer.Option("--as-of", help="Thời điểm coi là “bây giờ” (dd/mm/yyyy [HH:MM] hoặc ISO)."),
-    ] = None,
-) -> None:
+def dispatch_now(as_of: AsOf = None) -> None:
     """Gửi ngay các thư đến hạn (SMTP nếu đã cấu hình, nếu không thì ghi tệp .eml)."""
-    settings = Settings()
-    now = parse_now(settings, as_of)
-    engine = open_engine(settings)
-    try:
-        result = dispatch(engine, settings, now=now, worker_id=f"cli@{socket.gethostname()}")
-    finally:
-        engine.dispose()
+    with invocation(as_of) as run:
+        result = dispatch(run.engine, run.settings, now=run.now, worker_id=f"cli@{socket.gethostname()}")
+    settings = run.settings
     where = (
         f"máy chủ {settings.smtp_host}:{settings.smtp_port}"
         if settings.smtp_host

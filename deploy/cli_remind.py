@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import getpass
 from typing import Annotated
 
 import typer
 
-from thidua.deploy.cli_common import AsOf, ThiduaGroup, open_engine, parse_now
-from thidua.models.settings import Settings
+from thidua.deploy.cli_common import AsOf, ThiduaGroup, invocation, os_user
 from thidua.models.text import nfc
 from thidua.tasks.remind.reminders import grant_exemption, plan_reminders
 
@@ -21,25 +19,18 @@ def remind(
     ] = False,
 ) -> None:
     """Nhắc hạn (luồng Prefect “remind”): gửi thư nhắc, thư báo quá hạn, thư báo cấp trên, thư tổng hợp."""
-    settings = Settings()
-    now = parse_now(settings, as_of)
-    if dry_run:
-        # No Prefect and no writes: the plan is the decision alone.
-        engine = open_engine(settings)
-        try:
-            plan = plan_reminders(engine, code, now, tz=settings.tz)
-        finally:
-            engine.dispose()
-        typer.echo("(chạy thử — không gửi, không ghi gì)")
-        for line in plan.lines():
-            typer.echo(line)
-        return
-    from thidua.deploy.prefect_env import configure_prefect
+    with invocation(as_of) as run:
+        if dry_run:
+            # No Prefect and no writes: the plan is the decision alone.
+            plan = plan_reminders(run.engine, code, run.now, tz=run.settings.tz)
+            typer.echo("(chạy thử — không gửi, không ghi gì)")
+            for line in plan.lines():
+                typer.echo(line)
+            return
+        run.use_prefect()
+        from thidua.flows.remind import remind_flow
 
-    typer.echo(configure_prefect(settings))
-    from thidua.flows.remind import remind_flow
-
-    summary = remind_flow(code, now, settings)
+        summary = remind_flow(code, run.now, run.settings)
     for line in summary["lines"]:
         typer.echo(line)
     queue = summary.get("queue") or {}
@@ -59,15 +50,10 @@ def exempt(
     as_of: AsOf = None,
 ) -> None:
     """Miễn nộp một hạn cho một đơn vị: huỷ các thư nhắc còn chờ gửi của đơn vị cho hạn đó."""
-    settings = Settings()
-    now = parse_now(settings, as_of)
-    engine = open_engine(settings)
-    try:
+    with invocation(as_of) as run:
         created, cancelled = grant_exemption(
-            engine, code, unit, deadline, reason, granted_by=getpass.getuser(), now=now
+            run.engine, code, unit, deadline, reason, granted_by=os_user(), now=run.now
         )
-    finally:
-        engine.dispose()
     state = "Đã miễn nộp" if created else "Đơn vị đã được miễn từ trước"
     typer.echo(f"{state}: đơn vị {nfc(unit)}, hạn {nfc(deadline)}. Đã huỷ {cancelled} thư nhắc chờ gửi.")
 

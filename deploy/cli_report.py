@@ -5,7 +5,6 @@ No Prefect here: the collection flow calls the same tasks on a schedule.
 
 from __future__ import annotations
 
-import getpass
 import socket
 from datetime import datetime
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import Engine
 
-from thidua.deploy.cli_common import AsOf, ThiduaGroup, open_engine, parse_now
+from thidua.deploy.cli_common import AsOf, ThiduaGroup, invocation, os_user
 from thidua.errors import EXIT_CODES, InvalidInput
 from thidua.models.settings import Settings
 from thidua.models.text import fmt_date, nfc
@@ -45,14 +44,10 @@ def template(
     ] = None,
 ) -> None:
     """Xuất mẫu báo cáo (XLSX, hoặc CSV) đã điền sẵn phong trào, đơn vị, kỳ báo cáo."""
-    settings = Settings()
-    engine = open_engine(settings)
     key = normalise_key(period)
     target = output or Path(f"bao-cao-{nfc(code).upper()}-{nfc(unit)}-{key}.xlsx")
-    try:
-        path = write_template(engine, code, unit, key, target)
-    finally:
-        engine.dispose()
+    with invocation() as run:
+        path = write_template(run.engine, code, unit, key, target)
     typer.echo(f"Đã ghi mẫu báo cáo: {path}")
 
 
@@ -104,17 +99,14 @@ def submit(
         str | None, typer.Option("--by", help="Người nộp (email); mặc định: người dùng máy.")
     ] = None,
 ) -> None:
-    """Nộp báo cáo đã điền; mỗi tệp được kiểm tra riêng. Mã thoát 1 nếu có tệp bị từ chối."""
-    settings = Settings()
-    now = parse_now(settings, as_of)
-    engine = open_engine(settings)
-    try:
-        results = ingest_files(engine, settings, code, files, now=now, submitted_by=by or getpass.getuser())
+    """Nộp báo cáo đã điền; mỗi tệp được kiểm tra riêng. Mã thoát 2 nếu có tệp bị từ chối."""
+    with invocation(as_of) as run:
+        results = ingest_files(
+            run.engine, run.settings, code, files, now=run.now, submitted_by=by or os_user()
+        )
         for result in results:
             _print_result(result)
-        _print_dispatch(settings, _dispatch(engine, settings, now))
-    finally:
-        engine.dispose()
+        _print_dispatch(run.settings, _dispatch(run.engine, run.settings, run.now))
     if any(r.status == "rejected" for r in results):
         raise typer.Exit(EXIT_CODES[InvalidInput])  # the reasons are printed above, file by file
 
@@ -126,19 +118,15 @@ def history(
     period: Annotated[str, typer.Option("--period", help="Kỳ báo cáo: yyyy-mm hoặc final.")],
 ) -> None:
     """Các lần nộp báo cáo của một đơn vị cho một kỳ: ai nộp, khi nào, thay đổi gì."""
-    settings = Settings()
-    engine = open_engine(settings)
-    try:
-        entries = report_history(engine, code, unit, period)
-    finally:
-        engine.dispose()
+    with invocation() as run:
+        entries = report_history(run.engine, code, unit, period)
     key = normalise_key(period)
     if not entries:
         typer.echo(f"Đơn vị {unit} chưa nộp báo cáo kỳ {key}.")
         return
     typer.echo(f"Báo cáo của đơn vị {unit}, kỳ {key} ({nfc(code).upper()}):")
     for e in entries:
-        local = e.received_at.astimezone(settings.tz)
+        local = e.received_at.astimezone(run.settings.tz)
         state = "hiện hành" if e.is_current else "đã thay thế"
         timing = "đúng hạn" if e.on_time else f"quá hạn (hạn {fmt_date(e.due_date)})"
         flags = " · đính chính" if e.is_correction else ""
@@ -159,17 +147,12 @@ def history(
 @app.command("inbox")
 def inbox(code: str, as_of: AsOf = None) -> None:
     """Xử lý một lần hộp thư đến của phong trào (<data>/inbox/<MÃ>/), rồi gửi thư báo lỗi."""
-    settings = Settings()
-    now = parse_now(settings, as_of)
-    engine = open_engine(settings)
-    try:
-        result = process_inbox(engine, settings, code, now=now)
+    with invocation(as_of) as run:
+        result = process_inbox(run.engine, run.settings, code, now=run.now)
         for item in result.results:
             _print_result(item)
         typer.echo(
             f"Hộp thư đến {result.inbox}: tiếp nhận {result.accepted} · không đổi {result.unchanged} · "
             f"từ chối {result.rejected}"
         )
-        _print_dispatch(settings, _dispatch(engine, settings, now))
-    finally:
-        engine.dispose()
+        _print_dispatch(run.settings, _dispatch(run.engine, run.settings, run.now))

@@ -6,9 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
-from thidua.deploy.cli_common import AsOf, ThiduaGroup, parse_now
+from thidua.deploy.cli_common import AsOf, ThiduaGroup, invocation
 from thidua.models.labels import campaign_status, nomination_counts
-from thidua.models.settings import Settings
 
 
 def review(
@@ -20,14 +19,11 @@ def review(
     as_of: AsOf = None,
 ) -> None:
     """Xét khen thưởng: hồ sơ đủ/thiếu theo hạn, xét điều kiện kèm lý do; với --meeting, kết thúc cuộc họp."""
-    settings = Settings()
-    now = parse_now(settings, as_of)
-    from thidua.deploy.prefect_env import configure_prefect
+    with invocation(as_of) as run:
+        run.use_prefect()
+        from thidua.flows.review import review_flow
 
-    typer.echo(configure_prefect(settings))
-    from thidua.flows.review import review_flow
-
-    summary: dict[str, Any] = review_flow(code, now, settings, meeting_id=meeting, actor="cli")
+        summary: dict[str, Any] = review_flow(code, run.now, run.settings, meeting_id=meeting, actor="cli")
     typer.echo(f"Phong trào {summary['code']}: {campaign_status(summary['status'])}.")
     typer.echo(f"  Hồ sơ: {nomination_counts(summary['completeness'])}")
     typer.echo(f"  {summary['screening']}")
@@ -45,15 +41,12 @@ def award_run(
     as_of: AsOf = None,
 ) -> None:
     """Ban hành mọi hình thức khen thưởng đã có kết quả của Hội đồng (luồng “award”), rồi gửi thư."""
-    settings = Settings()
-    now = parse_now(settings, as_of)
-    decided_on = parse_now(settings, date).astimezone(settings.tz).date() if date else None
-    from thidua.deploy.prefect_env import configure_prefect
+    with invocation(as_of) as run:
+        decided_on = run.day(date) if date else None
+        run.use_prefect()
+        from thidua.flows.award import award_flow
 
-    typer.echo(configure_prefect(settings))
-    from thidua.flows.award import award_flow
-
-    summary: dict[str, Any] = award_flow(code, now, settings, decided_on=decided_on, actor="cli")
+        summary: dict[str, Any] = award_flow(code, run.now, run.settings, decided_on=decided_on, actor="cli")
     for lines in summary["decisions"]:
         for line in lines:
             typer.echo(line)

@@ -6,24 +6,18 @@ table is computed from the reports received by `--as-of` (default: now), so it c
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from thidua.deploy.cli_common import AsOf, ThiduaGroup, open_engine, parse_now
-from thidua.models.settings import Settings
+from thidua.deploy.cli_common import AsOf, ThiduaGroup, invocation
 
 app = typer.Typer(
     cls=ThiduaGroup,
     help="Tình hình thực hiện phong trào và chỉ tiêu giao cho từng đơn vị.",
     no_args_is_help=True,
 )
-
-
-def _as_of(settings: Settings, value: str | None) -> date:
-    return parse_now(settings, value).astimezone(settings.tz).date()
 
 
 @app.command("status")
@@ -40,16 +34,11 @@ def status(
     chart: Annotated[Path | None, typer.Option("--chart", help="Ghi thêm biểu đồ PNG vào tệp này.")] = None,
 ) -> None:
     """Bảng tình hình: đơn vị đã báo cáo chưa, đúng hạn không, từng chỉ tiêu so với mục tiêu, xu hướng."""
-    settings = Settings()
-    day = _as_of(settings, as_of)
-    engine = open_engine(settings)
-    try:
-        from thidua.tasks.collect.progress import campaign_status
-        from thidua.tasks.collect.status_report import status_lines
+    from thidua.tasks.collect.progress import campaign_status
+    from thidua.tasks.collect.status_report import status_lines
 
-        table = campaign_status(engine, code, as_of=day, period=period, tz=settings.tz)
-    finally:
-        engine.dispose()
+    with invocation(as_of) as run:
+        table = campaign_status(run.engine, code, as_of=run.today, period=period, tz=run.settings.tz)
     for line in status_lines(table):
         typer.echo(line)
     if xlsx is not None or chart is not None:
@@ -69,15 +58,10 @@ def targets(
     as_of: AsOf = None,
 ) -> None:
     """Nhập chỉ tiêu giao riêng cho từng đơn vị (ví dụ “83,90%”); có lỗi thì không nhập dòng nào."""
-    settings = Settings()
-    now = parse_now(settings, as_of)
-    engine = open_engine(settings)
-    try:
-        from thidua.tasks.collect.progress import import_targets
+    from thidua.tasks.collect.progress import import_targets
 
-        result = import_targets(engine, code, file, now=now)
-    finally:
-        engine.dispose()
+    with invocation(as_of) as run:
+        result = import_targets(run.engine, code, file, now=run.now)
     typer.echo(
         f"Đã nhập chỉ tiêu giao riêng từ {result.source_name}: {result.rows} dòng "
         f"(thêm mới {result.inserted}, cập nhật {result.updated}, không đổi {result.unchanged})."

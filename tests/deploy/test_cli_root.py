@@ -22,7 +22,7 @@ from tests.factories import at, launch_campaign_rows, load_demo_directory
 from tests.tasks.builders_council import CODE, nominate, unit_of
 from thidua import __version__
 from thidua.deploy.cli import COMMANDS, app
-from thidua.deploy.cli_common import ThiduaGroup
+from thidua.deploy.cli_common import AsOf, ThiduaGroup, current_settings, invocation
 from thidua.deploy.demo.council import demo_council
 from thidua.errors import (
     CampaignNotFound,
@@ -293,3 +293,45 @@ def test_council_vote_names_the_nominee_by_code_or_number(council_campaign: tupl
     unknown = runner.invoke(app, [*vote, "--member", "TQ-03", "--nominee", "KHONG-CO", "--choice", "reject"])
     assert unknown.exit_code == 3
     assert "Không có đề nghị khen thưởng nào cho “KHONG-CO”" in unknown.stderr
+
+
+def test_every_command_reads_settings_clock_and_database_through_one_invocation() -> None:
+    """No command module builds its own Settings, clock or engine: cli_common.invocation is the one way in."""
+    import ast
+
+    deploy = Path(__file__).resolve().parents[2] / "deploy"
+    offenders = []
+    for path in sorted(deploy.glob("cli*.py")):
+        if path.name == "cli_common.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            banned = {"Settings", "open_engine", "make_engine", "parse_as_of"}
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in banned:
+                offenders.append(f"{path.name}:{node.lineno} {node.func.id}()")
+    assert offenders == [], offenders
+
+
+def test_one_invocation_shares_its_settings_and_disposes_its_database(
+    cli_env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+
+    seen: dict[str, object] = {}
+    probe = typer.Typer(cls=ThiduaGroup)
+
+    @probe.command()
+    def look(as_of: AsOf = None) -> None:
+        with invocation(as_of) as run, run.engine.connect() as conn:
+            seen["same"] = run.settings is current_settings()
+            seen["today"] = run.today
+            seen["rows"] = conn.exec_driver_sql("select 1").scalar()
+            seen["run"] = run
+        monkeypatch.setenv("THIDUA_TIMEZONE", "UTC")  # read once: a change mid-command is not seen
+        seen["zone"] = current_settings().timezone
+
+    result = CliRunner().invoke(probe, ["--as-of", "31/12/2024 23:30"])
+
+    assert result.exit_code == 0, result.output
+    assert seen["same"] is True and seen["rows"] == 1
+    assert str(seen["today"]) == "2024-12-31"
+    assert seen["zone"] == "Asia/Ho_Chi_Minh"
+    assert seen["run"]._engine is None  # type: ignore[attr-defined]

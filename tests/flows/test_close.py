@@ -95,7 +95,8 @@ def test_the_close_and_reopen_commands_print_what_happened(
     closed = runner.invoke(app, ["close", CODE, "--as-of", "04/07/2024 07:30"])
 
     assert closed.exit_code == 0, closed.output
-    assert f"Phong trào {CODE}: vừa kết thúc (closed)." in closed.output
+    assert f"Phong trào {CODE}: vừa kết thúc." in closed.output
+    assert "closed" not in closed.output
     assert "Đơn vị đạt chỉ tiêu: 3/8 · không đạt: 1 · không có báo cáo tổng kết: 3" in closed.output
     assert "Không có báo cáo: TQ-CH, TQ-LB, TQ-NH" in closed.output
     docx = tmp_path / "data" / "documents" / CODE / "bao-cao-tong-ket-tq-2024-giam-an.docx"
@@ -107,6 +108,6 @@ def test_the_close_and_reopen_commands_print_what_happened(
     assert no_reason.exit_code == 2 and "lý do" in no_reason.output
     reopened = runner.invoke(app, ["reopen", CODE, "--reason", "Lâm Bình gửi lại", "--as-of", "05/07/2024"])
     assert reopened.exit_code == 0, reopened.output
-    assert f"Phong trào {CODE}: đã mở lại kỳ báo cáo (closed → collecting)." in reopened.output
+    assert f"Phong trào {CODE}: đã mở lại kỳ báo cáo (Đã kết thúc → Đang nhận báo cáo)." in reopened.output
     unknown = runner.invoke(app, ["close", "KHONG-CO", "--as-of", "05/07/2024"])
     assert unknown.exit_code == 3 and "Không có phong trào mã “KHONG-CO”" in unknown.output
