@@ -38,6 +38,38 @@ GETTEXT: dict[str, str] = {
 
 HELP_OPTION = "Hiện hướng dẫn này và thoát."
 
+#: The value placeholders of the help table (typer writes the Python type: <str>, <int>, <path> …).
+TYPE_LABELS: dict[str, str] = {
+    "str": "văn bản",
+    "int": "số",
+    "float": "số",
+    "path": "tệp",
+    "file": "tệp",
+    "directory": "thư mục",
+    "datetime": "thời điểm",
+}
+
+#: What a positional argument is called in the usage line and the help table (instead of its Python name).
+ARGUMENT_NAMES: dict[str, str] = {
+    "code": "MÃ_PHONG_TRÀO",
+    "file": "TỆP",
+    "files": "TỆP",
+    "name": "BỘ_MẪU",
+    "unit": "MÃ_ĐƠN_VỊ",
+    "deadline": "HẠN",
+    "reason": "LÝ_DO",
+    "meeting": "SỐ_CUỘC_HỌP",
+    "award_key": "HÌNH_THỨC",
+    "grant_id": "SỐ_KHEN_THƯỞNG",
+}
+
+#: The placeholders of the usage line.
+USAGE_WORDS: list[tuple[str, str]] = [
+    ("[OPTIONS]", "[TUỲ CHỌN]"),
+    ("COMMAND [ARGS]...", "LỆNH [ĐỐI SỐ]..."),
+    ("[ARGS]...", "[ĐỐI SỐ]..."),
+]
+
 #: Texts click formats itself, as (English pattern, Vietnamese replacement), applied in order.
 PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(p), r)
@@ -98,6 +130,8 @@ def install() -> None:
     write_usage = formatting.HelpFormatter.write_usage
 
     def vietnamese_usage(self: Any, prog: str, args: str = "", prefix: str | None = None) -> None:
+        for english, vietnamese in USAGE_WORDS:
+            args = args.replace(english, vietnamese)
         write_usage(self, prog, args, "Cách dùng: " if prefix is None else prefix)
 
     formatting.HelpFormatter.write_usage = vietnamese_usage  # type: ignore[method-assign,assignment]
@@ -111,6 +145,7 @@ def install() -> None:
         return option
 
     core.Command.get_help_option = vietnamese_help_option  # type: ignore[method-assign,assignment]
+    _install_type_labels()
 
     from typer.exceptions import TyperException
 
@@ -134,3 +169,39 @@ def _translated(method: Callable[[Any], str]) -> Callable[[Any], str]:
         return translate(method(self))
 
     return format_message
+
+
+def display_type(label: str | None, *, flag: bool) -> str | None:
+    """The Vietnamese placeholder for typer's `<type>` label; none for an on/off flag (it takes no value)."""
+    if flag or label is None:
+        return None
+    match = re.fullmatch(r"<(.*)>(\.\.\.)?", label)
+    if match is None:
+        return label
+    inner, repeated = match.group(1), match.group(2) or ""
+    listed = re.fullmatch(r"list\[(.*)\]", inner)
+    if listed is not None:
+        inner, repeated = listed.group(1), "..."
+    words = [TYPE_LABELS.get(part.lower(), part) for part in inner.split("|")]
+    return f"<{'|'.join(words)}>{repeated}"
+
+
+def _install_type_labels() -> None:
+    from typer import core as typer_core
+
+    for cls in (typer_core.TyperArgument, typer_core.TyperOption):
+        original = cls.display_type_rich
+
+        def display_type_rich(self: Any, ctx: Any, _original: Any = original) -> str | None:
+            if self.metavar is not None:
+                return _original(self, ctx)  # type: ignore[no-any-return]
+            return display_type(_original(self, ctx), flag=bool(getattr(self, "is_bool_flag", False)))
+
+        cls.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+    def display_name_raw(self: Any) -> str:
+        if self.metavar is not None:
+            return str(self.metavar)
+        return ARGUMENT_NAMES.get(self.name, str(self.name).upper())
+
+    typer_core.TyperArgument.display_name_raw = property(display_name_raw)  # type: ignore[assignment,method-assign]

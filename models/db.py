@@ -11,12 +11,12 @@ from sqlalchemy import Connection, Engine, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError
-from sqlmodel import Session
 
 from thidua.errors import Unavailable
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlmodel import Session
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 #: The newest migration. Commands compare the database with it before anything else, so this check must not
@@ -103,12 +103,14 @@ def ensure_schema(engine: Engine, *, auto_upgrade: bool = True) -> None:
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
     """A session inside one transaction: committed on success, rolled back on error."""
+    from sqlmodel import Session  # the ORM is loaded by the commands that write, not by every command
+
     with Session(engine) as session, session.begin():
         yield session
 
 
 def _insert_for(target: Connection | Session, table: Table) -> Any:
-    name = (target.get_bind() if isinstance(target, Session) else target).dialect.name
+    name = (target if isinstance(target, Connection) else target.get_bind()).dialect.name
     if name == "postgresql":
         return postgresql.insert(table)
     if name == "sqlite":

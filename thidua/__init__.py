@@ -5,9 +5,16 @@ package's subpackages: `thidua/<name>` links to `../<name>`, so the installed pa
 static tools see one tree, `thidua.*`, and nothing is importable under a bare top-level name.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
-try:
-    __version__ = version("thidua")
-except PackageNotFoundError:  # a source tree that was never installed
-    __version__ = "0+unknown"
+
+def __getattr__(name: str) -> Any:
+    # Looked up on first use: importlib.metadata would cost every command ~40 ms.
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("thidua")
+        except PackageNotFoundError:  # a source tree that was never installed
+            return "0+unknown"
+    raise AttributeError(f"module 'thidua' has no attribute {name!r}")

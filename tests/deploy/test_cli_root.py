@@ -96,6 +96,42 @@ def test_the_static_table_lists_every_command_and_each_loads() -> None:
         assert loaded.exit_code == 0, (name, loaded.output)
 
 
+def _every_command_path() -> list[list[str]]:
+    paths: list[list[str]] = []
+    root = typer.main.get_command(app)
+    ctx = root.make_context("thidua", [], resilient_parsing=True)
+
+    def walk(command: object, path: list[str]) -> None:
+        paths.append(path)
+        lister = getattr(command, "list_commands", None)
+        if lister is None:
+            return
+        for name in lister(ctx):
+            sub = command.get_command(ctx, name)  # type: ignore[attr-defined]
+            if sub is not None and not getattr(sub, "hidden", False):
+                walk(sub, [*path, name])
+
+    walk(root, [])
+    return paths
+
+
+#: What the library would print in English or as a Python name, anywhere in a help page.
+ENGLISH_PLACEHOLDERS = re.compile(
+    r"<(str|int|float|bool|path|Path|list\[.*?\])>|\[OPTIONS\]|COMMAND \[ARGS\]|\{[a-z_]+\}|\[[a-z_]+\]"
+)
+
+
+def test_every_help_page_names_its_placeholders_in_vietnamese() -> None:
+    paths = _every_command_path()
+    assert len(paths) > 40  # every noun and every sub-command
+    for path in paths:
+        page = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
+        assert page.exit_code == 0, (path, page.output)
+        assert "Cách dùng: " in page.output, path
+        found = ENGLISH_PLACEHOLDERS.findall(page.output)
+        assert not found, (path, found, page.output)
+
+
 # ---------------------------------------------------------------- --version and Vietnamese messages
 
 
