@@ -159,18 +159,22 @@ def tie(
     code: str,
     meeting: int,
     order: Annotated[
-        str, typer.Option("--order", help="Số đề nghị theo thứ tự chọn, cách nhau bằng dấu phẩy.")
+        str,
+        typer.Option(
+            "--order",
+            help="Đề nghị theo thứ tự chọn: mã đơn vị, mã cán bộ (hoặc số đề nghị), cách nhau bởi dấu phẩy.",
+        ),
     ],
     reason: Annotated[str, typer.Option("--reason", help="Lý do quyết định của Chủ tịch Hội đồng.")],
     chair: Annotated[str, typer.Option("--chair", help="Mã cán bộ của Chủ tịch Hội đồng.")],
     as_of: AsOf = None,
 ) -> None:
     """Chủ tịch Hội đồng quyết định trường hợp bằng nhau tại giới hạn chỉ tiêu; biên bản được lập lại."""
-    try:
-        ids = [int(part) for part in order.split(",") if part.strip()]
-    except ValueError as exc:
-        raise typer.BadParameter("cần các số đề nghị, ví dụ 5,7", param_hint="--order") from exc
+    names = [part.strip() for part in order.split(",") if part.strip()]
+    if not names:
+        raise typer.BadParameter("cần các đề nghị theo thứ tự, ví dụ TQ-PTC,TQ-PKT", param_hint="--order")
     with invocation(as_of) as run:
+        ids = [resolve_nominee(run.engine, meeting, name) for name in names]
         summary = break_tie(run.engine, meeting, ids, reason=reason, actor=chair, now=run.now, code=code)
         path = write_minutes(run.engine, run.settings, code, meeting, now=run.now)
     _echo_summary(summary, run.settings)

@@ -572,6 +572,9 @@ def test_the_council_commands_never_print_a_members_choice(
     assert "Chi cục Thi hành án dân sự thành phố Tuyên Quang" in result
     for member in ("TQ-01", "TQ-02", "TQ-03", "TQ-TCCB-02"):
         assert member not in result
-    not_chair = ["tie", CODE, meeting, "--order", str(ids["TQ-TP"]), "--reason", "x", "--chair", "TQ-02"]
+    not_chair = ["tie", CODE, meeting, "--order", "TQ-TP", "--reason", "x", "--chair", "TQ-02"]
     refused = runner.invoke(app, ["council", *not_chair], env=env)
     assert refused.exit_code == 5 and "Chỉ Chủ tịch Hội đồng" in refused.output
+    unknown = ["tie", CODE, meeting, "--order", "TQ-KHONG-CO", "--reason", "x", "--chair", "TQ-01"]
+    refused = runner.invoke(app, ["council", *unknown], env=env)
+    assert refused.exit_code == 3 and "TQ-KHONG-CO" in refused.output
