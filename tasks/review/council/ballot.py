@@ -7,16 +7,18 @@ from datetime import datetime
 
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col
+from sqlmodel import Session, col
 
 from thidua.models.council import (
     quorum_met,
     quorum_statement,
 )
 from thidua.models.db import insert_ignore, transaction
+from thidua.models.definition import Council as CouncilRules
 from thidua.models.review import (
     BallotCast,
     Council,
+    CouncilMember,
     EligibilityResult,
     MeetingStatus,
     Nomination,
@@ -26,7 +28,7 @@ from thidua.models.review import (
 from thidua.models.text import nfc
 from thidua.tasks.core.events import record_event
 from thidua.tasks.review.council.errors import QuorumNotMet, VoteAlreadyCast, VoteRefused
-from thidua.tasks.review.council.lookups import _members, reviewed_awards
+from thidua.tasks.review.council.lookups import _Campaign, _members, reviewed_awards
 from thidua.tasks.review.council.meetings import _attendance, _check_campaign, _meeting
 from thidua.tasks.review.council.shared import BALLOT_TALLY, CHOICES
 
@@ -61,126 +63,18 @@ def cast_vote(
     if choice not in CHOICES:
         raise VoteRefused(f"Lựa chọn “{choice}” không hợp lệ; chọn approve (đồng ý), reject (không đồng ý) "
                           "hoặc abstain (không ý kiến).")  # fmt: skip
-    person = nfc(member_person_code)
     with transaction(engine) as s:
         # Shared lock: ballots go in side by side, but not while the meeting is being closed.
         meeting = _meeting(s, meeting_id, lock="share")
         if meeting.status != MeetingStatus.OPEN:
             raise VoteRefused(f"Cuộc họp số {meeting_id} đã kết thúc: không nhận thêm phiếu.")
         camp = _check_campaign(s, meeting, None)
-        rules = camp.definition.council
         council = s.get(Council, meeting.council_id)
         assert council is not None and council.id is not None
-        members = _members(s, council.id)
-        attended = _attendance(s, meeting_id)
-        here = sum(1 for m in members if attended.get(m.id or 0))
-        if not quorum_met(len(members), here, rules):
-            raise QuorumNotMet(f"Không bỏ phiếu được: {quorum_statement(len(members), here, rules)}")
-        member = next((m for m in members if m.person_code == person), None)
-        if member is None or member.id is None:
-            raise VoteRefused(f"“{person}” không phải thành viên {council.name}.")
-        if attended.get(member.id):
-            if written:
-                raise VoteRefused(
-                    f"{member.full_name} có mặt tại cuộc họp: bỏ phiếu kín trực tiếp, "
-                    "không dùng phiếu bằng văn bản."
-                )
-        elif not written:
-            raise VoteRefused(
-                f"{member.full_name} vắng mặt: chỉ nhận phiếu bằng văn bản (--written) "
-                "gửi trước khi kết thúc họp."
-            )
-        elif not rules.written_votes_allowed:
-            raise VoteRefused(
-                f"{member.full_name} vắng mặt, và quy chế của Hội đồng không nhận phiếu bằng văn bản."
-            )
-
-        nom = s.get(Nomination, nomination_id)
-        if nom is None or nom.campaign_id != camp.id:
-            raise VoteRefused(
-                f"Không có đề nghị khen thưởng số {nomination_id} trong phong trào {camp.code}."
-            )
-        awards = {a.key: a for a in reviewed_awards(camp.definition, council.unit_code)}
-        if nom.award_key not in awards:
-            raise VoteRefused(
-                f"Đề nghị số {nomination_id} ({nom.subject_name}) là cho loại khen thưởng “{nom.award_key}”, "
-                f"không thuộc thẩm quyền xét của {council.name}."
-            )
-        if NominationStatus(nom.status) in (NominationStatus.WITHDRAWN, NominationStatus.INCOMPLETE):
-            state = "đã rút" if nom.status == NominationStatus.WITHDRAWN else "hồ sơ không đầy đủ"
-            raise VoteRefused(
-                f"Đề nghị số {nomination_id} ({nom.subject_name}) {state}: không đưa ra bỏ phiếu."
-            )
-        eligible = s.execute(
-            select(col(EligibilityResult.eligible)).where(
-                col(EligibilityResult.nomination_id) == nomination_id
-            )
-        ).scalar_one_or_none()
-        if eligible is None:
-            raise VoteRefused(
-                f"Đề nghị số {nomination_id} ({nom.subject_name}) chưa được xét điều kiện khen thưởng."
-            )
-        if not eligible:
-            raise VoteRefused(
-                f"Đề nghị số {nomination_id} ({nom.subject_name}) không đủ điều kiện khen thưởng: "
-                "không đưa ra bỏ phiếu."
-            )
-        kind = SubjectKind(nom.subject_kind)
-        if kind == SubjectKind.INDIVIDUAL and nom.subject_code == member.person_code:
-            raise VoteRefused(
-                f"{member.full_name} không bỏ phiếu cho chính mình (đề nghị số {nomination_id})."
-            )
-        if rules.recuse_own_unit and member.unit_code:
-            own = nom.subject_code if kind == SubjectKind.COLLECTIVE else nom.unit_code
-            if own == member.unit_code:
-                whom = (
-                    "tập thể đơn vị mình" if kind == SubjectKind.COLLECTIVE else "cá nhân thuộc đơn vị mình"
-                )
-                raise VoteRefused(
-                    f"{member.full_name} không bỏ phiếu cho {whom} ({member.unit_code}, đề nghị số "
-                    f"{nomination_id}): quy chế Hội đồng yêu cầu thành viên không xét đơn vị mình."
-                )
-
-        cast_before = s.execute(
-            select(col(BallotCast.id)).where(
-                col(BallotCast.meeting_id) == meeting_id,
-                col(BallotCast.member_id) == member.id,
-                col(BallotCast.nomination_id) == nomination_id,
-            )
-        ).first()
-        refused = (
-            f"{member.full_name} đã bỏ phiếu cho đề nghị số {nomination_id} ({nom.subject_name}) "
-            f"tại cuộc họp số {meeting_id}: phiếu đã bỏ không thể thay đổi hay bỏ lại."
-        )
-        if cast_before is not None:
-            raise VoteAlreadyCast(refused)
-        try:
-            s.execute(
-                insert(BallotCast).values(
-                    meeting_id=meeting_id, member_id=member.id, nomination_id=nomination_id, written=written
-                )
-            )
-        except IntegrityError as exc:
-            # Another session cast the same ballot between our check and our insert.
-            raise VoteAlreadyCast(refused) from exc
-        insert_ignore(
-            s,
-            BALLOT_TALLY,
-            {
-                "meeting_id": meeting_id,
-                "nomination_id": nomination_id,
-                "approve": 0,
-                "reject": 0,
-                "abstain": 0,
-            },
-            ["meeting_id", "nomination_id"],
-        )
-        counter = BALLOT_TALLY.c[choice]
-        s.execute(
-            update(BALLOT_TALLY)
-            .where(BALLOT_TALLY.c.meeting_id == meeting_id, BALLOT_TALLY.c.nomination_id == nomination_id)
-            .values({counter: counter + 1})
-        )
+        member = _voter(s, meeting_id, council, nfc(member_person_code), camp.definition.council, written)
+        nom = _nominee_on_ballot(s, camp, council, nomination_id)
+        _check_recusal(member, nom, camp.definition.council)
+        _count_ballot(s, meeting_id, member, nom, choice, written)
         record_event(
             s,
             campaign_id=camp.id,
@@ -200,3 +94,110 @@ def cast_vote(
             },
         )
         return BallotReceipt(meeting_id, member.person_code, nomination_id, written)
+
+
+def _voter(
+    s: Session, meeting_id: int, council: Council, person: str, rules: CouncilRules, written: bool
+) -> CouncilMember:
+    """The member casting the ballot, once quorum holds and their presence matches the kind of ballot."""
+    assert council.id is not None
+    members = _members(s, council.id)
+    attended = _attendance(s, meeting_id)
+    here = sum(1 for m in members if attended.get(m.id or 0))
+    if not quorum_met(len(members), here, rules):
+        raise QuorumNotMet(f"Không bỏ phiếu được: {quorum_statement(len(members), here, rules)}")
+    member = next((m for m in members if m.person_code == person), None)
+    if member is None or member.id is None:
+        raise VoteRefused(f"“{person}” không phải thành viên {council.name}.")
+    if attended.get(member.id):
+        if written:
+            raise VoteRefused(
+                f"{member.full_name} có mặt tại cuộc họp: bỏ phiếu kín trực tiếp, "
+                "không dùng phiếu bằng văn bản."
+            )
+    elif not written:
+        raise VoteRefused(
+            f"{member.full_name} vắng mặt: chỉ nhận phiếu bằng văn bản (--written) "
+            "gửi trước khi kết thúc họp."
+        )
+    elif not rules.written_votes_allowed:
+        raise VoteRefused(
+            f"{member.full_name} vắng mặt, và quy chế của Hội đồng không nhận phiếu bằng văn bản."
+        )
+    return member
+
+
+def _nominee_on_ballot(s: Session, camp: _Campaign, council: Council, nomination_id: int) -> Nomination:
+    """The nomination, when it is on this council's ballot: its award, complete and found eligible."""
+    nom = s.get(Nomination, nomination_id)
+    if nom is None or nom.campaign_id != camp.id:
+        raise VoteRefused(f"Không có đề nghị khen thưởng số {nomination_id} trong phong trào {camp.code}.")
+    named = f"Đề nghị số {nomination_id} ({nom.subject_name})"
+    awards = {a.key for a in reviewed_awards(camp.definition, council.unit_code)}
+    if nom.award_key not in awards:
+        raise VoteRefused(
+            f"{named} là cho loại khen thưởng “{nom.award_key}”, "
+            f"không thuộc thẩm quyền xét của {council.name}."
+        )
+    if NominationStatus(nom.status) in (NominationStatus.WITHDRAWN, NominationStatus.INCOMPLETE):
+        state = "đã rút" if nom.status == NominationStatus.WITHDRAWN else "hồ sơ không đầy đủ"
+        raise VoteRefused(f"{named} {state}: không đưa ra bỏ phiếu.")
+    eligible = s.execute(
+        select(col(EligibilityResult.eligible)).where(col(EligibilityResult.nomination_id) == nomination_id)
+    ).scalar_one_or_none()
+    if eligible is None:
+        raise VoteRefused(f"{named} chưa được xét điều kiện khen thưởng.")
+    if not eligible:
+        raise VoteRefused(f"{named} không đủ điều kiện khen thưởng: không đưa ra bỏ phiếu.")
+    return nom
+
+
+def _check_recusal(member: CouncilMember, nom: Nomination, rules: CouncilRules) -> None:
+    """No ballot on oneself, nor (when the council's rules say so) on one's own unit or its people."""
+    kind = SubjectKind(nom.subject_kind)
+    if kind == SubjectKind.INDIVIDUAL and nom.subject_code == member.person_code:
+        raise VoteRefused(f"{member.full_name} không bỏ phiếu cho chính mình (đề nghị số {nom.id}).")
+    if rules.recuse_own_unit and member.unit_code:
+        own = nom.subject_code if kind == SubjectKind.COLLECTIVE else nom.unit_code
+        if own == member.unit_code:
+            whom = "tập thể đơn vị mình" if kind == SubjectKind.COLLECTIVE else "cá nhân thuộc đơn vị mình"
+            raise VoteRefused(
+                f"{member.full_name} không bỏ phiếu cho {whom} ({member.unit_code}, đề nghị số "
+                f"{nom.id}): quy chế Hội đồng yêu cầu thành viên không xét đơn vị mình."
+            )
+
+
+def _count_ballot(
+    s: Session, meeting_id: int, member: CouncilMember, nom: Nomination, choice: str, written: bool
+) -> None:
+    """The guard row that makes the ballot once-only, and one more on the nominee's counter for `choice`."""
+    refused = (
+        f"{member.full_name} đã bỏ phiếu cho đề nghị số {nom.id} ({nom.subject_name}) "
+        f"tại cuộc họp số {meeting_id}: phiếu đã bỏ không thể thay đổi hay bỏ lại."
+    )
+    cast_before = s.execute(
+        select(col(BallotCast.id)).where(
+            col(BallotCast.meeting_id) == meeting_id,
+            col(BallotCast.member_id) == member.id,
+            col(BallotCast.nomination_id) == nom.id,
+        )
+    ).first()
+    if cast_before is not None:
+        raise VoteAlreadyCast(refused)
+    try:
+        s.execute(
+            insert(BallotCast).values(
+                meeting_id=meeting_id, member_id=member.id, nomination_id=nom.id, written=written
+            )
+        )
+    except IntegrityError as exc:
+        # Another session cast the same ballot between our check and our insert.
+        raise VoteAlreadyCast(refused) from exc
+    row = {"meeting_id": meeting_id, "nomination_id": nom.id, "approve": 0, "reject": 0, "abstain": 0}
+    insert_ignore(s, BALLOT_TALLY, row, ["meeting_id", "nomination_id"])
+    counter = BALLOT_TALLY.c[choice]
+    s.execute(
+        update(BALLOT_TALLY)
+        .where(BALLOT_TALLY.c.meeting_id == meeting_id, BALLOT_TALLY.c.nomination_id == nom.id)
+        .values({counter: counter + 1})
+    )
