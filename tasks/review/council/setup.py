@@ -25,7 +25,7 @@ from thidua.models.review import (
 from thidua.models.text import nfc
 from thidua.tasks.core.events import record_event
 from thidua.tasks.review.council.errors import CouncilSetupError, SetupProblem
-from thidua.tasks.review.council.lookups import _campaign, _council_name, _members, reviewed_awards
+from thidua.tasks.review.council.lookups import _Campaign, _campaign, _council_name, _members, reviewed_awards
 
 
 @dataclass(frozen=True)
@@ -198,8 +198,62 @@ def _set_up(
 ) -> CouncilSetup:
     camp = _campaign(s, code)
     unit = nfc(unit_code)
-    code_col = _CODE_COLUMN if source else None
-    role_col = _ROLE_COLUMN if source else None
+    _check_unit(s, camp, unit, problems)
+    if not entries and not problems:
+        problems.append(SetupProblem(None, None, "danh sách thành viên trống"))
+    wanted = _wanted_members(s, entries, problems, source)
+    if problems:
+        raise CouncilSetupError(source, problems)
+
+    name = _council_name(camp.definition, unit)
+    council = s.scalars(
+        select(Council).where(col(Council.campaign_id) == camp.id, col(Council.unit_code) == unit)
+    ).first()
+    created = council is None
+    if council is None:
+        council = Council(campaign_id=camp.id, unit_code=unit, name=name)
+        s.add(council)
+        s.flush()
+    assert council.id is not None
+    existing = {m.person_code: m for m in _members(s, council.id)}
+    before = sorted((m.person_code, CouncilRole(m.role).value) for m in existing.values())
+    after = sorted((p, CouncilRole(w["role"]).value) for p, w in wanted.items())
+    to_add = [w for p, w in wanted.items() if p not in existing]
+    to_change = [w for p, w in wanted.items() if p in existing and not _same(existing[p], w)]
+    to_remove = [m for p, m in existing.items() if p not in wanted]
+    if not (created or to_add or to_change or to_remove or council.name != name):
+        return CouncilSetup(council.id, council.name, unit, len(existing), created=False, changed=False)
+    if (to_add or to_remove or before != after) and not created:
+        _refuse_if_met(s, council.id, source)
+    council.name = name
+    s.add(council)
+    if to_remove:
+        s.execute(delete(CouncilMember).where(col(CouncilMember.id).in_([m.id for m in to_remove])))
+    if to_add:
+        s.execute(insert(CouncilMember), [{"council_id": council.id, **w} for w in to_add])
+    for w in to_change:
+        member = existing[w["person_code"]]
+        member.full_name, member.title = w["full_name"], w["title"]
+        member.unit_code, member.role = w["unit_code"], w["role"]
+        s.add(member)
+    record_event(
+        s,
+        campaign_id=camp.id,
+        kind="council.set_up",
+        now=now,
+        actor=actor,
+        subject=f"council:{unit}",
+        payload={
+            "before": [list(x) for x in before] if not created else None,
+            "after": [list(x) for x in after],
+        },
+    )
+    s.flush()
+    return CouncilSetup(council.id, name, unit, len(wanted), created=created, changed=True)
+
+
+def _check_unit(s: Session, camp: _Campaign, unit: str, problems: list[SetupProblem]) -> None:
+    """The council's unit exists and reviews at least one award type of the campaign."""
     if s.execute(select(col(Unit.id)).where(col(Unit.code) == unit)).first() is None:
         problems.append(SetupProblem(None, None, f"không có đơn vị mã “{unit}” trong danh bạ"))
     elif not reviewed_awards(camp.definition, unit):
@@ -215,9 +269,17 @@ def _set_up(
                 f"(các đơn vị xét: {', '.join(units)})",
             )
         )
-    if not entries and not problems:
-        problems.append(SetupProblem(None, None, "danh sách thành viên trống"))
 
+
+def _wanted_members(
+    s: Session,
+    entries: Sequence[tuple[int, str, CouncilRole | None]],
+    problems: list[SetupProblem],
+    source: str | None,
+) -> dict[str, dict[str, Any]]:
+    """The members the list asks for, from the directory; each bad row and a missing or second chair noted."""
+    code_col = _CODE_COLUMN if source else None
+    role_col = _ROLE_COLUMN if source else None
     codes = [nfc(person) for _, person, _ in entries]
     people = {
         r.code: r
@@ -237,13 +299,13 @@ def _set_up(
     chairs: list[int] = []
     wanted: dict[str, dict[str, Any]] = {}
     for (row, _, role), person in zip(entries, codes, strict=True):
+        info = people.get(person)
         if person in seen:
             problems.append(
                 SetupProblem(row, code_col, f"cán bộ “{person}” đã có ở {_at(seen[person], source)}")
             )
             continue
         seen[person] = row
-        info = people.get(person)
         if info is None:
             problems.append(SetupProblem(row, code_col, f"không có cán bộ mã “{person}” trong danh bạ"))
             continue
@@ -255,97 +317,39 @@ def _set_up(
         if role == CouncilRole.CHAIR:
             chairs.append(row)
         if role is not None:
-            wanted[person] = {
-                "person_code": person,
-                "full_name": info.full_name,
-                "title": info.title,
-                "unit_code": info.unit,
-                "role": role,
-            }
+            wanted[person] = {"person_code": person, "full_name": info.full_name, "title": info.title,
+                              "unit_code": info.unit, "role": role}  # fmt: skip
     if entries and not chairs and not any(p.column == role_col and role_col for p in problems):
         problems.append(SetupProblem(None, role_col, "cần đúng một Chủ tịch Hội đồng, danh sách chưa có"))
     for row in chairs[1:]:
         problems.append(
             SetupProblem(row, role_col, f"Hội đồng chỉ có một Chủ tịch (đã có ở {_at(chairs[0], source)})")
         )
-    if problems:
-        raise CouncilSetupError(source, problems)
+    return wanted
 
-    name = _council_name(camp.definition, unit)
-    council = s.scalars(
-        select(Council).where(col(Council.campaign_id) == camp.id, col(Council.unit_code) == unit)
-    ).first()
-    created = council is None
-    if council is None:
-        council = Council(campaign_id=camp.id, unit_code=unit, name=name)
-        s.add(council)
-        s.flush()
-    assert council.id is not None
-    existing = {m.person_code: m for m in _members(s, council.id)}
-    before = sorted((m.person_code, CouncilRole(m.role).value) for m in existing.values())
-    after = sorted((p, CouncilRole(w["role"]).value) for p, w in wanted.items())
 
-    def same(member: CouncilMember, w: Mapping[str, Any]) -> bool:
-        return (member.full_name, member.title, member.unit_code, CouncilRole(member.role)) == (
-            w["full_name"],
-            w["title"],
-            w["unit_code"],
-            w["role"],
-        )
-
-    to_add = [w for p, w in wanted.items() if p not in existing]
-    to_change = [w for p, w in wanted.items() if p in existing and not same(existing[p], w)]
-    to_remove = [m for p, m in existing.items() if p not in wanted]
-    changed = created or bool(to_add or to_change or to_remove) or council.name != name
-    if (to_add or to_remove or before != after) and not created:
-        met = s.execute(
-            select(func.count())
-            .select_from(CouncilMeeting)
-            .where(col(CouncilMeeting.council_id) == council.id)
-        ).scalar_one()
-        if met:
-            raise CouncilSetupError(
-                source,
-                [
-                    SetupProblem(
-                        None,
-                        None,
-                        f"Hội đồng đã họp ({met} cuộc họp): không thay đổi thành phần được nữa, "
-                        "vì số lượng dự họp của các cuộc họp đã tính trên thành phần cũ",
-                    )
-                ],
-            )
-    if not changed:
-        return CouncilSetup(council.id, council.name, unit, len(existing), created=False, changed=False)
-    council.name = name
-    s.add(council)
-    if to_remove:
-        s.execute(delete(CouncilMember).where(col(CouncilMember.id).in_([m.id for m in to_remove])))
-    if to_add:
-        s.execute(insert(CouncilMember), [{"council_id": council.id, **w} for w in to_add])
-    for w in to_change:
-        member = existing[w["person_code"]]
-        member.full_name, member.title, member.unit_code, member.role = (
-            w["full_name"],
-            w["title"],
-            w["unit_code"],
-            w["role"],
-        )
-        s.add(member)
-    record_event(
-        s,
-        campaign_id=camp.id,
-        kind="council.set_up",
-        now=now,
-        actor=actor,
-        subject=f"council:{unit}",
-        payload={
-            "before": [list(x) for x in before] if not created else None,
-            "after": [list(x) for x in after],
-        },
+def _same(member: CouncilMember, w: Mapping[str, Any]) -> bool:
+    return (member.full_name, member.title, member.unit_code, CouncilRole(member.role)) == (
+        w["full_name"],
+        w["title"],
+        w["unit_code"],
+        w["role"],
     )
-    s.flush()
-    return CouncilSetup(council.id, name, unit, len(wanted), created=created, changed=True)
+
+
+def _refuse_if_met(s: Session, council_id: int, source: str | None) -> None:
+    """A council that has met keeps its membership: the quorum of its meetings was counted on it."""
+    met = s.execute(
+        select(func.count()).select_from(CouncilMeeting).where(col(CouncilMeeting.council_id) == council_id)
+    ).scalar_one()
+    if met:
+        problem = SetupProblem(
+            None,
+            None,
+            f"Hội đồng đã họp ({met} cuộc họp): không thay đổi thành phần được nữa, "
+            "vì số lượng dự họp của các cuộc họp đã tính trên thành phần cũ",
+        )
+        raise CouncilSetupError(source, [problem])
 
 
 def _at(row: int, source: str | None) -> str:
