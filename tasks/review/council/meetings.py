@@ -17,7 +17,9 @@ from thidua.models.council import (
 from thidua.models.db import transaction
 from thidua.models.review import (
     Attendance,
+    Council,
     CouncilMeeting,
+    CouncilMember,
     MeetingStatus,
 )
 from thidua.models.settings import Settings
@@ -83,39 +85,10 @@ def open_meeting(
         council = _council(s, camp.id, nfc(council_unit))
         assert council.id is not None
         members = _members(s, council.id)
-        by_code = {m.person_code: m for m in members}
-        wanted = [nfc(p) for p in present if nfc(p)]
-        unknown = [p for p in wanted if p not in by_code]
-        if unknown:
-            raise MeetingError(
-                f"Không phải thành viên {council.name}: {', '.join(unknown)} "
-                f"(thành viên: {', '.join(by_code)})."
-            )
-        dup = sorted({p for p in wanted if wanted.count(p) > 1})
-        if dup:
-            raise MeetingError(f"Thành viên bị ghi trùng trong danh sách có mặt: {', '.join(dup)}.")
-        here = set(wanted)
-        open_or_same = s.scalars(
-            select(CouncilMeeting)
-            .where(col(CouncilMeeting.council_id) == council.id)
-            .order_by(col(CouncilMeeting.id))
-        ).all()
-        for other in open_or_same:
-            assert other.id is not None
-            if other.held_at == held_at:
-                attended = _attendance(s, other.id)
-                was_here = {m.person_code for m in members if attended.get(m.id or 0)}
-                if was_here == here:
-                    return other.id
-                raise MeetingError(
-                    f"Cuộc họp số {other.id} lúc {_when(held_at)} đã được mở với danh sách có mặt khác "
-                    f"({', '.join(sorted(was_here)) or 'không ai'}); danh sách dự họp không sửa được."
-                )
-            if other.status == MeetingStatus.OPEN:
-                raise MeetingError(
-                    f"{council.name} đang có cuộc họp số {other.id} ({_when(other.held_at)}) chưa kết thúc: "
-                    "hãy kết thúc cuộc họp đó trước (thidua council close ...)."
-                )
+        here = _present(council, members, present)
+        same = _same_or_open_meeting(s, council, members, held_at, here)
+        if same is not None:
+            return same
         meeting = CouncilMeeting(
             council_id=council.id,
             campaign_id=camp.id,
@@ -152,6 +125,48 @@ def open_meeting(
             },
         )
         return meeting.id
+
+
+def _present(council: Council, members: Sequence[CouncilMember], present: Sequence[str]) -> set[str]:
+    """The person codes present: members of this council, each named once."""
+    by_code = {m.person_code: m for m in members}
+    wanted = [nfc(p) for p in present if nfc(p)]
+    unknown = [p for p in wanted if p not in by_code]
+    if unknown:
+        raise MeetingError(
+            f"Không phải thành viên {council.name}: {', '.join(unknown)} (thành viên: {', '.join(by_code)})."
+        )
+    dup = sorted({p for p in wanted if wanted.count(p) > 1})
+    if dup:
+        raise MeetingError(f"Thành viên bị ghi trùng trong danh sách có mặt: {', '.join(dup)}.")
+    return set(wanted)
+
+
+def _same_or_open_meeting(
+    s: Session, council: Council, members: Sequence[CouncilMember], held_at: datetime, here: set[str]
+) -> int | None:
+    """The id of this very meeting if it was opened before; refused while another one is still open."""
+    for other in s.scalars(
+        select(CouncilMeeting)
+        .where(col(CouncilMeeting.council_id) == council.id)
+        .order_by(col(CouncilMeeting.id))
+    ).all():
+        assert other.id is not None
+        if other.held_at == held_at:
+            attended = _attendance(s, other.id)
+            was_here = {m.person_code for m in members if attended.get(m.id or 0)}
+            if was_here == here:
+                return other.id
+            raise MeetingError(
+                f"Cuộc họp số {other.id} lúc {_when(held_at)} đã được mở với danh sách có mặt khác "
+                f"({', '.join(sorted(was_here)) or 'không ai'}); danh sách dự họp không sửa được."
+            )
+        if other.status == MeetingStatus.OPEN:
+            raise MeetingError(
+                f"{council.name} đang có cuộc họp số {other.id} ({_when(other.held_at)}) chưa kết thúc: "
+                "hãy kết thúc cuộc họp đó trước (thidua council close ...)."
+            )
+    return None
 
 
 def _when(moment: datetime, tz: ZoneInfo | None = None) -> str:
