@@ -18,6 +18,7 @@ from thidua.models.db import transaction
 from thidua.models.review import (
     Council,
     CouncilMeeting,
+    CouncilMember,
     CouncilRole,
     MeetingStatus,
     ReviewOutcome,
@@ -25,7 +26,7 @@ from thidua.models.review import (
 from thidua.models.text import nfc
 from thidua.tasks.core.events import record_event
 from thidua.tasks.review.council.errors import TieBreakRefused
-from thidua.tasks.review.council.lookups import _campaign, _members
+from thidua.tasks.review.council.lookups import _Campaign, _campaign, _members
 from thidua.tasks.review.council.meetings import _check_campaign, _meeting
 from thidua.tasks.review.council.results import ReviewLine, ReviewSummary, _lines, _quota, _summary
 from thidua.tasks.review.council.shared import KIND_WORDS, REVIEW_RESULT
@@ -56,13 +57,7 @@ def break_tie(
             raise TieBreakRefused(
                 f"Cuộc họp số {meeting_id} chưa có kết quả (chưa kết thúc hoặc không đủ số lượng dự họp)."
             )
-        chair = next((m for m in _members(s, council.id) if m.role == CouncilRole.CHAIR), None)
-        if chair is None or nfc(actor) != chair.person_code:
-            who = f"{chair.full_name} ({chair.person_code})" if chair else "Chủ tịch Hội đồng"
-            raise TieBreakRefused(
-                f"Chỉ Chủ tịch Hội đồng — {who} — quyết định trường hợp bằng nhau; "
-                f"“{nfc(actor)}” không có quyền này."
-            )
+        chair = _chair(s, council.id, actor)
         if not text:
             raise TieBreakRefused("Cần ghi lý do quyết định của Chủ tịch Hội đồng (--reason).")
         if not ids:
@@ -80,24 +75,7 @@ def break_tie(
             for i in ids
         ):
             return _summary(s, camp, meeting)  # the same decision, already recorded
-        by_group: dict[tuple[str, str], list[int]] = defaultdict(list)
-        for i in ids:
-            by_group[(lines[i].award_key, lines[i].subject_kind)].append(i)
-        awards = {a.key: a for a in camp.definition.awards}
-        changes: list[Selection] = []
-        for (award_key, kind), chosen in by_group.items():
-            group = [x for x in lines.values() if (x.award_key, x.subject_kind) == (award_key, kind)]
-            quota = _quota(awards[award_key], kind)
-            if quota is None:
-                raise TieBreakRefused(
-                    "Loại khen thưởng không giới hạn chỉ tiêu: không có trường hợp bằng nhau."
-                )
-            selections = [Selection(x.nomination_id, x.outcome, x.position, x.explanation) for x in group]
-            names = {x.nomination_id: x.subject_name for x in group}
-            try:
-                changes += apply_tie_break(selections, chosen, quota, reason=text, names=names)
-            except TieBreakError as exc:
-                raise TieBreakRefused(f"{awards[award_key].name} – {KIND_WORDS[kind]}: {exc}.") from exc
+        changes = _tie_changes(camp, lines, ids, text)
         for sel in changes:
             s.execute(
                 update(REVIEW_RESULT)
@@ -129,6 +107,41 @@ def break_tie(
         )
         s.flush()
         return _summary(s, camp, meeting)
+
+
+def _chair(s: Session, council_id: int, actor: str) -> CouncilMember:
+    """The council's chair, who must be the one acting."""
+    chair = next((m for m in _members(s, council_id) if m.role == CouncilRole.CHAIR), None)
+    if chair is None or nfc(actor) != chair.person_code:
+        who = f"{chair.full_name} ({chair.person_code})" if chair else "Chủ tịch Hội đồng"
+        raise TieBreakRefused(
+            f"Chỉ Chủ tịch Hội đồng — {who} — quyết định trường hợp bằng nhau; "
+            f"“{nfc(actor)}” không có quyền này."
+        )
+    return chair
+
+
+def _tie_changes(
+    camp: _Campaign, lines: dict[int, ReviewLine], ids: list[int], reason: str
+) -> list[Selection]:
+    """The new outcomes of the tied nominees, per award and kind, with the chair's order filling the seats."""
+    by_group: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i in ids:
+        by_group[(lines[i].award_key, lines[i].subject_kind)].append(i)
+    awards = {a.key: a for a in camp.definition.awards}
+    changes: list[Selection] = []
+    for (award_key, kind), chosen in by_group.items():
+        group = [x for x in lines.values() if (x.award_key, x.subject_kind) == (award_key, kind)]
+        quota = _quota(awards[award_key], kind)
+        if quota is None:
+            raise TieBreakRefused("Loại khen thưởng không giới hạn chỉ tiêu: không có trường hợp bằng nhau.")
+        selections = [Selection(x.nomination_id, x.outcome, x.position, x.explanation) for x in group]
+        names = {x.nomination_id: x.subject_name for x in group}
+        try:
+            changes += apply_tie_break(selections, chosen, quota, reason=reason, names=names)
+        except TieBreakError as exc:
+            raise TieBreakRefused(f"{awards[award_key].name} – {KIND_WORDS[kind]}: {exc}.") from exc
+    return changes
 
 
 def _effective_meetings(s: Session, campaign_id: int) -> list[int]:
