@@ -7,7 +7,10 @@ import os
 import stat
 import tempfile
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from thidua.errors import InvalidInput
 
@@ -18,12 +21,21 @@ def write_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> Path:
     Concurrent writers of the same path each write their own temporary file, so the last rename wins whole;
     a crash leaves the previous file intact and no temporary file behind (it is removed on any error).
     """
+    with atomic_file(path, mode=mode) as handle:
+        handle.write(data)
+    return Path(path)
+
+
+@contextmanager
+def atomic_file(path: Path, *, mode: int = 0o644) -> Iterator[BinaryIO]:
+    """A binary handle whose content replaces `path` whole when the block ends (as `write_atomic`), for a
+    file written piece by piece; on an error in the block the previous file stays and the piece is gone."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)
@@ -31,7 +43,6 @@ def write_atomic(path: Path, data: bytes, *, mode: int = 0o644) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return target
 
 
 class NotARegularFile(InvalidInput):

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 
 from thidua.deploy.demo.names import DEMO_NAMES, DemoDirectory, build_demo
+from thidua.notifications.documents.sheets import write_csv
 
 __all__ = ["DEMO_NAMES", "write_demo"]
 
@@ -20,11 +19,4 @@ def write_demo(name: str, out_dir: Path) -> list[Path]:
         (out_dir / "people.csv", demo.person_header, demo.people),
         (out_dir / "discipline.csv", demo.discipline_header, demo.discipline),
     ]
-    for path, header, rows in files:
-        buffer = io.StringIO(newline="")
-        writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerow(header)
-        writer.writerows(rows)
-        # A BOM so Excel shows the Vietnamese correctly when a clerk opens the file.
-        path.write_bytes(buffer.getvalue().encode("utf-8-sig"))
-    return [path for path, _, _ in files]
+    return [write_csv(path, [header, *rows]) for path, header, rows in files]

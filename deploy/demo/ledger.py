@@ -15,7 +15,7 @@ million VND.
 
 from __future__ import annotations
 
-import csv
+import itertools
 import math
 import random
 from collections.abc import Iterator, Sequence
@@ -27,6 +27,7 @@ from thidua.deploy.demo.names import DEMO_NAMES, build_demo
 from thidua.errors import InvalidInput, NotFound
 from thidua.models.ledger_rows import LEDGER_COLUMNS
 from thidua.models.ledger_rules import STATUS_LABELS, Status
+from thidua.notifications.documents.sheets import write_csv
 
 OFFICER_TITLE = "Chấp hành viên"
 # Campaign codes of the examples, accepted wherever a demo name is.
@@ -104,12 +105,8 @@ def write_demo_ledger(
     name_or_code: str, out: Path, *, units: Sequence[str] | None = None, rows: int | None = None
 ) -> Path:
     """Write the demo ledger as CSV (UTF-8 with BOM, so Excel opens it correctly), streamed row by row."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(LEDGER_COLUMNS.values())
-        writer.writerows(demo_rows(name_or_code, units=units, rows=rows))
-    return out
+    header = list(LEDGER_COLUMNS.values())
+    return write_csv(out, itertools.chain([header], demo_rows(name_or_code, units=units, rows=rows)))
 
 
 # Mean days to finish a hard case. In Tuyên Quang most Chi cục are brisk enough for the 10 % target, the two

@@ -25,6 +25,7 @@ from thidua.models.campaign import Campaign, Deadline, DeadlineKind, EnrolledUni
 from thidua.models.report_rows import build_layout
 from thidua.models.settings import Settings
 from thidua.models.workdays import load_calendar
+from thidua.notifications.documents.sheets import write_xlsx
 from thidua.tasks.collect.ledger import import_ledger, ledger_figures
 from thidua.tasks.collect.progress import period_status
 from thidua.tasks.collect.reports import IngestResult, ingest_files, template_info, write_template
@@ -76,8 +77,7 @@ def fill_template(
         figures = officer_values.get(slot.person_code, {})
         for key, ref in slot.cells.items():
             sheet[ref] = figures.get(key, 0)
-    book.save(path)
-    return path
+    return write_xlsx(book, path)
 
 
 def run_months(

@@ -28,8 +28,6 @@ Everything goes through the flows and tasks a real deployment uses; only the clo
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import time as clock
 from collections.abc import Callable, Iterator
@@ -66,6 +64,7 @@ from thidua.models.review import (
 )
 from thidua.models.settings import Settings
 from thidua.models.workdays import load_calendar
+from thidua.notifications.documents.sheets import write_csv
 from thidua.tasks.collect.ledger import import_ledger, ledger_figures
 from thidua.tasks.collect.progress import period_status
 from thidua.tasks.collect.reports import ingest_files, template_info
@@ -336,11 +335,7 @@ def write_csv_report(
     first_field = len(rows[0]) - len(info.fields) - 1
     for i, fdef in enumerate(info.fields):
         rows[1][first_field + i] = str(values.get(fdef.key, 0))
-    buffer = io.StringIO(newline="")
-    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(("\ufeff" + buffer.getvalue()).encode("utf-8"))
-    return path
+    return write_csv(path, rows)
 
 
 def _run_periods(

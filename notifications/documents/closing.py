@@ -13,7 +13,6 @@ the status table says "chưa đạt": there was still time).
 from __future__ import annotations
 
 import io
-import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -43,7 +42,7 @@ from thidua.notifications.documents.decree30 import (
     Run,
     SignatureBlock,
 )
-from thidua.notifications.documents.zipfix import fixed_zip
+from thidua.notifications.documents.sheets import write_xlsx
 
 REPORT_TITLE = "BÁO CÁO"
 UNIT_SHEET = "Đơn vị"
@@ -467,8 +466,7 @@ def write_closing_xlsx(content: ClosingContent, path: Path) -> Path:
     wb.properties.creator = content.header.agency_one_line()
     wb.properties.title = f"Tổng kết phong trào thi đua – {content.campaign_title}"
     wb.properties.created = stamp
-    _save_workbook(wb, path, stamp)
-    return path
+    return write_xlsx(wb, path, stamp=stamp)
 
 
 CellKind = Literal["text", "int", "pct", "date", "header", "label"]
@@ -543,10 +541,8 @@ def _write_row(
     ws: Any, i: int, cells: Sequence[Cell], styles: _Styles, *, bold: bool = False, indent: int = 0
 ) -> None:
     for j, (value, kind, fill) in enumerate(cells, start=1):
-        cell = ws.cell(row=i, column=j, value=value)
-        if isinstance(value, str):
-            cell.data_type = "s"  # a name starting with "=" stays text
-        cell.style = styles(kind, fill, bold=bold, indent=indent if j == 3 else 0)
+        style = styles(kind, fill, bold=bold, indent=indent if j == 3 else 0)
+        ws.cell(row=i, column=j, value=value).style = style
 
 
 def _finish_sheet(ws: Any, widths: Sequence[float], rows: int, freeze: str) -> None:
@@ -644,18 +640,6 @@ def _info_sheet(ws: Any, content: ClosingContent, styles: _Styles) -> None:
         ws.cell(row=i, column=2, value=value).style = styles(kind)
     ws.column_dimensions["A"].width = 32
     ws.column_dimensions["B"].width = 80
-
-
-def _save_workbook(wb: Any, path: Path, stamp: datetime) -> None:
-    """Save with fixed document properties and zip entry times, atomically: a re-run gives the same bytes."""
-    from openpyxl.writer.excel import ExcelWriter
-
-    buffer = io.BytesIO()
-    # openpyxl's save_workbook stamps "modified" with the wall clock; write through ExcelWriter instead.
-    wb.properties.modified = stamp
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        ExcelWriter(wb, archive).save()
-    write_atomic(path, fixed_zip(buffer.getvalue(), stamp))
 
 
 # ---------------------------------------------------------------- PNG chart

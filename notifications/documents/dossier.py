@@ -11,7 +11,6 @@ The caller maps database rows to the plain data below.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -20,10 +19,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
-from thidua.models.files import write_atomic
 from thidua.models.indicators import IndicatorResult, met_label, round_half_up
 from thidua.notifications.documents.decree30 import Decree30Document, DocumentHeader, Layout, SignatureBlock
-from thidua.notifications.documents.zipfix import fixed_zip
+from thidua.notifications.documents.sheets import write_xlsx
 
 LIST_TITLE = "DANH SÁCH"
 LIST_HEADER = ("STT", "Họ và tên / Tên tập thể", "Chức vụ", "Đơn vị", "Hình thức khen thưởng")
@@ -231,9 +229,7 @@ def render_results_summary(content: ResultsSummaryContent, path: Path) -> Path:
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.print_title_rows = f"{header_row}:{header_row}"
 
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return write_atomic(Path(path), fixed_zip(buffer.getvalue(), content.stamp, core_times=True))
+    return write_xlsx(wb, path, stamp=content.stamp)
 
 
 __all__ = [

@@ -67,6 +67,7 @@ from thidua.models.report_rows import (
 from thidua.models.reporting import RejectedFile, Submission
 from thidua.models.settings import Settings
 from thidua.models.text import fmt_date, nfc
+from thidua.notifications.documents.sheets import csv_text, write_csv, write_xlsx
 from thidua.notifications.outbox import cancel_unsent, enqueue
 from thidua.notifications.templating import render_email
 from thidua.tasks.collect.collection import FINAL_KEY, outstanding_final_reports
@@ -210,17 +211,9 @@ def write_template(
     info = template_info(engine, code, unit_code, period_key, officers=officers)
     path = Path(path)
     kind = fmt or ("csv" if path.suffix.lower() == ".csv" else "xlsx")
-    path.parent.mkdir(parents=True, exist_ok=True)
     if kind == "csv":
-        buffer = io.StringIO(newline="")
-        csv.writer(buffer, lineterminator="\r\n").writerows(csv_rows(info))
-        # A BOM, or Excel opens UTF-8 as the local code page and mangles the Vietnamese.
-        write_atomic(path, ("\ufeff" + buffer.getvalue()).encode("utf-8"))
-    else:
-        buffer_bytes = io.BytesIO()
-        _render_xlsx(build_layout(info)).save(buffer_bytes)
-        write_atomic(path, buffer_bytes.getvalue())
-    return path
+        return write_csv(path, csv_rows(info))
+    return write_xlsx(_render_xlsx(build_layout(info)), path)
 
 
 def _render_xlsx(layout: TemplateLayout) -> Any:
@@ -246,8 +239,6 @@ def _render_xlsx(layout: TemplateLayout) -> Any:
     for ref, value in layout.cells.items():
         cell = ws[ref]
         cell.value = value
-        if isinstance(value, str):
-            cell.data_type = "s"  # text is text, even if a unit name started with "="
         style = layout.styles.get(ref, "value")
         cell.font = fonts[style]
         cell.alignment = Alignment(
@@ -313,8 +304,7 @@ def _render_xlsx(layout: TemplateLayout) -> Any:
     for i, (key, value, extra) in enumerate(layout.meta, start=1):
         for j, text in enumerate((key, value, extra), start=1):
             if text:
-                cell = meta.cell(row=i, column=j, value=text)
-                cell.data_type = "s"
+                meta.cell(row=i, column=j, value=text)
     meta.sheet_state = "veryHidden"
     meta.protection.sheet = True
     wb.security = WorkbookProtection(lockStructure=True)
@@ -373,7 +363,7 @@ def read_report_file(name: str, data: bytes, defn: CampaignDefinition) -> RawRep
         for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
             if len(rows) >= MAX_CSV_ROWS:
                 return _unreadable(name, f"tệp có hơn {_n(MAX_CSV_ROWS)} dòng; mẫu báo cáo chỉ vài trăm dòng")
-            rows.append(list(row))
+            rows.append([csv_text(value) for value in row])
         return read_csv_report(name, rows, defn.fields)
     if suffix == ".xlsx":
         try:

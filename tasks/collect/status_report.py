@@ -31,6 +31,7 @@ from thidua.models.indicators import (
     round_half_up,
 )
 from thidua.models.text import fmt_date
+from thidua.notifications.documents.sheets import write_xlsx
 from thidua.tasks.collect.progress import IndicatorColumn, StatusRow, StatusTable
 
 __all__ = [
@@ -282,10 +283,7 @@ def write_status_xlsx(table: StatusTable, path: Path | str) -> Path:
     ws.print_title_rows = f"{header_row}:{header_row}"
 
     _timeliness_sheet(wb, table, bold=bold, normal=normal, box=box, header_fill=header_fill, fills=fills)
-
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return write_atomic(path, buffer.getvalue())
+    return write_xlsx(wb, path)
 
 
 def _timeliness_sheet(wb: Any, table: StatusTable, **style: Any) -> None:
