@@ -8,7 +8,7 @@ import typer
 
 from thidua.deploy.cli_common import AsOf, ThiduaGroup, invocation, os_user
 from thidua.models.text import nfc
-from thidua.tasks.remind.reminders import grant_exemption, plan_reminders
+from thidua.tasks.remind.reminders import already_queued, grant_exemption, plan_reminders
 
 
 def remind(
@@ -24,7 +24,7 @@ def remind(
             # No Prefect and no writes: the plan is the decision alone.
             plan = plan_reminders(run.engine, code, run.now, tz=run.settings.tz)
             typer.echo("(chạy thử — không gửi, không ghi gì)")
-            for line in plan.lines():
+            for line in plan.lines(already_queued(run.engine, plan)):
                 typer.echo(line)
             return
         run.use_prefect()

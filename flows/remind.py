@@ -19,7 +19,7 @@ from prefect.cache_policies import NO_CACHE
 from thidua.models.db import ensure_schema, make_engine
 from thidua.models.settings import Settings
 from thidua.notifications.outbox import dispatch
-from thidua.tasks.remind.reminders import plan_reminders, queue_reminders
+from thidua.tasks.remind.reminders import already_queued, plan_reminders, queue_reminders
 
 plan_task = task(name="plan reminders", cache_policy=NO_CACHE)(plan_reminders)
 queue_task = task(name="queue reminders", cache_policy=NO_CACHE)(queue_reminders)
@@ -43,10 +43,12 @@ def remind_flow(
         "dry_run": dry_run,
         "planned": [e.describe() for e in plan.emails],
         "without_email": sorted(set(plan.without_email)),
-        "lines": plan.lines(),
     }
-    if not dry_run:
+    if dry_run:
+        summary["lines"] = plan.lines(already_queued(engine, plan))
+    else:
         summary["queue"] = queue_task(engine, settings, plan, now=now)
+        summary["lines"] = plan.lines(summary["queue"]["earlier"])
         sent = dispatch_task(engine, settings, now=now, worker_id="remind")
         summary["emails"] = asdict(sent) if is_dataclass(sent) and not isinstance(sent, type) else sent
     engine.dispose()

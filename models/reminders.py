@@ -16,6 +16,7 @@ or before the configured send hour. Whether a step was already sent is not known
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -207,7 +208,20 @@ class PlannedEmail:
     def describe(self) -> str:
         what = self.context.get("item_label", "tổng hợp đơn vị chưa nộp")
         name = f" ({self.recipient_name})" if self.recipient_name else ""
-        return f"{self.recipient}{name}: {what} — {self.step_id} [{self.dedupe_key}]"
+        return f"{self.recipient}{name}: {what} — {step_label(self.step_id)}"
+
+
+def step_label(step_id: str) -> str:
+    """A step as the administrator reads it: "before-5" → "nhắc trước hạn 5 ngày làm việc"."""
+    kind, _, n = step_id.partition("-")
+    labels = {
+        "before": f"nhắc trước hạn {n} ngày làm việc",
+        "on": "nhắc đúng ngày hạn",
+        "overdue": f"báo quá hạn lần {n}",
+        "escalate": "báo cấp trên",
+        "digest": "thư tổng hợp cho quản trị",
+    }
+    return labels.get(kind, step_id)
 
 
 @dataclass
@@ -224,15 +238,23 @@ class ReminderPlan:
     without_email: list[str] = field(default_factory=list)
     inactive: bool = False  # the campaign is not in a state where anything is owed (draft, awarded, archived)
 
-    def lines(self) -> list[str]:
+    def lines(self, earlier: Collection[str] = ()) -> list[str]:
+        """The sweep for a terminal: the emails it sends, and only a count of those an earlier sweep queued
+        for the same step (`earlier`: their dedupe keys), which are not sent again."""
         if self.inactive:
             return [f"Phong trào {self.code}: không ở giai đoạn cần nhắc hạn — không gửi gì."]
         if self.as_of is None:
             return [
                 f"Phong trào {self.code}: chưa đến giờ gửi nhắc hoặc hôm nay là ngày nghỉ — không gửi gì."
             ]
-        head = f"Phong trào {self.code}, ngày {fmt_date(self.as_of)}: {len(self.emails)} thư nhắc hạn."
-        out = [head] + ["  → " + e.describe() for e in self.emails]
+        new = [e for e in self.emails if e.dedupe_key not in earlier]
+        head = f"Phong trào {self.code}, ngày {fmt_date(self.as_of)}: {len(new)} thư nhắc hạn."
+        out = [head] + ["  → " + e.describe() for e in new]
+        if len(new) < len(self.emails):
+            out.append(
+                f"  {len(self.emails) - len(new)} thư cùng bước đã vào hộp thư đi ở lần nhắc trước"
+                " — không gửi lại."
+            )
         if self.without_email:
             out.append("  Không có địa chỉ thư: " + ", ".join(sorted(self.without_email)))
         return out

@@ -219,14 +219,26 @@ def template_path(settings: Settings, code: str, unit_code: str, period_key: str
     return settings.documents_dir / code / "templates" / f"{unit_code}-{period_key}.xlsx"
 
 
+def already_queued(target: Engine | Session, plan: ReminderPlan) -> set[str]:
+    """The dedupe keys of the plan's emails that an earlier sweep put in the outbox (sent or not)."""
+    keys = [e.dedupe_key for e in plan.emails]
+    if isinstance(target, Session):
+        return queued_keys(target, keys)
+    with target.connect() as conn:
+        return queued_keys(conn, keys)
+
+
 def queue_reminders(
     engine: Engine, settings: Settings, plan: ReminderPlan, *, now: datetime
-) -> dict[str, int]:
-    """Render and queue the plan's emails (deduplicated), after cancelling what is no longer owed."""
+) -> dict[str, Any]:
+    """Render and queue the plan's emails (deduplicated), after cancelling what is no longer owed.
+
+    "earlier" lists the dedupe keys an earlier sweep had already queued: read under the campaign's lock, so
+    that the rest are exactly the emails this sweep queued.
+    """
     from thidua.tasks.collect.reports import write_template
 
-    with engine.connect() as conn:
-        already = queued_keys(conn, [e.dedupe_key for e in plan.emails])
+    already = already_queued(engine, plan)  # rendering is skipped for these; settled under the lock below
     fresh = [e for e in plan.emails if e.dedupe_key not in already]
     rows: list[dict[str, Any]] = []
     for e in fresh:
@@ -253,10 +265,19 @@ def queue_reminders(
         )
     with transaction(engine) as s:
         _lock_campaign(s, plan.campaign_id)
+        earlier = already_queued(s, plan)
         cancelled = _cancel_stale(s, plan)
-        queued = enqueue_many(s, rows, now, data_dir=settings.data_dir)
+        queued = enqueue_many(
+            s, [r for r in rows if r["dedupe_key"] not in earlier], now, data_dir=settings.data_dir
+        )
         events = 0 if plan.inactive else len(emit_calendar_events(s, plan, now=now, tz=settings.tz))
-    return {"planned": len(plan.emails), "queued": queued, "cancelled": cancelled, "events": events}
+    return {
+        "planned": len(plan.emails),
+        "queued": queued,
+        "cancelled": cancelled,
+        "events": events,
+        "earlier": sorted(earlier),
+    }
 
 
 def _lock_campaign(session: Session, campaign_id: int) -> None:
@@ -435,6 +456,7 @@ __all__ = [
     "PlannedEmail",
     "RemindError",
     "ReminderPlan",
+    "already_queued",
     "cancel_pending_reminders",
     "decide",
     "dedupe_key",

@@ -243,7 +243,7 @@ def test_the_dossier_is_owed_by_every_reporting_unit_and_carries_no_template(
 def test_a_dry_run_plan_changes_nothing(engine: Engine, campaign: int) -> None:
     plan = plan_reminders(engine, CODE, at("31/01/2024"))
     assert len(plan.emails) == len(ALL)
-    assert any("before-5" in line for line in plan.lines())
+    assert any("nhắc trước hạn 5 ngày làm việc" in line for line in plan.lines())
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(OutboxMessage)).scalar_one() == 0
 
