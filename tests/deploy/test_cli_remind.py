@@ -1,5 +1,5 @@
 """`thidua remind` as an administrator reads it: what this sweep sent, and only a count of what an earlier
-sweep already sent for the same step (issue 11 item 6). Real SQLite file, real Prefect flow runs."""
+sweep already sent for the same step (issue 11 item 6). Real SQLite and PostgreSQL, real Prefect flow runs."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from tests.deploy.test_cli import cli_env  # noqa: F401  (the fixture)
 from tests.factories import launch_campaign_rows, load_demo_directory
 from thidua.deploy.cli import app
 from thidua.models.db import make_engine
@@ -17,12 +18,8 @@ MORNING = "31/01/2024 08:05"  # five working days before January's due date: eig
 
 
 @pytest.fixture
-def launched(sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("THIDUA_DATABASE_URL", sqlite_url)
-    monkeypatch.setenv("THIDUA_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("THIDUA_SMTP_HOST", raising=False)
-    engine = make_engine(sqlite_url)
+def launched(cli_env: str, tmp_path: Path) -> Path:  # noqa: F811  (the imported fixture)
+    engine = make_engine(cli_env)
     load_demo_directory(engine, "tuyen-quang-2024", tmp_path)
     launch_campaign_rows(engine)
     engine.dispose()
