@@ -44,11 +44,11 @@ def configure_prefect(settings: Settings) -> str:
 def _start_local(home: Path) -> str:
     from thidua.deploy.prefect_server import start_local_server
 
-    home.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_HOME", str(home))
+    home = Path(os.environ["PREFECT_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", LOCAL_SERVER_STARTUP_TIMEOUT)
     timeout = float(os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"])
-    server = start_local_server(Path(os.environ["PREFECT_HOME"]), timeout)
+    server = start_local_server(home, timeout)
     os.environ["PREFECT_API_URL"] = server.api_url
-    home_shown = os.environ["PREFECT_HOME"]
-    return f"Máy chủ Prefect cục bộ {server.api_url} (thư mục {home_shown}; dừng cùng lệnh này)"
+    return f"Máy chủ Prefect cục bộ {server.api_url} (thư mục {home}; dừng cùng lệnh này)"

@@ -110,6 +110,7 @@ def start_local_server(home: Path, timeout: float) -> LocalServer:
 
 def _wait_until_healthy(server: LocalServer, home: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # 127.0.0.1 never via a proxy
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise LocalServerUnavailable(
@@ -117,7 +118,7 @@ def _wait_until_healthy(server: LocalServer, home: Path, timeout: float) -> None
                 f"xem {home / SERVER_LOG}, hoặc đặt PREFECT_API_URL trỏ tới một máy chủ Prefect đang chạy."
             )
         try:
-            with urllib.request.urlopen(f"{server.api_url}/health", timeout=5) as answer:
+            with direct.open(f"{server.api_url}/health", timeout=5) as answer:
                 if answer.status == 200:
                     return
         except (urllib.error.URLError, OSError):
