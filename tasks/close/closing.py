@@ -22,12 +22,12 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import datetime, tzinfo
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, delete, func, select, tuple_
+from sqlalchemy import Connection, Engine, Table, delete, select, tuple_
 from sqlmodel import Session, SQLModel, col
 
 from thidua.errors import Conflict, InvalidInput, ThiduaError
@@ -36,7 +36,6 @@ from thidua.models.campaign import (
     CampaignStatus,
     Deadline,
     DeadlineKind,
-    DomainEvent,
     EnrolledPerson,
     EnrolledUnit,
 )
@@ -64,7 +63,7 @@ from thidua.notifications.outbox import enqueue_many
 from thidua.notifications.templating import render_email
 from thidua.tasks.collect.progress import canonical, compute_all_snapshots, unit_targets
 from thidua.tasks.collect.status_report import short_name
-from thidua.tasks.core.campaigns import get_campaign, transition
+from thidua.tasks.core.campaigns import get_campaign, last_closed_at, require_state, transition
 from thidua.tasks.core.events import CAMPAIGN_CLOSED, emit_prefect_event
 from thidua.tasks.launch.campaign import plan_reference
 from thidua.tasks.launch.plan import KIND_LABELS
@@ -122,14 +121,7 @@ def _status(campaign: Campaign) -> CampaignStatus:
 
 
 def _last_closed_at(s: Session | Connection, campaign_id: int) -> datetime | None:
-    at = s.execute(
-        select(func.max(col(DomainEvent.at))).where(
-            col(DomainEvent.campaign_id) == campaign_id, col(DomainEvent.kind) == CAMPAIGN_CLOSED
-        )
-    ).scalar_one_or_none()
-    if at is not None and at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)  # stored as UTC
-    return at
+    return last_closed_at(s, campaign_id)
 
 
 # ---------------------------------------------------------------- freeze, close, reopen
@@ -150,7 +142,7 @@ class CloseResult:
 
 def freeze_and_close(engine: Engine, code: str, *, now: datetime, actor: str) -> CloseResult:
     """Close the campaign (launched or collecting → closed); a campaign already closed or further on is left
-    as it is. Raises CannotClose for a draft."""
+    as it is. Raises WrongState for a draft."""
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
     with transaction(engine) as s:
@@ -159,11 +151,7 @@ def freeze_and_close(engine: Engine, code: str, *, now: datetime, actor: str) ->
         before = _status(campaign)
         if before in CLOSED_STATUSES:
             return CloseResult(campaign.code, before, before, False, _last_closed_at(s, campaign.id))
-        if before not in _OPEN_STATUSES:
-            raise CannotClose(
-                f"Phong trào “{campaign.code}” {STATUS_LABELS[before]}: không thể tổng kết, kết thúc.",
-                hint="Phát động phong trào trước: `thidua campaign launch TỆP_KẾ_HOẠCH`.",
-            )
+        require_state(campaign, _OPEN_STATUSES)
         # transition() stores the audit row "campaign.closed" (before/after); the Prefect event for the
         # automations follows once that row is committed, as the launch does for "campaign.launched".
         transition(s, campaign, CampaignStatus.CLOSED, now=now, actor=actor)
@@ -189,11 +177,7 @@ def reopen(engine: Engine, code: str, *, now: datetime, actor: str, reason: str)
         before = _status(campaign)
         if before in _OPEN_STATUSES:
             return CloseResult(campaign.code, before, before, False, _last_closed_at(s, campaign.id))
-        if before != CampaignStatus.CLOSED:
-            raise CannotClose(
-                f"Phong trào “{campaign.code}” {STATUS_LABELS[before]}: chỉ mở lại được phong trào vừa kết "
-                "thúc, chưa chuyển sang xét khen thưởng."
-            )
+        require_state(campaign, {CampaignStatus.CLOSED})
         closed_at = _last_closed_at(s, campaign.id)
         # The audit row of the move says why, for whoever audits the figures later.
         transition(

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 from sqlmodel import Session, col
 
 from thidua.errors import CampaignNotFound, WrongState
-from thidua.models.campaign import Campaign, CampaignStatus
+from thidua.models.campaign import Campaign, CampaignStatus, DomainEvent
 from thidua.models.labels import REACHED_BY, campaign_status
 from thidua.models.lifecycle import check_transition
 from thidua.models.text import nfc
-from thidua.tasks.core.events import record_event
+from thidua.tasks.core.events import CAMPAIGN_CLOSED, record_event
 
 
 def campaign_code(code: str) -> str:
@@ -60,6 +60,18 @@ def require_state(campaign: Campaign, allowed: Collection[CampaignStatus]) -> Ca
         command = None  # the campaign is past the needed state: no command goes back
     hint = f"Chạy `{command}` trước." if command else None
     raise WrongState(campaign.code, campaign_status(status), needed, hint=hint)
+
+
+def last_closed_at(target: Session | Connection, campaign_id: int) -> datetime | None:
+    """When the campaign last closed (its latest `campaign.closed` audit row), as an aware UTC moment."""
+    at = target.execute(
+        select(func.max(col(DomainEvent.at))).where(
+            col(DomainEvent.campaign_id) == campaign_id, col(DomainEvent.kind) == CAMPAIGN_CLOSED
+        )
+    ).scalar_one_or_none()
+    if at is not None and at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)  # stored as UTC
+    return at
 
 
 def transition(

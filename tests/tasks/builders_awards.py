@@ -27,6 +27,7 @@ from thidua.models.review import (
     SubjectKind,
 )
 from thidua.models.settings import Settings
+from thidua.tasks.core.events import CAMPAIGN_CLOSED, record_event
 
 TQ_CODE = "TQ-2024-GIAM-AN"
 TQ_AWARD = "giay_khen_cuc_truong"
@@ -97,13 +98,25 @@ def in_review(
     quorum_met: bool = True,
     status: CampaignStatus = CampaignStatus.IN_REVIEW,
     members: int = 7,
+    closed_at: datetime | None = None,
 ) -> Ready:
-    """Council, members, one meeting, nominations and review results for `picks`; the campaign in `status`."""
+    """Council, members, one meeting, nominations and review results for `picks`; the campaign in `status`
+    (with the audit row of its close at `closed_at`, as the close run writes it, when given)."""
     held = held_at or at("10/07/2024", 14)
     with Session(engine) as s, s.begin():
         campaign = s.get(Campaign, campaign_id)
         assert campaign is not None
         s.execute(update(Campaign).where(col(Campaign.id) == campaign_id).values(status=status))
+        if closed_at is not None:
+            payload = {"before": CampaignStatus.COLLECTING.value, "after": CampaignStatus.CLOSED.value}
+            record_event(
+                s,
+                campaign_id=campaign_id,
+                kind=CAMPAIGN_CLOSED,
+                now=closed_at,
+                actor="close",
+                payload=payload,
+            )
         council = Council(campaign_id=campaign_id, unit_code=council_unit, name=council_name)
         s.add(council)
         s.flush()

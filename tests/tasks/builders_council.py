@@ -11,11 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
+from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
 from sqlmodel import Session, col
 
-from tests.factories import at
+from tests.factories import TQ_DEFINITION, at, launch_campaign_rows
+from thidua.models.campaign import Campaign, CampaignStatus
 from thidua.models.db import transaction
 from thidua.models.directory import Person, Unit
 from thidua.models.review import EligibilityResult, FinalResult, Nomination, NominationStatus, SubjectKind
@@ -38,6 +40,17 @@ class Nominee:
     eligible: bool = True
     award: str = AWARD
     status: NominationStatus = NominationStatus.COMPLETE
+
+
+def launch_in_review(engine: Engine, definition: Path = TQ_DEFINITION) -> int:
+    """A launched campaign moved to review, where its council meets (the close and review runs are other
+    stages')."""
+    campaign_id = launch_campaign_rows(engine, definition)
+    with transaction(engine) as s:
+        s.execute(
+            update(Campaign).where(col(Campaign.id) == campaign_id).values(status=CampaignStatus.IN_REVIEW)
+        )
+    return campaign_id
 
 
 def unit_of(code: str) -> Nominee:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from thidua.errors import Conflict, InvalidInput, NotFound, ThiduaError
+from thidua.errors import Conflict, InvalidInput, NotFound, RuleRefused, ThiduaError
 
 
 class AwardError(ThiduaError):
@@ -15,6 +15,10 @@ class UnknownAward(AwardError, NotFound):
 
 class NotReady(AwardError, Conflict):
     """The campaign, its council or its results do not allow issuing yet (state, meeting, ties, none)."""
+
+
+class DecisionDateRefused(AwardError, RuleRefused):
+    """A decision dated before the meeting, the close or the proposal it rests on, or in the future."""
 
 
 class DecisionConflict(AwardError, Conflict):

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session
 
-from thidua.models.money import (
-    amount_in_words,
-    vn_money,
-)
+from thidua.models.money import AwardAmounts, amount_in_words, vn_money
 from thidua.models.review import (
     AwardDecision,
     AwardGrant,
@@ -41,15 +40,70 @@ from thidua.tasks.award.awards.paperwork import (
     _form_name,
     _plan_clause,
     _relative,
+    _result_from_stored,
     _safe,
+    _transition_when_all_decided,
     _upsert_documents,
     authority_title,
     campaign_phrase,
 )
-from thidua.tasks.award.awards.selection import _agency, _Campaign, _Selected
+from thidua.tasks.award.awards.selection import _Agency, _agency, _Campaign, _Selected
 from thidua.tasks.award.awards.shared import CERTIFICATE_TITLES, SUBJECT_LABELS
+from thidua.tasks.award.awards.views import IssueResult
 from thidua.tasks.core.events import AWARD_ISSUED, emit_domain_event, record_event
 from thidua.tasks.launch.emails import issuer_name
+
+
+@dataclass(frozen=True)
+class _Granting:
+    """One decision being granted: who, for how much, and under which body's name."""
+
+    ctx: _Campaign
+    decision: AwardDecision
+    council: Council
+    nominees: list[_Selected]
+    grants: list[AwardGrant]
+    amounts: AwardAmounts
+    agency: _Agency
+
+    @property
+    def reference(self) -> str:
+        return decision_reference(self.decision.number, self.decision.symbol)
+
+    def pairs(self) -> list[tuple[_Selected, AwardGrant]]:
+        return list(zip(self.nominees, self.grants, strict=True))
+
+
+def _issue(
+    session: Session,
+    settings: Settings,
+    ctx: _Campaign,
+    decision: AwardDecision,
+    council: Council,
+    nominees: list[_Selected],
+    *,
+    before: dict[str, Any] | None,
+    now: datetime,
+    actor: str,
+) -> IssueResult:
+    """An issued decision (new, or a proposal the authority decided: `before`) becomes grants, documents and
+    emails; the campaign moves on once every award type is decided."""
+    record_event(
+        session,
+        campaign_id=ctx.id,
+        kind="decision.issued",
+        now=now,
+        actor=actor,
+        subject=decision_reference(decision.number, decision.symbol),
+        payload={"before": before, "after": {"award_key": ctx.award.key, **_decision_payload(decision)}},
+    )
+    documents, queued, without = _grant_all(
+        session, settings, ctx, decision, council, nominees, now=now, actor=actor
+    )
+    _transition_when_all_decided(session, ctx, now=now, actor=actor)
+    return _result_from_stored(
+        session, ctx, decision, created=True, emails=queued, without_email=without, documents=documents
+    )
 
 
 def _grant_all(
@@ -66,12 +120,35 @@ def _grant_all(
     """Grants with their money, the decision DOCX, a certificate each, the document rows, the emails, the
     audit events and the lifecycle event of an issued decision. Returns (documents, emails queued, units
     without an email address)."""
-    assert decision.id is not None
-    award, defn = ctx.award, ctx.defn
+    cert_paths = {n.nomination_id: _certificate_path(settings, ctx.code, ctx.award, n) for n in nominees}
     amounts = _amounts(ctx, settings, decision.decided_on)
-    form_name = _form_name(award)
-    folder = _award_dir(settings, ctx.code)
-    cert_paths = {n.nomination_id: _certificate_path(settings, ctx.code, award, n) for n in nominees}
+    grants = _create_grants(session, settings, ctx, decision, nominees, amounts, cert_paths)
+    agency = _agency(session, ctx.defn, ctx.award.authority_unit_code)
+    job = _Granting(ctx, decision, council, nominees, grants, amounts, agency)
+    decision_path = _write_decision(session, settings, job)
+    doc_rows = [
+        _document_row(
+            settings, ctx.id, DocumentKind.DECISION, _decision_ref(decision, ctx.award), decision_path, now
+        ),
+        *_write_certificates(settings, job, cert_paths, now),
+    ]
+    _upsert_documents(session, doc_rows)
+    rows, without = _award_emails(session, settings, job, _relative(settings, decision_path))
+    queued = enqueue_many(session, rows, now, data_dir=settings.data_dir)
+    _record_grants(session, job, now=now, actor=actor)
+    return [row["path"] for row in doc_rows], queued, without
+
+
+def _create_grants(
+    session: Session,
+    settings: Settings,
+    ctx: _Campaign,
+    decision: AwardDecision,
+    nominees: list[_Selected],
+    amounts: AwardAmounts,
+    cert_paths: dict[int, Path],
+) -> list[AwardGrant]:
+    assert decision.id is not None
     grants = [
         AwardGrant(
             decision_id=decision.id,
@@ -89,9 +166,12 @@ def _grant_all(
     ]
     session.add_all(grants)
     session.flush()
+    return grants
 
-    agency = _agency(session, defn, award.authority_unit_code)
-    reference = decision_reference(decision.number, decision.symbol)
+
+def _write_decision(session: Session, settings: Settings, job: _Granting) -> Path:
+    """The Quyết định (DOCX) under the campaign's award folder."""
+    award, defn, decision, agency = job.ctx.award, job.ctx.defn, job.decision, job.agency
     header = DocumentHeader(
         parent_agency=agency.parent_agency,
         agency=agency.agency,
@@ -100,36 +180,39 @@ def _grant_all(
         place=agency.place,
         date=decision.decided_on,
     )
-    achievement = campaign_phrase(defn)
     content = DecisionContent(
         header=header,
-        form_name=form_name,
+        form_name=_form_name(award),
         authority_title=authority_title(award.authority),
         authority_name=award.authority,
-        achievement=achievement,
+        achievement=campaign_phrase(defn),
         legal_basis=decision_legal_basis(decision.decided_on, _plan_clause(session, defn)),
-        proposal=f"Theo đề nghị của {award.proposed_by.council if award.proposed_by else council.name}",
+        proposal=f"Theo đề nghị của {award.proposed_by.council if award.proposed_by else job.council.name}",
         awardees=[
             Awardee(n.kind.value, n.name, n.unit_name, g.amount_vnd, n.title)  # type: ignore[arg-type]
-            for n, g in zip(nominees, grants, strict=True)
+            for n, g in job.pairs()
         ],
-        collective_multiplier=amounts.collective_multiplier,
-        individual_multiplier=amounts.individual_multiplier,
-        base_salary=amounts.base.amount,
-        base_salary_source=amounts.base.source,
+        collective_multiplier=job.amounts.collective_multiplier,
+        individual_multiplier=job.amounts.individual_multiplier,
+        base_salary=job.amounts.base.amount,
+        base_salary_source=job.amounts.base.source,
         fund_owner=agency.name,
         signature=agency.signer,
-        recipients=["Như Điều 3", council.name, "Lưu: VT"],
+        recipients=["Như Điều 3", job.council.name, "Lưu: VT"],
     )
-    decision_path = render_decision(content, folder / f"quyet-dinh-{_safe(award.key)}.docx")
+    folder = _award_dir(settings, job.ctx.code)
+    return render_decision(content, folder / f"quyet-dinh-{_safe(award.key)}.docx")
+
+
+def _write_certificates(
+    settings: Settings, job: _Granting, cert_paths: dict[int, Path], now: datetime
+) -> list[dict[str, Any]]:
+    """One certificate (PDF) per awardee; their document rows."""
+    award, decision, agency = job.ctx.award, job.decision, job.agency
     title = CERTIFICATE_TITLES.get(award.form, "GIẤY CHỨNG NHẬN")
-    doc_rows = [
-        _document_row(
-            settings, ctx.id, DocumentKind.DECISION, _decision_ref(decision, award), decision_path, now
-        )
-    ]
-    line = f"Đã có thành tích xuất sắc trong {achievement}"
-    for n, grant in zip(nominees, grants, strict=True):
+    line = f"Đã có thành tích xuất sắc trong {campaign_phrase(job.ctx.defn)}"
+    rows: list[dict[str, Any]] = []
+    for n, grant in job.pairs():
         assert grant.id is not None
         detail = ", ".join(part for part in (n.title, n.unit_name) if part) or None
         cert = render_certificate(
@@ -139,7 +222,7 @@ def _grant_all(
                 recipient=n.name,
                 recipient_detail=detail,
                 achievement=line,
-                decision_ref=reference,
+                decision_ref=job.reference,
                 decided_on=decision.decided_on,
                 place=agency.place,
                 signature=agency.signer,
@@ -147,27 +230,32 @@ def _grant_all(
             ),
             cert_paths[n.nomination_id],
         )
-        doc_rows.append(_document_row(settings, ctx.id, DocumentKind.CERTIFICATE, str(grant.id), cert, now))
-    _upsert_documents(session, doc_rows)
+        rows.append(_document_row(settings, job.ctx.id, DocumentKind.CERTIFICATE, str(grant.id), cert, now))
+    return rows
 
-    # Emails: one per awardee, to their unit (the person in copy), the decision and the certificate attached.
+
+def _award_emails(
+    session: Session, settings: Settings, job: _Granting, decision_rel: str
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """One email per awardee, to their unit (the person in copy), the decision and the certificate attached;
+    and the units that have no address."""
+    ctx, award, defn = job.ctx, job.ctx.award, job.ctx.defn
     base: dict[str, Any] = {
         "campaign_code": ctx.code,
         "campaign_title": defn.title,
         "issuer_agency": issuer_name(session, defn),
         "authority": award.authority,
         "award_name": award.name,
-        "form_name": form_name,
-        "decision_ref": reference,
-        "decided_on": decision.decided_on,
-        "achievement": achievement,
+        "form_name": _form_name(award),
+        "decision_ref": job.reference,
+        "decided_on": job.decision.decided_on,
+        "achievement": campaign_phrase(defn),
         "contact_department": defn.issuer.contact.department,
         "contact_email": defn.issuer.contact.email,
     }
     rows: list[dict[str, Any]] = []
     without: list[str] = []
-    decision_rel = _relative(settings, decision_path)
-    for n, grant in zip(nominees, grants, strict=True):
+    for n, grant in job.pairs():
         if not n.unit_email:
             if n.unit_code not in without:
                 without.append(n.unit_code)
@@ -200,9 +288,13 @@ def _grant_all(
                 "campaign_id": ctx.id,
             }
         )
-    queued = enqueue_many(session, rows, now, data_dir=settings.data_dir)
+    return rows, without
 
-    for n, grant in zip(nominees, grants, strict=True):
+
+def _record_grants(session: Session, job: _Granting, *, now: datetime, actor: str) -> None:
+    """An audit event per grant, and the lifecycle event of the issued decision."""
+    ctx, award, decision = job.ctx, job.ctx.award, job.decision
+    for n, grant in job.pairs():
         record_event(
             session,
             campaign_id=ctx.id,
@@ -214,7 +306,7 @@ def _grant_all(
                 "before": None,
                 "after": {
                     "grant_id": grant.id,
-                    "decision": reference,
+                    "decision": job.reference,
                     "award_key": award.key,
                     "subject_kind": n.kind.value,
                     "subject_name": n.name,
@@ -223,7 +315,6 @@ def _grant_all(
                 },
             },
         )
-    total = sum(g.amount_vnd for g in grants)
     emit_domain_event(
         session,
         campaign_code=ctx.code,
@@ -234,15 +325,13 @@ def _grant_all(
         actor=actor,
         payload={
             "award_key": award.key,
-            "decision": reference,
+            "decision": job.reference,
             "decided_on": decision.decided_on.isoformat(),
-            "collectives": sum(1 for n in nominees if n.kind == SubjectKind.COLLECTIVE),
-            "individuals": sum(1 for n in nominees if n.kind == SubjectKind.INDIVIDUAL),
-            "total_vnd": total,
+            "collectives": sum(1 for n in job.nominees if n.kind == SubjectKind.COLLECTIVE),
+            "individuals": sum(1 for n in job.nominees if n.kind == SubjectKind.INDIVIDUAL),
+            "total_vnd": sum(g.amount_vnd for g in job.grants),
         },
     )
-    documents = [row["path"] for row in doc_rows]
-    return documents, queued, without
 
 
 def _decision_payload(decision: AwardDecision) -> dict[str, Any]:

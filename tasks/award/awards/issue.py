@@ -7,6 +7,7 @@ from datetime import date, datetime
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from thidua.models.campaign import CampaignStatus
 from thidua.models.definition import definition_from_json
 from thidua.models.review import (
     AwardDecision,
@@ -15,26 +16,22 @@ from thidua.models.review import (
 from thidua.models.settings import Settings
 from thidua.models.text import fmt_date
 from thidua.tasks.award.awards.errors import NotReady
-from thidua.tasks.award.awards.grants import _decision_payload, _grant_all
-from thidua.tasks.award.awards.numbering import allocate_decision_number, decision_reference
-from thidua.tasks.award.awards.paperwork import (
-    _amounts,
-    _require_in_review,
-    _result_from_stored,
-    _transition_when_all_decided,
-)
+from thidua.tasks.award.awards.grants import _issue
+from thidua.tasks.award.awards.numbering import allocate_decision_number
+from thidua.tasks.award.awards.paperwork import _amounts, _result_from_stored
 from thidua.tasks.award.awards.proposals import _propose
 from thidua.tasks.award.awards.selection import (
     _agency,
+    _Campaign,
     _check_no_ties,
     _closed_meeting,
     _existing_decision,
     _load,
     _selected,
 )
+from thidua.tasks.award.awards.timing import check_decision_date
 from thidua.tasks.award.awards.views import IssueResult
-from thidua.tasks.core.campaigns import get_campaign
-from thidua.tasks.core.events import record_event
+from thidua.tasks.core.campaigns import get_campaign, require_state
 
 
 def issue_awards(
@@ -49,14 +46,16 @@ def issue_awards(
 ) -> IssueResult:
     """Issue the decision of one award type from the council's selected nominees (or, for an award granted by
     a higher authority on a proposal, build the proposal package). Idempotent: a second run returns the stored
-    decision and changes nothing."""
+    decision and changes nothing. Refused outside review (WrongState) and for a date before the council
+    meeting or the close, or after `now` (DecisionDateRefused)."""
     with Session(engine) as s, s.begin():
         ctx = _load(s, code, award_key)
         existing = _existing_decision(s, ctx)
         if existing is not None:
             return _result_from_stored(s, ctx, existing, created=False)
-        _require_in_review(ctx)
+        require_state(ctx.campaign, {CampaignStatus.IN_REVIEW})
         council, meeting = _closed_meeting(s, ctx)
+        check_decision_date(s, settings, ctx, council, meeting, decided_on, now=now)
         _check_no_ties(s, ctx, meeting)
         nominees = _selected(s, ctx, meeting)
         if not nominees:
@@ -68,41 +67,33 @@ def issue_awards(
             return _propose(
                 s, settings, ctx, council, meeting, nominees, decided_on=decided_on, now=now, actor=actor
             )
+        decision = _numbered_decision(s, settings, ctx, decided_on, now=now, actor=actor)
+        return _issue(s, settings, ctx, decision, council, nominees, before=None, now=now, actor=actor)
 
-        amounts = _amounts(ctx, settings, decided_on)  # fail on a missing base salary before taking a number
-        number = allocate_decision_number(s, ctx.award.authority_unit_code, decided_on.year)
-        agency_suffix = _agency(s, ctx.defn, ctx.award.authority_unit_code).suffix
-        decision = AwardDecision(
-            campaign_id=ctx.id,
-            award_key=ctx.award.key,
-            authority_unit_code=ctx.award.authority_unit_code,
-            year=decided_on.year,
-            number=number,
-            symbol=f"QĐ-{agency_suffix}",
-            decided_on=decided_on,
-            base_salary=amounts.base.amount,
-            status=DecisionStatus.ISSUED,
-            issued_at=now,
-            issued_by=actor,
-        )
-        s.add(decision)
-        s.flush()
-        record_event(
-            s,
-            campaign_id=ctx.id,
-            kind="decision.issued",
-            now=now,
-            actor=actor,
-            subject=decision_reference(number, decision.symbol),
-            payload={"before": None, "after": {"award_key": ctx.award.key, **_decision_payload(decision)}},
-        )
-        documents, queued, without = _grant_all(
-            s, settings, ctx, decision, council, nominees, now=now, actor=actor
-        )
-        _transition_when_all_decided(s, ctx, now=now, actor=actor)
-        return _result_from_stored(
-            s, ctx, decision, created=True, emails=queued, without_email=without, documents=documents
-        )
+
+def _numbered_decision(
+    session: Session, settings: Settings, ctx: _Campaign, decided_on: date, *, now: datetime, actor: str
+) -> AwardDecision:
+    """The decision row with the next number of the authority's register for the year."""
+    amounts = _amounts(ctx, settings, decided_on)  # fail on a missing base salary before taking a number
+    number = allocate_decision_number(session, ctx.award.authority_unit_code, decided_on.year)
+    agency_suffix = _agency(session, ctx.defn, ctx.award.authority_unit_code).suffix
+    decision = AwardDecision(
+        campaign_id=ctx.id,
+        award_key=ctx.award.key,
+        authority_unit_code=ctx.award.authority_unit_code,
+        year=decided_on.year,
+        number=number,
+        symbol=f"QĐ-{agency_suffix}",
+        decided_on=decided_on,
+        base_salary=amounts.base.amount,
+        status=DecisionStatus.ISSUED,
+        issued_at=now,
+        issued_by=actor,
+    )
+    session.add(decision)
+    session.flush()
+    return decision
 
 
 def award_keys(engine: Engine, code: str) -> list[str]:

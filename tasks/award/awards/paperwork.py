@@ -15,7 +15,6 @@ from sqlmodel import Session, col
 from thidua.models.campaign import CampaignStatus
 from thidua.models.db import upsert
 from thidua.models.definition import KIND_LABELS, Award, CampaignDefinition
-from thidua.models.labels import campaign_status
 from thidua.models.money import (
     AwardAmounts,
     MoneyError,
@@ -122,16 +121,6 @@ def _transition_when_all_decided(session: Session, ctx: _Campaign, *, now: datet
         a.key in decided for a in ctx.defn.awards
     ):
         transition(session, ctx.campaign, CampaignStatus.AWARDED, now=now, actor=actor)
-
-
-def _require_in_review(ctx: _Campaign) -> None:
-    status = CampaignStatus(ctx.campaign.status)
-    if status != CampaignStatus.IN_REVIEW:
-        raise NotReady(
-            f"Phong trào {ctx.code} đang ở trạng thái {campaign_status(status)}: chỉ ban hành quyết định "
-            f"khen thưởng khi phong trào ở trạng thái {campaign_status(CampaignStatus.IN_REVIEW)}.",
-            hint=f"Chạy `thidua review {ctx.code}` trước." if status == CampaignStatus.CLOSED else None,
-        )
 
 
 def _amounts(ctx: _Campaign, settings: Settings, decided_on: date) -> AwardAmounts:

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session, col
 
+from thidua.models.campaign import CampaignStatus
 from thidua.models.money import (
     MoneyError,
     base_salary_on,
@@ -34,7 +35,7 @@ from thidua.notifications.documents.proposal import (
     render_proposal_list,
 )
 from thidua.tasks.award.awards.errors import DecisionConflict, NotReady
-from thidua.tasks.award.awards.grants import _decision_payload, _grant_all
+from thidua.tasks.award.awards.grants import _decision_payload, _issue
 from thidua.tasks.award.awards.numbering import allocate_decision_number, decision_reference
 from thidua.tasks.award.awards.paperwork import (
     _amounts,
@@ -58,7 +59,9 @@ from thidua.tasks.award.awards.selection import (
     _Selected,
     _selected,
 )
+from thidua.tasks.award.awards.timing import check_decision_date
 from thidua.tasks.award.awards.views import IssueResult
+from thidua.tasks.core.campaigns import require_state
 from thidua.tasks.core.events import record_event
 
 
@@ -204,7 +207,8 @@ def record_external_decision(
 ) -> IssueResult:
     """The higher authority's decision on our proposal (its own number and symbol): the proposal becomes an
     issued decision with grants, certificates and emails. Recording the same decision again changes
-    nothing."""
+    nothing. Refused before the proposal exists, outside review (WrongState), and for a date before the
+    council meeting, the close or the Tờ trình, or after `now` (DecisionDateRefused)."""
     symbol = nfc(symbol)
     if isinstance(number, bool) or not isinstance(number, int) or number <= 0:
         raise DecisionConflict(f"Số quyết định phải là số nguyên dương, nhận được {number!r}.")
@@ -219,35 +223,18 @@ def record_external_decision(
                 "(award issue), không ghi quyết định của cấp trên."
             )
         decision = _existing_decision(s, ctx)
+        if decision is not None and decision.status == DecisionStatus.ISSUED:
+            _check_same_decision(ctx, decision, number, symbol, decided_on)
+            return _result_from_stored(s, ctx, decision, created=False)
+        require_state(ctx.campaign, {CampaignStatus.IN_REVIEW, CampaignStatus.AWARDED})
         if decision is None:
             raise NotReady(
                 f"Phong trào {ctx.code}: chưa có Tờ trình đề nghị “{award.name}”; lập tờ trình trước "
                 "(award issue)."
             )
-        if decision.status == DecisionStatus.ISSUED:
-            same = (decision.number, decision.symbol, decision.decided_on) == (number, symbol, decided_on)
-            if same:
-                return _result_from_stored(s, ctx, decision, created=False)
-            raise DecisionConflict(
-                f"Phong trào {ctx.code}: đã ghi Quyết định số "
-                f"{decision_reference(decision.number, decision.symbol)} "
-                f"ngày {fmt_date(decision.decided_on)} cho “{award.name}”; không ghi đè bằng số "
-                f"{decision_reference(number, symbol)}."
-            )
-        taken = s.scalars(
-            select(AwardDecision).where(
-                col(AwardDecision.authority_unit_code) == award.authority_unit_code,
-                col(AwardDecision.year) == decided_on.year,
-                col(AwardDecision.number) == number,
-            )
-        ).first()
-        if taken is not None:
-            raise DecisionConflict(
-                f"Số {number} năm {decided_on.year} của {award.authority_unit_code} đã được dùng cho "
-                f"quyết định {decision_reference(taken.number, taken.symbol)} "
-                f"(phong trào #{taken.campaign_id}, “{taken.award_key}”)."
-            )
+        _check_number_free(s, ctx, number, decided_on.year)
         council, meeting = _closed_meeting(s, ctx)
+        check_decision_date(s, settings, ctx, council, meeting, decided_on, now=now, proposal=decision)
         nominees = _selected(s, ctx, meeting)
         if not nominees:
             raise NotReady(
@@ -266,19 +253,35 @@ def record_external_decision(
         decision.issued_by = actor
         s.add(decision)
         s.flush()
-        record_event(
-            s,
-            campaign_id=ctx.id,
-            kind="decision.issued",
-            now=now,
-            actor=actor,
-            subject=decision_reference(number, symbol),
-            payload={"before": before, "after": {"award_key": award.key, **_decision_payload(decision)}},
+        return _issue(s, settings, ctx, decision, council, nominees, before=before, now=now, actor=actor)
+
+
+def _check_same_decision(
+    ctx: _Campaign, decision: AwardDecision, number: int, symbol: str, decided_on: date
+) -> None:
+    """A decision already recorded may be recorded again as it is, never replaced by another."""
+    if (decision.number, decision.symbol, decision.decided_on) == (number, symbol, decided_on):
+        return
+    raise DecisionConflict(
+        f"Phong trào {ctx.code}: đã ghi Quyết định số {decision_reference(decision.number, decision.symbol)} "
+        f"ngày {fmt_date(decision.decided_on)} cho “{ctx.award.name}”; không ghi đè bằng số "
+        f"{decision_reference(number, symbol)}."
+    )
+
+
+def _check_number_free(session: Session, ctx: _Campaign, number: int, year: int) -> None:
+    """The authority's number for the year is not already another decision's."""
+    authority = ctx.award.authority_unit_code
+    taken = session.scalars(
+        select(AwardDecision).where(
+            col(AwardDecision.authority_unit_code) == authority,
+            col(AwardDecision.year) == year,
+            col(AwardDecision.number) == number,
         )
-        documents, queued, without = _grant_all(
-            s, settings, ctx, decision, council, nominees, now=now, actor=actor
-        )
-        _transition_when_all_decided(s, ctx, now=now, actor=actor)
-        return _result_from_stored(
-            s, ctx, decision, created=True, emails=queued, without_email=without, documents=documents
+    ).first()
+    if taken is not None:
+        raise DecisionConflict(
+            f"Số {number} năm {year} của {authority} đã được dùng cho "
+            f"quyết định {decision_reference(taken.number, taken.symbol)} "
+            f"(phong trào #{taken.campaign_id}, “{taken.award_key}”)."
         )

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from thidua.models.campaign import CampaignStatus
+from thidua.models.labels import campaign_status
 from thidua.models.money import (
     vn_money,
 )
@@ -58,7 +59,8 @@ class IssueResult:
             out.append("  Đơn vị không có địa chỉ email: " + ", ".join(self.without_email) + ".")
         out += [f"  Tài liệu: {path}" for path in self.documents]
         out += [f"  Lưu ý: {note}" for note in self.notes]
-        state_label = CAMPAIGN_STATUS_LABELS.get(self.campaign_status, self.campaign_status.value)
+        status = self.campaign_status
+        state_label = CAMPAIGN_STATUS_LABELS.get(status) or campaign_status(status)
         out.append(f"  Trạng thái phong trào: {state_label}.")
         return out
 

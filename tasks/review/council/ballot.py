@@ -9,6 +9,7 @@ from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col
 
+from thidua.models.campaign import CampaignStatus
 from thidua.models.council import (
     quorum_met,
     quorum_statement,
@@ -69,6 +70,7 @@ def cast_vote(
         if meeting.status != MeetingStatus.OPEN:
             raise VoteRefused(f"Cuộc họp số {meeting_id} đã kết thúc: không nhận thêm phiếu.")
         camp = _check_campaign(s, meeting, None)
+        camp.require(CampaignStatus.IN_REVIEW)
         council = s.get(Council, meeting.council_id)
         assert council is not None and council.id is not None
         member = _voter(s, meeting_id, council, nfc(member_person_code), camp.definition.council, written)

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from thidua.models.campaign import Campaign, CampaignStatus
 from thidua.models.definition import Award, CampaignDefinition, definition_from_json
 from thidua.models.review import (
     Council,
     CouncilMember,
     CouncilRole,
 )
-from thidua.tasks.core.campaigns import get_campaign
+from thidua.tasks.core.campaigns import get_campaign, require_state
 from thidua.tasks.review.council.errors import CouncilNotSetUp
 from thidua.tasks.review.council.shared import _ROLE_ORDER, ROLE_LABELS
 
@@ -24,12 +25,17 @@ class _Campaign:
     code: str
     title: str
     definition: CampaignDefinition
+    row: Campaign
+
+    def require(self, *allowed: CampaignStatus) -> None:
+        """WrongState (naming the state and the command that reaches one of `allowed`) unless in one."""
+        require_state(self.row, allowed)
 
 
 def _campaign(s: Session, code: str) -> _Campaign:
     found = get_campaign(s, code)
     assert found.id is not None
-    return _Campaign(found.id, found.code, found.title, definition_from_json(found.definition_json))
+    return _Campaign(found.id, found.code, found.title, definition_from_json(found.definition_json), found)
 
 
 def reviewed_awards(defn: CampaignDefinition, unit_code: str) -> list[Award]:

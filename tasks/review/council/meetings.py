@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, insert, select
 from sqlmodel import Session, col
 
-from thidua.models.campaign import Campaign
+from thidua.models.campaign import Campaign, CampaignStatus
 from thidua.models.council import (
     quorum_met,
 )
@@ -89,6 +89,7 @@ def open_meeting(
         same = _same_or_open_meeting(s, council, members, held_at, here)
         if same is not None:
             return same
+        camp.require(CampaignStatus.IN_REVIEW)
         meeting = CouncilMeeting(
             council_id=council.id,
             campaign_id=camp.id,

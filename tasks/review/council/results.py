@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session, col
 
-from thidua.models.campaign import EnrolledUnit
+from thidua.models.campaign import CampaignStatus, EnrolledUnit
 from thidua.models.council import (
     Candidate,
     approval_statement,
@@ -249,6 +249,7 @@ def close_meeting(engine: Engine, code: str, meeting_id: int, *, now: datetime, 
         camp = _check_campaign(s, meeting, code)
         if meeting.status == MeetingStatus.CLOSED:
             return _summary(s, camp, meeting)
+        camp.require(CampaignStatus.IN_REVIEW)
         council = s.get(Council, meeting.council_id)
         assert council is not None and council.id is not None
         rules = camp.definition.council

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, insert, select
 from sqlmodel import Session, col
 
+from thidua.models.campaign import CampaignStatus
 from thidua.models.db import transaction
 from thidua.models.directory import Person, Unit
 from thidua.models.review import (
@@ -223,6 +224,10 @@ def _set_up(
     to_remove = [m for p, m in existing.items() if p not in wanted]
     if not (created or to_add or to_change or to_remove or council.name != name):
         return CouncilSetup(council.id, council.name, unit, len(existing), created=False, changed=False)
+    # A council is set up while the campaign runs or is reviewed; once awarded its work is done.
+    camp.require(
+        CampaignStatus.LAUNCHED, CampaignStatus.COLLECTING, CampaignStatus.CLOSED, CampaignStatus.IN_REVIEW
+    )
     if (to_add or to_remove or before != after) and not created:
         _refuse_if_met(s, council.id, source)
     council.name = name

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import Engine, select, update
 from sqlmodel import Session, col
 
+from thidua.models.campaign import CampaignStatus
 from thidua.models.council import (
     Selection,
     TieBreakError,
@@ -75,6 +76,7 @@ def break_tie(
             for i in ids
         ):
             return _summary(s, camp, meeting)  # the same decision, already recorded
+        camp.require(CampaignStatus.IN_REVIEW)
         changes = _tie_changes(camp, lines, ids, text)
         for sel in changes:
             s.execute(

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from thidua.errors import Conflict, InvalidInput, ThiduaError
+from thidua.errors import InvalidInput, ThiduaError
 from thidua.models.directory_rows import RowError
 
 
 class NominationError(ThiduaError):
     """Base of this module's errors."""
-
-
-class NominationsClosed(NominationError, Conflict):
-    """The campaign is past the stage that takes nominations."""
 
 
 class NominationRejected(NominationError, InvalidInput):

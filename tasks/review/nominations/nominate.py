@@ -10,19 +10,19 @@ from typing import Any, Literal, cast
 from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
-from thidua.models.campaign import CampaignStatus, EnrolledPerson, EnrolledUnit
+from thidua.models.campaign import EnrolledPerson, EnrolledUnit
 from thidua.models.db import transaction
 from thidua.models.definition import CampaignDefinition
 from thidua.models.directory_rows import RowError, fold
-from thidua.models.labels import campaign_status
 from thidua.models.review import (
     Nomination,
     NominationStatus,
     SubjectKind,
 )
 from thidua.models.text import nfc
+from thidua.tasks.core.campaigns import require_state
 from thidua.tasks.core.events import record_event
-from thidua.tasks.review.nominations.errors import NominationRejected, NominationsClosed
+from thidua.tasks.review.nominations.errors import NominationRejected
 from thidua.tasks.review.nominations.lookups import (
     _actor,
     _aware,
@@ -31,7 +31,7 @@ from thidua.tasks.review.nominations.lookups import (
     local_day,
     parse_subject_kind,
 )
-from thidua.tasks.review.nominations.shared import _CLOSED_STATUSES, _KIND_LABELS, COLUMNS
+from thidua.tasks.review.nominations.shared import _KIND_LABELS, COLUMNS, OPEN_FOR_NOMINATIONS
 
 
 @dataclass(frozen=True)
@@ -120,11 +120,7 @@ def _nominate(
     with transaction(engine) as s:
         campaign, defn = campaign_and_definition(s, code, lock=True)
         assert campaign.id is not None
-        if CampaignStatus(campaign.status) in _CLOSED_STATUSES:
-            raise NominationsClosed(
-                f"Phong trào {campaign.code} đang ở trạng thái {campaign_status(campaign.status)}: "
-                "không nhận đề nghị khen thưởng."
-            )
+        require_state(campaign, OPEN_FOR_NOMINATIONS)
         deadline = dossier_deadline(s, campaign.id, defn)
         units = {
             u.unit_code: u

@@ -55,5 +55,11 @@ _KIND_WORDS: dict[str, SubjectKind] = {
     "ca nhan": SubjectKind.INDIVIDUAL,
 }
 _KIND_LABELS = {SubjectKind.COLLECTIVE: "tập thể", SubjectKind.INDIVIDUAL: "cá nhân"}
-_CLOSED_STATUSES = (CampaignStatus.DRAFT, CampaignStatus.AWARDED, CampaignStatus.ARCHIVED)
+# The states in which units may propose (or declare they propose nobody): from launch until the awards.
+OPEN_FOR_NOMINATIONS = (
+    CampaignStatus.LAUNCHED,
+    CampaignStatus.COLLECTING,
+    CampaignStatus.CLOSED,
+    CampaignStatus.IN_REVIEW,
+)
 _SAFE_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$")

@@ -35,6 +35,7 @@ from tests.tasks.builders_awards import (
     tq_picks,
 )
 from thidua.deploy.cli import app as thidua_app
+from thidua.errors import WrongState
 from thidua.models.campaign import Campaign, CampaignStatus, DomainEvent
 from thidua.models.db import make_engine
 from thidua.models.outbox import OutboxMessage
@@ -50,6 +51,7 @@ from thidua.models.review import (
     ReviewOutcome,
 )
 from thidua.models.settings import Settings
+from thidua.models.text import fmt_date
 from thidua.notifications.outbox import dispatch
 from thidua.tasks.award.awards import (
     AlreadyRevoked,
@@ -83,7 +85,13 @@ def counts(engine: Engine) -> dict[str, int]:
 
 
 def issue(engine: Engine, settings: Settings, **kw: Any) -> Any:
-    args: dict[str, Any] = {"decided_on": DECIDED, "now": NOW, "actor": "tccb"} | kw
+    """issue_awards, by default acting on the decision's day at 10:00."""
+    decided_on: date = kw.get("decided_on", DECIDED)
+    args: dict[str, Any] = {
+        "decided_on": decided_on,
+        "now": at(fmt_date(decided_on), 10),
+        "actor": "tccb",
+    } | kw
     code, key = args.pop("code", TQ_CODE), args.pop("award_key", TQ_AWARD)
     return issue_awards(engine, settings, code, key, **args)
 
@@ -207,9 +215,13 @@ def test_the_collective_factor_setting_pays_collectives_a_multiple_of_the_indivi
     assert result.total_vnd == 2 * 1_760_000 + 3 * 710_000
 
 
-def test_the_money_follows_the_base_salary_on_the_decision_date(tq: Engine, settings: Settings) -> None:
-    result = issue(tq, settings, decided_on=date(2024, 6, 30))
-    with Session(tq) as s:
+def test_the_money_follows_the_base_salary_on_the_decision_date(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    # A council that met before the base salary rose on 01/07/2024, and decided the same month.
+    in_review(engine, launch_tq(engine, tmp_path), tq_picks(), held_at=at("27/06/2024", 14))
+    result = issue(engine, settings, decided_on=date(2024, 6, 30))
+    with Session(engine) as s:
         decision = s.scalars(select(AwardDecision)).one()
     assert decision.base_salary == 1_800_000
     assert result.total_vnd == 2 * 1_080_000 + 3 * 540_000
@@ -232,20 +244,25 @@ def test_issue_is_refused_while_a_tie_at_the_quota_edge_is_unresolved(
 
 
 @pytest.mark.parametrize(
-    ("options", "message"),
+    ("options", "error", "message"),
     [
-        ({"meeting_status": MeetingStatus.OPEN}, "chưa có phiên họp nào đã kết thúc"),
-        ({"quorum_met": False}, "không đủ số thành viên"),
-        ({"status": CampaignStatus.CLOSED}, "đang ở trạng thái Đã kết thúc"),
+        ({"meeting_status": MeetingStatus.OPEN}, NotReady, "chưa có phiên họp nào đã kết thúc"),
+        ({"quorum_met": False}, NotReady, "không đủ số thành viên"),
+        ({"status": CampaignStatus.CLOSED}, WrongState, "đang ở trạng thái Đã kết thúc"),
     ],
 )
 def test_issue_is_refused_without_a_closed_quorate_meeting_or_outside_review(
-    engine: Engine, settings: Settings, tmp_path: Path, options: dict[str, Any], message: str
+    engine: Engine,
+    settings: Settings,
+    tmp_path: Path,
+    options: dict[str, Any],
+    error: type[Exception],
+    message: str,
 ) -> None:
     campaign_id = launch_tq(engine, tmp_path)
     in_review(engine, campaign_id, tq_picks(), **options)
     before = counts(engine)
-    with pytest.raises(NotReady, match=message):
+    with pytest.raises(error, match=message):
         issue(engine, settings)
     assert counts(engine) == before
 

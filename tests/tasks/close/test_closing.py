@@ -16,6 +16,7 @@ from sqlmodel import Session, col
 from tests.factories import at, launch_campaign_rows, load_demo_directory
 from tests.tasks.collect.test_progress import submit, tq
 from tests.tasks.collect.test_reports import filled
+from thidua.errors import WrongState
 from thidua.models.campaign import Campaign, CampaignStatus, DomainEvent
 from thidua.models.outbox import OutboxMessage
 from thidua.models.reporting import RejectedFile, Submission
@@ -135,13 +136,14 @@ def test_only_an_open_campaign_closes_and_only_a_closed_one_reopens(tq_campaign:
     assert not again.changed and again.status == CampaignStatus.LAUNCHED
     with Session(engine) as s, s.begin():
         s.execute(update(Campaign).values(status=CampaignStatus.IN_REVIEW))
-    with pytest.raises(CannotClose, match="xét khen thưởng"):
+    with pytest.raises(WrongState, match=r"đang ở trạng thái Đang xét khen thưởng; .* Đã kết thúc"):
         reopen(engine, CODE, now=CLOSE_AT, actor="admin", reason="thử")
     assert not freeze_and_close(engine, CODE, now=CLOSE_AT, actor="close").changed
     with Session(engine) as s, s.begin():
         s.execute(update(Campaign).values(status=CampaignStatus.DRAFT))
-    with pytest.raises(CannotClose, match="chưa phát động"):
+    with pytest.raises(WrongState, match="đang ở trạng thái Chưa phát động") as refused:
         freeze_and_close(engine, CODE, now=CLOSE_AT, actor="close")
+    assert refused.value.hint == "Chạy `thidua campaign launch TỆP_KẾ_HOẠCH` trước."
     assert events(engine, "campaign.closed") == []
 
 

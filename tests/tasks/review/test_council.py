@@ -14,13 +14,14 @@ from sqlalchemy import Engine, func, inspect, select
 from sqlmodel import Session, col
 from typer.testing import CliRunner
 
-from tests.factories import TQ_DEFINITION, at, edited_definition, launch_campaign_rows, load_demo_directory
+from tests.factories import TQ_DEFINITION, at, edited_definition, load_demo_directory
 from tests.tasks.builders_council import (
     CHAIR,
     CODE,
     MEMBERS,
     Nominee,
     ballots,
+    launch_in_review,
     nominate,
     unit_of,
 )
@@ -82,7 +83,7 @@ def person(code: str, rate: str | None = None, **kw: object) -> Nominee:
 @pytest.fixture
 def campaign(engine: Engine, tmp_path: Path) -> int:
     load_demo_directory(engine, "tuyen-quang-2024", tmp_path)
-    campaign_id = launch_campaign_rows(engine)
+    campaign_id = launch_in_review(engine)
     demo_council(engine, CODE, "TQ", now=at("01/07/2024"))
     return campaign_id
 
@@ -334,7 +335,7 @@ def test_two_simultaneous_ballots_of_one_member_on_postgres_count_once(pg_url: s
     engine = make_engine(pg_url)
     try:
         load_demo_directory(engine, "tuyen-quang-2024", tmp_path)
-        campaign_id = launch_campaign_rows(engine)
+        campaign_id = launch_in_review(engine)
         demo_council(engine, CODE, "TQ", now=NOW)
         ids = nominate(engine, campaign_id, [unit_of("TQ-TP")])
         meeting = meeting_with(engine)
@@ -419,7 +420,7 @@ def test_written_votes_are_refused_when_the_rules_do_not_allow_them(engine: Engi
     no_written = edited_definition(
         tmp_path, TQ_DEFINITION, "written_votes_allowed: true", "written_votes_allowed: false"
     )
-    campaign_id = launch_campaign_rows(engine, definition=no_written)
+    campaign_id = launch_in_review(engine, definition=no_written)
     demo_council(engine, CODE, "TQ", now=NOW)
     ids = nominate(engine, campaign_id, [unit_of("TQ-TP")])
     meeting = meeting_with(engine)
