@@ -13,13 +13,16 @@ import typer
 from thidua.deploy.cli_common import AsOf, ThiduaGroup, invocation, os_user
 from thidua.models.labels import NOMINATION_STATUS as STATUS_LABELS
 from thidua.models.review import NominationStatus, SubjectKind
-from thidua.models.text import fmt_date
+from thidua.models.text import fmt_date, nfc
 from thidua.tasks.review.eligibility import screen_nominations
 from thidua.tasks.review.nominations import (
     NominationResult,
+    NominationView,
     add_dossier_file,
+    decline_nominations,
     draft_documents,
     import_nominations,
+    list_declines,
     list_nominations,
     refresh_completeness,
 )
@@ -36,6 +39,27 @@ def _print_nominations(result: NominationResult) -> None:
         who = f"{KIND_LABELS[item.subject_kind]} {item.subject_name} ({item.subject_code})"
         typer.echo(f"{marks[item.status]} {who} — {item.award_key}, đơn vị đề nghị {item.nominated_by}{late}")
     typer.echo(str(result))
+
+
+def _print_table(views: list[NominationView]) -> None:
+    head = ("#", "Hình thức", "Đối tượng", "Mã", "Họ tên / Tên tập thể", "Đơn vị đề nghị", "Hồ sơ",
+            "Điều kiện")  # fmt: skip
+    rows = []
+    for v in views:
+        status = STATUS_LABELS[v.status] + (" · gửi sau hạn" if v.is_late else "")
+        verdict = "Chưa xét" if v.eligible is None else "Đủ" if v.eligible else "Không đủ"
+        rows.append(
+            (str(v.id), v.award_key, KIND_LABELS[v.subject_kind], v.subject_code, v.subject_name,
+             v.nominated_by, status, verdict)
+        )  # fmt: skip
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    typer.echo("  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)).rstrip())
+    for v, row in zip(views, rows, strict=True):
+        typer.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        if v.missing_parts and v.status is not NominationStatus.WITHDRAWN:
+            typer.echo(f"      thiếu: {', '.join(v.missing_parts)}")
+        for reason in v.reasons:
+            typer.echo(f"      {'✓' if reason.passed else '✗'} {reason.text}")
 
 
 def build_app() -> typer.Typer:
@@ -60,27 +84,33 @@ def build_app() -> typer.Typer:
         """Các đề nghị: trạng thái hồ sơ, kết quả xét điều kiện và lý do."""
         with invocation() as run:
             views = list_nominations(run.engine, code, unit_code=unit)
-        if not views:
+            declines = [
+                d for d in list_declines(run.engine, code) if unit is None or d.unit_code == nfc(unit)
+            ]
+        if views:
+            _print_table(views)
+        elif not declines:
             typer.echo("Chưa có đề nghị khen thưởng nào.")
-            return
-        head = ("#", "Hình thức", "Đối tượng", "Mã", "Họ tên / Tên tập thể", "Đơn vị đề nghị", "Hồ sơ",
-                "Điều kiện")  # fmt: skip
-        rows = []
-        for v in views:
-            status = STATUS_LABELS[v.status] + (" · gửi sau hạn" if v.is_late else "")
-            verdict = "Chưa xét" if v.eligible is None else "Đủ" if v.eligible else "Không đủ"
-            rows.append(
-                (str(v.id), v.award_key, KIND_LABELS[v.subject_kind], v.subject_code, v.subject_name,
-                 v.nominated_by, status, verdict)
-            )  # fmt: skip
-        widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-        typer.echo("  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)).rstrip())
-        for v, row in zip(views, rows, strict=True):
-            typer.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-            if v.missing_parts and v.status is not NominationStatus.WITHDRAWN:
-                typer.echo(f"      thiếu: {', '.join(v.missing_parts)}")
-            for reason in v.reasons:
-                typer.echo(f"      {'✓' if reason.passed else '✗'} {reason.text}")
+        for d in declines:
+            typer.echo(d.text())
+
+    @app.command("decline")
+    def decline(
+        code: str,
+        unit: Annotated[str, typer.Option("--unit", help="Mã đơn vị không đề nghị ai.")],
+        reason: Annotated[str | None, typer.Option("--reason", help="Lý do (ghi vào nhật ký).")] = None,
+        as_of: AsOf = None,
+        by: By = None,
+    ) -> None:
+        """Đơn vị báo không đề nghị khen thưởng tập thể, cá nhân nào: không nhận thư nhắc đề nghị, hồ sơ nữa;
+        báo cáo tổng kết và các văn bản xét khen thưởng ghi đơn vị “không đề nghị”. Đề nghị sau đó của chính
+        đơn vị sẽ huỷ lời báo này."""
+        with invocation(as_of) as run:
+            result = decline_nominations(
+                run.engine, code, unit, reason=reason, now=run.now, actor=by or os_user()
+            )
+        for line in result.lines():
+            typer.echo(line)
 
     @app.command("dossier")
     def dossier(

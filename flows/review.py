@@ -19,7 +19,7 @@ from thidua.models.db import ensure_schema, make_engine
 from thidua.models.settings import Settings
 from thidua.tasks.review.council import close_meeting, write_minutes
 from thidua.tasks.review.eligibility import screen_nominations
-from thidua.tasks.review.nominations import refresh_completeness
+from thidua.tasks.review.nominations import list_declines, refresh_completeness
 from thidua.tasks.review.start import start_review
 
 start_task = task(name="start review", cache_policy=NO_CACHE)(start_review)
@@ -51,6 +51,7 @@ def review_flow(
         "screening": str(screening),
         "eligible": screening.eligible,
         "ineligible": screening.ineligible,
+        "declined": [d.text() for d in list_declines(engine, code)],
     }
     if meeting_id is not None:
         result = close_meeting_task(engine, code, meeting_id, now=now, actor=actor)

@@ -16,7 +16,7 @@ or before the configured send hour. Whether a step was already sent is not known
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -274,11 +274,15 @@ def decide(
     heads: dict[str, Head],
     submitted: set[tuple[str, str]],
     exempt: set[tuple[str, str]],
+    dossier_owed: Mapping[str, Mapping[str, Any]],
     calendar: WorkCalendar,
     now: datetime,
     tz: ZoneInfo,
 ) -> ReminderPlan:
-    """Every email due at `now` for the whole campaign; `submitted`/`exempt` hold (unit, deadline key)."""
+    """Every email due at `now` for the whole campaign; `submitted`/`exempt` hold (unit, deadline key).
+
+    `dossier_owed`: the units reminded of the dossier deadline, each with what its email adds (the parts its
+    nominations lack, or that it is invited to propose or say it proposes nobody)."""
     policy = defn.reminders
     today = sweep_day(now, policy, calendar, tz)
     plan = ReminderPlan(code=code, campaign_id=campaign_id, as_of=today)
@@ -293,19 +297,7 @@ def decide(
     }
     missing: list[dict[str, Any]] = []
     for d in sorted(deadlines, key=lambda d: (d.due_date, d.key)):
-        # Periodic and final reports are owed by the units that report. The dossier is an invitation, not a
-        # duty: a unit is reminded until it has sent any file of its dossier, and only up to the deadline —
-        # proposing nobody is a unit's right, so nobody is told it is overdue with a dossier (what is missing
-        # from a dossier that was sent is said by the screening, per nomination).
-        dossier_closed = d.kind == DeadlineKind.DOSSIER and now.astimezone(tz).date() > d.due_date
-        owing = [
-            u
-            for u in units
-            if u.reports
-            and (u.code, d.key) not in exempt
-            and (u.code, d.key) not in submitted
-            and not dossier_closed
-        ]
+        owing = _owing(d, units, submitted, exempt, dossier_owed, now.astimezone(tz).date())
         for u in owing:
             plan.owed.add((d.key, u.code))
             if u.parent_code:
@@ -341,6 +333,7 @@ def decide(
                         recipient_name=u.name,
                         context={
                             **item,
+                            **(dossier_owed.get(u.code, {}) if d.kind == DeadlineKind.DOSSIER else {}),
                             "unit_name": u.name,
                             "step": str(step.kind),
                             "attached": bool(attach),
@@ -374,6 +367,29 @@ def decide(
                 )
             )
     return plan
+
+
+def _owing(
+    d: DeadlineRow,
+    units: list[UnitRow],
+    submitted: set[tuple[str, str]],
+    exempt: set[tuple[str, str]],
+    dossier_owed: Mapping[str, Mapping[str, Any]],
+    today: date,
+) -> list[UnitRow]:
+    """The units that still owe deadline `d`.
+
+    Periodic and final reports are owed by the units that report. The dossier is an invitation, not a duty:
+    only up to the deadline, and only the units `dossier_owed` names — proposing nobody is a unit's right,
+    so nobody is told it is overdue with a dossier (what a dossier lacked is said by the screening).
+    """
+    if d.kind == DeadlineKind.DOSSIER:
+        if today > d.due_date:
+            return []
+        return [u for u in units if u.code in dossier_owed and (u.code, d.key) not in exempt]
+    return [
+        u for u in units if u.reports and (u.code, d.key) not in exempt and (u.code, d.key) not in submitted
+    ]
 
 
 def _escalations(

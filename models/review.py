@@ -107,6 +107,21 @@ class Nomination(SQLModel, table=True):
     submitted_by: str | None = Field(default=None, max_length=254)
 
 
+class NominationDecline(SQLModel, table=True):
+    """A unit's declaration that it proposes nobody for the campaign: it gets no nomination or dossier
+    reminder, and the closing and review papers list it as "không đề nghị". A later nomination of the unit
+    takes it back (the row is deleted; both moves are audit events)."""
+
+    __tablename__ = "nomination_decline"
+    __table_args__ = (UniqueConstraint("campaign_id", "unit_code", name="uq_nomination_decline"),)
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    unit_code: str = Field(max_length=40)
+    reason: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    declined_by: str | None = Field(default=None, max_length=254)
+    declined_at: datetime
+
+
 class DossierFile(SQLModel, table=True):
     """One stored file of a dossier part. A re-upload adds a revision; the previous one stays.
 

@@ -14,6 +14,8 @@ from thidua.models.campaign import DeadlineKind
 from thidua.models.definition import CampaignDefinition, DueOffset
 from thidua.models.workdays import WorkCalendar
 
+#: The key of the campaign's one dossier deadline (nominations and their dossiers).
+DOSSIER_KEY = "dossier"
 _KIND_ORDER = {DeadlineKind.PERIOD_REPORT: 0, DeadlineKind.FINAL_REPORT: 1, DeadlineKind.DOSSIER: 2}
 
 
@@ -94,7 +96,7 @@ def build_schedule(defn: CampaignDefinition, calendar: WorkCalendar) -> list[Sch
         )
     out.append(
         ScheduledDeadline(
-            key="dossier",
+            key=DOSSIER_KEY,
             kind=DeadlineKind.DOSSIER,
             label=defn.dossier.label,
             period_start=None,

@@ -132,6 +132,8 @@ class ClosingContent:
     recipients: Sequence[str]
     top_persons: int = 10
     layout: Layout = field(default_factory=Layout)
+    # Units that declared they propose nobody for an award, each as "<name> (<code>): không đề nghị – why".
+    declined: Sequence[str] = ()
 
     @property
     def main(self) -> IndicatorColumn:
@@ -306,6 +308,10 @@ def build_closing_report(content: ClosingContent, chart: Path | None = None) -> 
     doc.heading("II. ĐÁNH GIÁ CHUNG")
     for sentence in assessment_sentences(content, verdict):
         doc.paragraph(sentence)
+    if content.declined:
+        doc.paragraph(f"Có {len(content.declined)} đơn vị báo không đề nghị khen thưởng:")
+        for line in content.declined:
+            doc.bullet(f"{line}.")
     doc.paragraph(
         f"Trên đây là báo cáo tổng kết phong trào thi đua {content.kind_label} “{content.campaign_title}” "
         f"của {content.issuer_short_name}./."

@@ -82,6 +82,7 @@ class MinutesContent:
     pending: Sequence[str] = ()  # ties still waiting for the chair
     closing: str = ""
     layout: Layout = field(default_factory=Layout)
+    declined: Sequence[str] = ()  # units that declared they propose nobody ("<name> (<code>): không đề nghị")
 
 
 def attendance_line(members: Sequence[MinutesMember]) -> str:
@@ -123,6 +124,10 @@ def build_minutes(content: MinutesContent) -> Decree30Document:
 
     doc.heading("II. NỘI DUNG")
     doc.paragraph(content.voting_rule)
+    if content.declined:
+        doc.paragraph(f"Có {len(content.declined)} đơn vị báo không đề nghị khen thưởng:")
+        for line in content.declined:
+            doc.bullet(f"{line}.")
     if not content.quorum_met:
         doc.paragraph(
             "Hội đồng không tiến hành bỏ phiếu; việc xét khen thưởng được chuyển sang cuộc họp khác."

@@ -67,6 +67,7 @@ from thidua.tasks.core.campaigns import get_campaign, last_closed_at, require_st
 from thidua.tasks.core.events import CAMPAIGN_CLOSED, emit_prefect_event
 from thidua.tasks.launch.campaign import plan_reference
 from thidua.tasks.launch.plan import KIND_LABELS
+from thidua.tasks.review.nominations.declines import declined_units
 
 __all__ = [
     "CLOSED_STATUSES",
@@ -478,6 +479,7 @@ def closing_content(
             )
         }  # fmt: skip
         campaign_code, title = campaign.code, campaign.title
+        declined = [d.text() for d in declined_units(conn, campaign.id)]
     if not finals:
         raise CampaignNotClosed(
             f"Phong trào “{campaign_code}” chưa có kết quả cuối cùng.",
@@ -565,6 +567,7 @@ def closing_content(
         persons=persons,
         signature=SignatureBlock(on_behalf=signer.on_behalf, title=signer.title, name=signer.name),
         recipients=[f"{d.name} {d.note}".strip() if d.note else d.name for d in defn.distribution],
+        declined=declined,
     )
 
 

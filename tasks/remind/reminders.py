@@ -32,7 +32,7 @@ from thidua.models.campaign import (
     EnrolledUnit,
 )
 from thidua.models.db import transaction
-from thidua.models.definition import definition_from_json
+from thidua.models.definition import CampaignDefinition, definition_from_json
 from thidua.models.reminders import (
     KIND_DIGEST,
     KIND_ESCALATION,
@@ -56,6 +56,8 @@ from thidua.notifications.outbox import cancel_unsent, enqueue_many, queued_keys
 from thidua.notifications.templating import render_email
 from thidua.tasks.core.campaigns import get_campaign
 from thidua.tasks.core.events import DEADLINE_PASSED, PERIOD_OPENED, emit_domain_event
+from thidua.tasks.review.nominations.completeness import dossier_gaps
+from thidua.tasks.review.nominations.declines import declined_units
 
 # Campaigns whose deadlines can still be owed: the final report and the dossier fall after the close.
 _ACTIVE = {
@@ -82,7 +84,8 @@ def plan_reminders(
     calendar: WorkCalendar | None = None,
     tz: ZoneInfo | None = None,
 ) -> ReminderPlan:
-    """Who gets what at `now`: six queries for the whole campaign, then the pure decision. Changes nothing."""
+    """Who gets what at `now`: a handful of queries for the whole campaign, then the pure decision. Changes
+    nothing."""
     from thidua.tasks.launch.emails import issuer_name
 
     calendar = calendar or load_calendar()
@@ -136,15 +139,6 @@ def plan_reminders(
                 .distinct()
             )
         }
-        # A unit that has sent any file of its dossier no longer owes it (DossierFile has no deadline key: the
-        # campaign has one dossier deadline).
-        dossier_keys = [d.key for d in deadlines if d.kind == DeadlineKind.DOSSIER]
-        for unit_code in s.execute(
-            select(col(DossierFile.unit_code))
-            .where(col(DossierFile.campaign_id) == cid, col(DossierFile.generated).is_(False))
-            .distinct()
-        ).scalars():
-            submitted.update((unit_code, key) for key in dossier_keys)
         exempt = {
             (r.unit_code, r.deadline_key)
             for r in s.execute(
@@ -154,6 +148,7 @@ def plan_reminders(
             )
         }
         issuer = issuer_name(s, defn)
+        dossier_owed = _dossier_owed(s, cid, defn, units)
     return decide(
         code=campaign.code,
         campaign_id=cid,
@@ -164,10 +159,38 @@ def plan_reminders(
         heads=heads,
         submitted=submitted,
         exempt=exempt,
+        dossier_owed=dossier_owed,
         calendar=calendar,
         now=now,
         tz=tz,
     )
+
+
+def _dossier_owed(
+    s: Session, campaign_id: int, defn: CampaignDefinition, units: list[UnitRow]
+) -> dict[str, dict[str, Any]]:
+    """Who is reminded of the dossier deadline, and what its email adds.
+
+    A unit whose nominations lack required parts: those parts, per nominee. A reporting unit that has
+    neither nominated, nor sent a dossier file, nor declared it proposes nobody: an invitation (it may say
+    it proposes nobody). A unit that declared so, or whose dossiers are complete, is not reminded.
+    """
+    declined = {d.unit_code for d in declined_units(s, campaign_id)}
+    gaps = dossier_gaps(s, campaign_id, defn)
+    sent_files = set(
+        s.execute(
+            select(col(DossierFile.unit_code))
+            .where(col(DossierFile.campaign_id) == campaign_id, col(DossierFile.generated).is_(False))
+            .distinct()
+        ).scalars()
+    )
+    owed: dict[str, dict[str, Any]] = {
+        unit: {"dossier_missing": lines} for unit, lines in gaps.items() if lines and unit not in declined
+    }
+    for u in units:
+        if u.reports and u.code not in gaps and u.code not in sent_files and u.code not in declined:
+            owed[u.code] = {"invitation": True}
+    return owed
 
 
 # ---------------------------------------------------------------- cancelling

@@ -37,6 +37,7 @@ from thidua.tasks.review.council.lookups import _campaign, _role_label
 from thidua.tasks.review.council.meetings import _check_campaign, _meeting
 from thidua.tasks.review.council.results import AttendanceLine, ReviewSummary, _summary
 from thidua.tasks.review.council.shared import CAMPAIGN_DOCUMENT, KIND_WORDS, MINUTES_SYMBOL
+from thidua.tasks.review.nominations.declines import declined_units
 
 
 def minutes_path(settings: Settings, code: str, council_unit: str, meeting_id: int) -> Path:
@@ -157,6 +158,7 @@ def minutes_content(s: Session, summary: ReviewSummary, tz: ZoneInfo) -> Minutes
         decisions=decisions,
         pending=pending,
         closing=closing,
+        declined=[d.text() for d in declined_units(s, camp.id)],
     )
 
 

@@ -11,6 +11,8 @@ the system tells which nominations are complete by the deadline and drafts the l
 - `refresh_completeness` sets every nomination's status from the files there on time, for the whole campaign
   in a few statements: COMPLETE when every required part arrived by the deadline, SUBMITTED while parts are
   missing before it, INCOMPLETE (missing parts listed) after it.
+- `decline_nominations` records that a unit proposes nobody (“không đề nghị”): no nomination or dossier
+  reminder from then on, and the closing and review papers list it; its own later nomination takes it back.
 - `draft_documents` writes a proposing unit's Danh sách (DOCX, Decree 30) and Tổng hợp kết quả (XLSX) from
   the system's own data, as generated dossier files.
 
@@ -20,13 +22,23 @@ Every state change of a nomination or dossier is an audit event (tasks.launch.ca
 from __future__ import annotations
 
 from thidua.tasks.review.nominations.completeness import refresh_completeness
+from thidua.tasks.review.nominations.declines import (
+    NO_PROPOSAL,
+    Decline,
+    DeclineResult,
+    decline_nominations,
+    declined_units,
+    list_declines,
+)
 from thidua.tasks.review.nominations.dossier import add_dossier_file
 from thidua.tasks.review.nominations.drafts import DraftResult, draft_documents
 from thidua.tasks.review.nominations.errors import (
+    DeclineRefused,
     DossierFileError,
     NominationError,
     NominationImportError,
     NominationRejected,
+    UnknownUnit,
 )
 from thidua.tasks.review.nominations.import_file import import_nominations, read_nomination_file
 from thidua.tasks.review.nominations.listing import NominationView, list_nominations
@@ -46,6 +58,10 @@ from thidua.tasks.review.nominations.shared import COLUMNS, DOSSIER_DIR
 __all__ = [
     "COLUMNS",
     "DOSSIER_DIR",
+    "NO_PROPOSAL",
+    "Decline",
+    "DeclineRefused",
+    "DeclineResult",
     "DossierFileError",
     "DraftResult",
     "NominationError",
@@ -55,11 +71,15 @@ __all__ = [
     "NominationRejected",
     "NominationResult",
     "NominationView",
+    "UnknownUnit",
     "add_dossier_file",
     "campaign_and_definition",
+    "decline_nominations",
+    "declined_units",
     "dossier_deadline",
     "draft_documents",
     "import_nominations",
+    "list_declines",
     "list_nominations",
     "nominate",
     "parse_subject_kind",

@@ -23,7 +23,7 @@ from thidua.models.review import (
 from thidua.models.settings import Settings
 from thidua.models.text import nfc
 from thidua.tasks.core.events import record_event
-from thidua.tasks.review.nominations.errors import DossierFileError
+from thidua.tasks.review.nominations.errors import DossierFileError, NominationError
 from thidua.tasks.review.nominations.lookups import (
     _actor,
     _aware,
@@ -157,7 +157,12 @@ def _part(defn: CampaignDefinition, part_key: str) -> DossierPart:
     raise DossierFileError(f"Hồ sơ của phong trào không có thành phần “{key}”; có: {known}")
 
 
-def _unit(session: Session, campaign: Campaign, unit_code: str) -> EnrolledUnit:
+def _unit(
+    session: Session,
+    campaign: Campaign,
+    unit_code: str,
+    error: type[NominationError] = DossierFileError,
+) -> EnrolledUnit:
     code = nfc(unit_code)
     unit = session.scalars(
         select(EnrolledUnit).where(
@@ -165,7 +170,7 @@ def _unit(session: Session, campaign: Campaign, unit_code: str) -> EnrolledUnit:
         )
     ).first()
     if unit is None or not _SAFE_CODE.match(code):
-        raise DossierFileError(f"Đơn vị “{code}” không tham gia phong trào {campaign.code}.")
+        raise error(f"Đơn vị “{code}” không tham gia phong trào {campaign.code}.")
     return unit
 
 

@@ -37,6 +37,7 @@ from thidua.notifications.documents.dossier import (
     render_nomination_list,
     render_results_summary,
 )
+from thidua.tasks.review.nominations.declines import NO_PROPOSAL, declined_units
 from thidua.tasks.review.nominations.dossier import _MIME, _current_file, _store, _unit
 from thidua.tasks.review.nominations.lookups import campaign_and_definition, dossier_deadline, local_day
 from thidua.tasks.review.nominations.shared import DOSSIER_DIR
@@ -117,9 +118,9 @@ def draft_documents(
             )
         )
         if not nominations:
-            result.skipped.append(
-                f"Đơn vị {unit.unit_code} chưa có đề nghị khen thưởng nào để lập danh sách."
-            )
+            declined = any(d.unit_code == unit.unit_code for d in declined_units(s, campaign.id))
+            state = f"đã báo {NO_PROPOSAL} khen thưởng" if declined else "chưa có đề nghị khen thưởng nào"
+            result.skipped.append(f"Đơn vị {unit.unit_code} {state}: không có gì để lập danh sách.")
             return result
         nominations.sort(key=_list_order)
         units = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from thidua.errors import InvalidInput, ThiduaError
+from thidua.errors import Conflict, InvalidInput, NotFound, ThiduaError
 from thidua.models.directory_rows import RowError
 
 
@@ -29,6 +29,14 @@ class NominationRejected(NominationError, InvalidInput):
 
 class NominationImportError(NominationRejected):
     """A nomination file that cannot be imported (unreadable, wrong headers or bad rows)."""
+
+
+class UnknownUnit(NominationError, NotFound):
+    """A unit that does not take part in the campaign."""
+
+
+class DeclineRefused(NominationError, Conflict):
+    """A unit that has nominations cannot declare it proposes nobody."""
 
 
 class DossierFileError(NominationError, InvalidInput):

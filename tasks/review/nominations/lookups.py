@@ -13,6 +13,7 @@ from thidua.models.directory_rows import fold
 from thidua.models.review import (
     SubjectKind,
 )
+from thidua.models.schedule import DOSSIER_KEY
 from thidua.models.settings import Settings
 from thidua.models.text import nfc
 from thidua.tasks.core.campaigns import get_campaign
@@ -41,7 +42,7 @@ def dossier_deadline(session: Session, campaign_id: int, defn: CampaignDefinitio
     """The dossier due date of the stored calendar (after the working-day rule), else the plan's date."""
     due = session.execute(
         select(col(Deadline.due_date)).where(
-            col(Deadline.campaign_id) == campaign_id, col(Deadline.key) == "dossier"
+            col(Deadline.campaign_id) == campaign_id, col(Deadline.key) == DOSSIER_KEY
         )
     ).scalar_one_or_none()
     return due if due is not None else defn.dossier.deadline

@@ -22,6 +22,7 @@ from thidua.models.review import (
 from thidua.models.text import nfc
 from thidua.tasks.core.campaigns import require_state
 from thidua.tasks.core.events import record_event
+from thidua.tasks.review.nominations.declines import withdraw_declines
 from thidua.tasks.review.nominations.errors import NominationRejected
 from thidua.tasks.review.nominations.lookups import (
     _actor,
@@ -330,6 +331,9 @@ def _write_nominations(
         else:
             results.append((row, old, "unchanged", None))
     s.flush()
+    # Nominating takes back an earlier "proposes nobody" of the proposing unit.
+    new = [row.nominated_by for row, _n, status, _b in results if status in ("created", "resubmitted")]
+    withdraw_declines(s, campaign_id, new, now=now, actor=actor)
     event_actor = _actor(actor, 100)
     items: list[NominationOutcome] = []
     for row, nomination, status, before in results:
