@@ -86,8 +86,9 @@ def _issue(
     now: datetime,
     actor: str,
 ) -> IssueResult:
-    """An issued decision (new, or a proposal the authority decided: `before`) becomes grants, documents and
-    emails; the campaign moves on once every award type is decided."""
+    """An issued decision (new, or a proposal the authority decided: `before`) becomes its audit event, the
+    grants with their money, the decision DOCX, a certificate each, the document rows, the emails, the grants'
+    audit events and the lifecycle event; the campaign moves on once every award type is decided."""
     record_event(
         session,
         campaign_id=ctx.id,
@@ -97,29 +98,6 @@ def _issue(
         subject=decision_reference(decision.number, decision.symbol),
         payload={"before": before, "after": {"award_key": ctx.award.key, **_decision_payload(decision)}},
     )
-    documents, queued, without = _grant_all(
-        session, settings, ctx, decision, council, nominees, now=now, actor=actor
-    )
-    _transition_when_all_decided(session, ctx, now=now, actor=actor)
-    return _result_from_stored(
-        session, ctx, decision, created=True, emails=queued, without_email=without, documents=documents
-    )
-
-
-def _grant_all(
-    session: Session,
-    settings: Settings,
-    ctx: _Campaign,
-    decision: AwardDecision,
-    council: Council,
-    nominees: list[_Selected],
-    *,
-    now: datetime,
-    actor: str,
-) -> tuple[list[str], int, list[str]]:
-    """Grants with their money, the decision DOCX, a certificate each, the document rows, the emails, the
-    audit events and the lifecycle event of an issued decision. Returns (documents, emails queued, units
-    without an email address)."""
     cert_paths = {n.nomination_id: _certificate_path(settings, ctx.code, ctx.award, n) for n in nominees}
     amounts = _amounts(ctx, settings, decision.decided_on)
     grants = _create_grants(session, settings, ctx, decision, nominees, amounts, cert_paths)
@@ -136,7 +114,11 @@ def _grant_all(
     rows, without = _award_emails(session, settings, job, _relative(settings, decision_path))
     queued = enqueue_many(session, rows, now, data_dir=settings.data_dir)
     _record_grants(session, job, now=now, actor=actor)
-    return [row["path"] for row in doc_rows], queued, without
+    _transition_when_all_decided(session, ctx, now=now, actor=actor)
+    documents = [row["path"] for row in doc_rows]
+    return _result_from_stored(
+        session, ctx, decision, created=True, emails=queued, without_email=without, documents=documents
+    )
 
 
 def _create_grants(
