@@ -35,6 +35,9 @@ def print_close_summary(summary: dict[str, Any], settings: Settings) -> None:
     for title, codes in (("Đạt", met), ("Không đạt", not_met), ("Không có báo cáo", missing)):
         if codes:
             typer.echo(f"    {title}: " + ", ".join(codes))
+    to_verify = summary.get("units_to_verify") or []
+    if to_verify:
+        typer.echo("    Cần xác minh (số liệu chênh lệch với sổ thụ lý): " + ", ".join(to_verify))
     typer.echo("  Tài liệu:")
     for label, key in (("Báo cáo tổng kết (DOCX)", "report"), ("Biểu tổng hợp (XLSX)", "table"),
                        ("Biểu đồ (PNG)", "chart")):  # fmt: skip

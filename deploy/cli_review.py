@@ -27,6 +27,8 @@ def review(
     typer.echo(f"Phong trào {summary['code']}: {campaign_status(summary['status'])}.")
     typer.echo(f"  Hồ sơ: {nomination_counts(summary['completeness'])}")
     typer.echo(f"  {summary['screening']}")
+    for line in summary.get("to_verify", []):
+        typer.echo(f"    ⚠ {line}")
     for line in summary.get("meeting", {}).get("lines", []):
         typer.echo(f"  {line}")
     if "meeting" in summary:

@@ -51,6 +51,7 @@ def review_flow(
         "screening": str(screening),
         "eligible": screening.eligible,
         "ineligible": screening.ineligible,
+        "to_verify": screening.verify_lines(),
     }
     if meeting_id is not None:
         result = close_meeting_task(engine, code, meeting_id, now=now, actor=actor)

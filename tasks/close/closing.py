@@ -8,8 +8,10 @@ closing report and send it.
   and ranks them on the campaign's main indicator. The figures are those of the final report period, or of
   the last period with data when no final report came in; they are computed by collect.progress (the same
   roll-up by sums and the same snapshots a collection run stores), never recomputed another way here.
-- `closing_content` maps the stored results to the plain data of notifications/documents/closing.py;
-  `write_closing_documents` writes the DOCX, XLSX and PNG and records them as CampaignDocument rows.
+- `closing_content` maps the stored results to the plain data of notifications/documents/closing.py, with
+  each reporting unit's and person's figures beside the case ledger's where the campaign has one
+  (`final_ledger_checks`: the differences are marked "cần xác minh", the ranking stays on the reported
+  figures); `write_closing_documents` writes the DOCX, XLSX and PNG and records them as CampaignDocument rows.
 - `queue_closing_emails` sends the report and the table to the campaign's administrators and every enrolled
   unit with an address, once per address.
 
@@ -44,6 +46,7 @@ from thidua.models.db import transaction, upsert
 from thidua.models.definition import CampaignDefinition, Indicator, definition_from_json
 from thidua.models.indicators import IndicatorResult, evaluate_all, fmt_percent, fmt_target, tree_order
 from thidua.models.labels import CAMPAIGN_STATUS
+from thidua.models.reconciliation import LedgerCheck
 from thidua.models.reporting import ProgressSnapshot, SnapshotSource, Submission
 from thidua.models.review import CampaignDocument, DocumentKind, FinalResult
 from thidua.models.settings import Settings
@@ -62,6 +65,7 @@ from thidua.notifications.documents.closing import (
 from thidua.notifications.documents.decree30 import DocumentHeader, SignatureBlock
 from thidua.notifications.outbox import enqueue_many
 from thidua.notifications.templating import render_email
+from thidua.tasks.collect.ledger import ReportedFigures, SubjectKey, ledger_checks
 from thidua.tasks.collect.progress import canonical, compute_all_snapshots, unit_targets
 from thidua.tasks.collect.status_report import short_name
 from thidua.tasks.core.campaigns import get_campaign, transition
@@ -81,6 +85,8 @@ __all__ = [
     "closing_content",
     "competition_ranks",
     "compute_final_results",
+    "data_period",
+    "final_ledger_checks",
     "freeze_and_close",
     "queue_closing_emails",
     "reopen",
@@ -221,7 +227,7 @@ class DataPeriod:
     is_final: bool  # the final report period; False: the last period with data stands in
 
 
-def _data_period(conn: Connection, campaign_id: int) -> DataPeriod:
+def data_period(conn: Connection, campaign_id: int) -> DataPeriod:
     """The final report period when any final report is in, else the latest period with a report."""
     deadlines = conn.execute(
         select(
@@ -323,7 +329,7 @@ def compute_final_results(engine: Engine, code: str, *, now: datetime) -> int:
         assert campaign.id is not None
         campaign_id, campaign_code = campaign.id, campaign.code
         defn = definition_from_json(campaign.definition_json)
-        period = _data_period(conn, campaign_id)
+        period = data_period(conn, campaign_id)
     # The same computation a collection run stores; here for the period the close stands on.
     compute_all_snapshots(engine, campaign_code, [period.key], now=now)
     targets = unit_targets(engine, campaign_code)
@@ -470,7 +476,7 @@ def closing_content(
         # Dated the day the campaign closed: a re-run on another day writes the same document.
         day = (closed_at or now).astimezone(tz or now.tzinfo).date()
         conn = s.connection()
-        period = _data_period(conn, campaign.id)
+        period = data_period(conn, campaign.id)
         enrolled = conn.execute(
             select(
                 col(EnrolledUnit.unit_code), col(EnrolledUnit.unit_name), col(EnrolledUnit.parent_code),
@@ -499,6 +505,7 @@ def closing_content(
             f"Phong trào “{campaign_code}” chưa có kết quả cuối cùng.",
             hint=f"Chạy `thidua close {campaign_code}`.",
         )
+    checks = final_ledger_checks(engine, campaign_code)
 
     names = {r.unit_code: r.unit_name for r in enrolled}
     parents = {r.unit_code: r.parent_code for r in enrolled}
@@ -518,6 +525,7 @@ def closing_content(
             figures=json.loads(final.values_json) if final else {},
             results=_results(final.indicators_json) if final else {},
             rank=final.rank if final else None,
+            ledger=checks.get(("unit", unit_code)),
         )
 
     units = [unit_line(c, d) for c, d in tree_order(parents)]
@@ -548,8 +556,10 @@ def closing_content(
                 figures=json.loads(final.values_json) if final else {},
                 results=_results(final.indicators_json) if final else {},
                 rank=final.rank if final else None,
+                ledger=checks.get(("person", person_code)),
             )
         )
+    compared = defn.ledger_measures() if checks else {}
 
     issuer = defn.issuer
     signer = issuer.signer
@@ -581,7 +591,42 @@ def closing_content(
         persons=persons,
         signature=SignatureBlock(on_behalf=signer.on_behalf, title=signer.title, name=signer.name),
         recipients=[f"{d.name} {d.note}".strip() if d.note else d.name for d in defn.distribution],
+        ledger_fields=[FieldColumn(f.key, f.label, f.unit) for f in defn.fields if f.key in compared],
+        ledger_at=next(iter(checks.values())).at if checks else None,
     )
+
+
+def final_ledger_checks(engine: Engine, code: str) -> dict[SubjectKey, LedgerCheck]:
+    """The final figures of every unit that reports itself and of every person with figures, beside the case
+    ledger's at the end of the period the close stands on (tasks/collect/ledger.ledger_checks). Empty when the
+    campaign has no ledger to compare with, or no final results yet."""
+    with engine.connect() as conn:
+        campaign = get_campaign(conn, code)
+        assert campaign.id is not None
+        main = definition_from_json(campaign.definition_json).main_indicator.key
+        self_reporting = set(
+            conn.scalars(
+                select(col(EnrolledUnit.unit_code)).where(
+                    col(EnrolledUnit.campaign_id) == campaign.id, col(EnrolledUnit.reports).is_(True)
+                )
+            )
+        )
+        rows = conn.execute(
+            select(
+                col(FinalResult.subject_kind), col(FinalResult.subject_code), col(FinalResult.values_json),
+                col(FinalResult.indicators_json),
+            ).where(col(FinalResult.campaign_id) == campaign.id, col(FinalResult.has_report).is_(True))
+        ).all()  # fmt: skip
+        if not rows:
+            return {}
+        period = data_period(conn, campaign.id)
+        # A parent's line restates its children's reports: only a subject's own report is checked.
+        reported = {
+            (kind, subject): ReportedFigures(period.key, json.loads(values), _results(indicators).get(main))
+            for kind, subject, values, indicators in rows
+            if kind == "person" or subject in self_reporting
+        }
+    return ledger_checks(engine, campaign.code, reported)
 
 
 @dataclass(frozen=True)
@@ -593,6 +638,7 @@ class ClosingDocuments:
     not_met: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     no_value: list[str] = field(default_factory=list)
+    to_verify: list[str] = field(default_factory=list)  # reporting units whose figures differ from the ledger
 
 
 def closing_paths(settings: Settings, code: str) -> tuple[Path, Path, Path]:
@@ -651,6 +697,7 @@ def write_closing_documents(
         report=report,
         table=table,
         chart=chart,
+        to_verify=[u.code for u in content.units_to_verify],
         met=[u.code for u in verdict.met],
         not_met=[u.code for u in verdict.not_met],
         missing=[u.code for u in verdict.missing],
@@ -742,4 +789,8 @@ def _email_context(content: ClosingContent, defn: CampaignDefinition) -> dict[st
         "missing": [u.short_name for u in verdict.missing],
         "contact_department": contact.department,
         "contact_email": contact.email,
+        "ledger_date": fmt_date(content.ledger_at) if content.ledger_at else "",
+        "to_verify": [
+            f"{u.short_name}: {u.ledger.differences_text()}" for u in content.units_to_verify if u.ledger
+        ],
     }
