@@ -38,7 +38,8 @@ def print_close_summary(summary: dict[str, Any], settings: Settings) -> None:
     to_verify = summary.get("units_to_verify") or []
     if to_verify:
         typer.echo("    Cần xác minh (số liệu chênh lệch với sổ thụ lý): " + ", ".join(to_verify))
-    typer.echo("  Tài liệu:")
+    version = int(summary.get("report_version") or 1)
+    typer.echo(f"  Tài liệu{f' (báo cáo tổng kết lần {version})' if version > 1 else ''}:")
     for label, key in (("Báo cáo tổng kết (DOCX)", "report"), ("Biểu tổng hợp (XLSX)", "table"),
                        ("Biểu đồ (PNG)", "chart")):  # fmt: skip
         typer.echo(f"    {label}: {settings.data_dir / summary['documents'][key]}")

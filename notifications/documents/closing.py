@@ -142,6 +142,8 @@ class ClosingContent:
     layout: Layout = field(default_factory=Layout)
     ledger_fields: Sequence[FieldColumn] = ()  # the fields compared with the case ledger; () = no ledger
     ledger_at: date | None = None  # the ledger's figures are those at the end of this day
+    version: int = 1  # the closing report's version: a reopened campaign's new close makes the next one
+    revision_note: str | None = None  # from version 2: which version it replaces and why
 
     @property
     def main(self) -> IndicatorColumn:
@@ -249,6 +251,8 @@ def build_closing_report(content: ClosingContent, chart: Path | None = None) -> 
     verdict = assess(content)
     doc = Decree30Document(content.header, layout=content.layout)
     doc.title(REPORT_TITLE).subject(content.subject_line)
+    if content.revision_note:
+        doc.paragraph(content.revision_note, italic=True, align="center", indent=False)
     doc.paragraph(
         f"Thực hiện {content.plan_reference} phát động phong trào thi đua {content.kind_label} "
         f"“{content.campaign_title}”, {content.issuer_short_name} báo cáo tổng kết phong trào như sau:"
@@ -773,6 +777,8 @@ def _info_sheet(ws: Any, content: ClosingContent, styles: _Styles) -> None:
             ("Số đơn vị cần xác minh", len(content.units_to_verify), "int"),
             ("Số cá nhân cần xác minh", len(content.persons_to_verify), "int"),
         ]
+    if content.revision_note:
+        facts += [("Lần báo cáo", content.version, "int"), ("Thay thế", content.revision_note, "text")]
     for i, (label, value, kind) in enumerate(facts, start=1):
         ws.cell(row=i, column=1, value=label).style = styles("label")
         ws.cell(row=i, column=2, value=value).style = styles(kind)

@@ -13,7 +13,8 @@ closing report and send it.
   (`final_ledger_checks`: the differences are marked "cần xác minh", the ranking stays on the reported
   figures); `write_closing_documents` writes the DOCX, XLSX and PNG and records them as CampaignDocument rows.
 - `queue_closing_emails` sends the report and the table to the campaign's administrators and every enrolled
-  unit with an address, once per address.
+  unit with an address, once per address and per version of the report: after a reopening, a close whose
+  results changed sends the new version, saying which one it replaces and why (tasks/close/versions.py).
 
 Every function is idempotent: a second run with the same data changes no row and queues no email.
 """
@@ -65,6 +66,7 @@ from thidua.notifications.documents.closing import (
 from thidua.notifications.documents.decree30 import DocumentHeader, SignatureBlock
 from thidua.notifications.outbox import enqueue_many
 from thidua.notifications.templating import render_email
+from thidua.tasks.close.versions import ReportVersion, record_issued, report_version, settle
 from thidua.tasks.collect.ledger import ReportedFigures, SubjectKey, ledger_checks
 from thidua.tasks.collect.progress import canonical, compute_all_snapshots, unit_targets
 from thidua.tasks.collect.status_report import short_name
@@ -638,12 +640,15 @@ class ClosingDocuments:
     not_met: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     no_value: list[str] = field(default_factory=list)
+    version: int = 1  # of the closing report (tasks/close/versions.py)
     to_verify: list[str] = field(default_factory=list)  # reporting units whose figures differ from the ledger
 
 
-def closing_paths(settings: Settings, code: str) -> tuple[Path, Path, Path]:
+def closing_paths(settings: Settings, code: str, version: int = 1) -> tuple[Path, Path, Path]:
+    """The report, table and chart of a version; from version 2 on the names say "lan-N", so the files of a
+    version already sent stay as they were sent."""
     folder = settings.documents_dir / code
-    slug = code.lower()
+    slug = code.lower() + (f"-lan-{version}" if version > 1 else "")
     return (
         folder / f"bao-cao-tong-ket-{slug}.docx",
         folder / f"tong-ket-{slug}.xlsx",
@@ -651,14 +656,27 @@ def closing_paths(settings: Settings, code: str) -> tuple[Path, Path, Path]:
     )
 
 
+def versioned_content(
+    engine: Engine, code: str, *, now: datetime, tz: tzinfo
+) -> tuple[ClosingContent, ReportVersion]:
+    """The closing content as the document of its version (tasks/close/versions.py): dated, numbered."""
+    content = closing_content(engine, code, now=now, tz=tz)
+    with engine.connect() as conn:
+        campaign = get_campaign(conn, content.campaign_code)
+        assert campaign.id is not None
+        version = report_version(conn, campaign.id, content, tz)
+    return settle(content, version), version
+
+
 def write_closing_documents(
     engine: Engine, settings: Settings, code: str, *, now: datetime
 ) -> ClosingDocuments:
     """Write the closing report (DOCX with the chart), the table (XLSX) and the chart (PNG) under
     `<data>/documents/<CODE>/`, and record them (one CampaignDocument row per kind, replaced on a re-run).
-    The documents are dated the day the campaign closed, so a re-run writes the same bytes."""
-    content = closing_content(engine, code, now=now, tz=settings.tz)
-    report, table, chart = closing_paths(settings, content.campaign_code)
+    The documents are dated the day of the close that made their version, so a re-run writes the same bytes;
+    a new version (after a reopening changed the results) gets files of its own."""
+    content, version = versioned_content(engine, code, now=now, tz=settings.tz)
+    report, table, chart = closing_paths(settings, content.campaign_code, version.number)
     write_closing_chart(content, chart)
     render_closing_report(content, report, chart)
     write_closing_xlsx(content, table)
@@ -697,6 +715,7 @@ def write_closing_documents(
         report=report,
         table=table,
         chart=chart,
+        version=version.number,
         to_verify=[u.code for u in content.units_to_verify],
         met=[u.code for u in verdict.met],
         not_met=[u.code for u in verdict.not_met],
@@ -710,47 +729,35 @@ def write_closing_documents(
 
 def queue_closing_emails(engine: Engine, settings: Settings, code: str, *, now: datetime) -> int:
     """Queue the closing report (DOCX and XLSX attached) to the administrators and every enrolled unit with
-    an address, one email per address (dedupe key close:<CODE>:<address>), reply-to the campaign contact.
-    Returns how many were new."""
-    content = closing_content(engine, code, now=now, tz=settings.tz)
+    an address, one email per address, reply-to the campaign contact. Returns how many were new.
+
+    Once per version of the report (tasks/close/versions.py): the first under the dedupe key
+    close:<CODE>:<address>; a later version, which says what it replaces and why, under
+    close:<CODE>:v<N>:<fingerprint>:<address>. A run whose report says what the last version sent said
+    queues nothing."""
+    content, version = versioned_content(engine, code, now=now, tz=settings.tz)
     with transaction(engine) as s:
-        campaign = get_campaign(s, content.campaign_code)
+        # One closing run at a time numbers the next version.
+        campaign = get_campaign(s, content.campaign_code, lock=True)
+        assert campaign.id is not None
         defn = definition_from_json(campaign.definition_json)
-        documents = {
-            DocumentKind(kind): path
-            for kind, path in s.execute(
-                select(col(CampaignDocument.kind), col(CampaignDocument.path)).where(
-                    col(CampaignDocument.campaign_id) == campaign.id,
-                    col(CampaignDocument.kind).in_([DocumentKind.CLOSING_REPORT, DocumentKind.CLOSING_TABLE]),
-                    col(CampaignDocument.ref) == "",
-                )
-            ).tuples()
-        }
-        if len(documents) < 2:
-            raise CampaignNotClosed(
-                f"Phong trào “{campaign.code}” chưa có báo cáo tổng kết để gửi.",
-                hint=f"Chạy `thidua close {campaign.code}`.",
-            )
-        units = s.execute(
-            select(col(EnrolledUnit.unit_name), col(EnrolledUnit.email))
-            .where(col(EnrolledUnit.campaign_id) == campaign.id, col(EnrolledUnit.email).is_not(None))
-            .order_by(col(EnrolledUnit.unit_code))
-        ).tuples()
-        recipients: dict[str, str] = {}
-        for address in defn.issuer.administrators:
-            recipients.setdefault(address.lower(), "Bộ phận theo dõi phong trào")
-        for name, email in units:
-            address = (nfc(email) or "").lower()
-            if address:
-                recipients.setdefault(address, name)
-        context = _email_context(content, defn)
-        attachments = [documents[DocumentKind.CLOSING_REPORT], documents[DocumentKind.CLOSING_TABLE]]
+        version = report_version(s.connection(), campaign.id, content, settings.tz)
+        content = settle(content, version)
+        documents = _version_documents(s, campaign, settings, version.number)
+        if not version.issued:
+            digests = {kind.value: digest for kind, (_path, digest) in documents.items()}
+            record_issued(s, campaign.id, version, now=now, documents=digests)
+        context = _email_context(content, defn, version)
+        attachments = [documents[DocumentKind.CLOSING_REPORT][0], documents[DocumentKind.CLOSING_TABLE][0]]
+        key = f"close:{campaign.code}"
+        if version.number > 1:
+            key += f":v{version.number}:{version.fingerprint[:12]}"
         rows = []
-        for address, name in recipients.items():
+        for address, name in _recipients(s, campaign.id, defn).items():
             subject, text, html = render_email(EMAIL_KIND, {**context, "recipient_name": name})
             rows.append(
                 {
-                    "dedupe_key": f"close:{campaign.code}:{address}",
+                    "dedupe_key": f"{key}:{address}",
                     "kind": EMAIL_KIND,
                     "recipient": address,
                     "recipient_name": name,
@@ -765,7 +772,56 @@ def queue_closing_emails(engine: Engine, settings: Settings, code: str, *, now: 
         return enqueue_many(s, rows, now, data_dir=settings.data_dir)
 
 
-def _email_context(content: ClosingContent, defn: CampaignDefinition) -> dict[str, Any]:
+def _version_documents(
+    s: Session, campaign: Campaign, settings: Settings, version: int
+) -> dict[DocumentKind, tuple[str, str]]:
+    """The recorded report and table (path, SHA-256) of this version; CampaignNotClosed before they exist."""
+    documents = {
+        DocumentKind(kind): (path, digest)
+        for kind, path, digest in s.execute(
+            select(
+                col(CampaignDocument.kind), col(CampaignDocument.path), col(CampaignDocument.sha256)
+            ).where(
+                col(CampaignDocument.campaign_id) == campaign.id,
+                col(CampaignDocument.kind).in_([DocumentKind.CLOSING_REPORT, DocumentKind.CLOSING_TABLE]),
+                col(CampaignDocument.ref) == "",
+            )
+        ).tuples()
+    }
+    report, table, _chart = closing_paths(settings, campaign.code, version)
+    wanted = {
+        DocumentKind.CLOSING_REPORT: report.relative_to(settings.data_dir).as_posix(),
+        DocumentKind.CLOSING_TABLE: table.relative_to(settings.data_dir).as_posix(),
+    }
+    if any(documents.get(kind, ("", ""))[0] != path for kind, path in wanted.items()):
+        lan = f" lần {version}" if version > 1 else ""
+        raise CampaignNotClosed(
+            f"Phong trào “{campaign.code}” chưa có báo cáo tổng kết{lan} để gửi.",
+            hint=f"Chạy `thidua close {campaign.code}`.",
+        )
+    return documents
+
+
+def _recipients(s: Session, campaign_id: int, defn: CampaignDefinition) -> dict[str, str]:
+    """Address → name: the campaign's administrators, then every enrolled unit with an address."""
+    units = s.execute(
+        select(col(EnrolledUnit.unit_name), col(EnrolledUnit.email))
+        .where(col(EnrolledUnit.campaign_id) == campaign_id, col(EnrolledUnit.email).is_not(None))
+        .order_by(col(EnrolledUnit.unit_code))
+    ).tuples()
+    recipients: dict[str, str] = {}
+    for address in defn.issuer.administrators:
+        recipients.setdefault(address.lower(), "Bộ phận theo dõi phong trào")
+    for name, email in units:
+        address = (nfc(email) or "").lower()
+        if address:
+            recipients.setdefault(address, name)
+    return recipients
+
+
+def _email_context(
+    content: ClosingContent, defn: CampaignDefinition, version: ReportVersion
+) -> dict[str, Any]:
     verdict = assess(content)
     main = content.main
     total = content.total.results.get(main.key)
@@ -789,6 +845,10 @@ def _email_context(content: ClosingContent, defn: CampaignDefinition) -> dict[st
         "missing": [u.short_name for u in verdict.missing],
         "contact_department": contact.department,
         "contact_email": contact.email,
+        "version": version.number,
+        "replaces": version.replaces,
+        "replaced_date": fmt_date(version.replaced_date) if version.replaced_date else "",
+        "reason": version.reason or "",
         "ledger_date": fmt_date(content.ledger_at) if content.ledger_at else "",
         "to_verify": [
             f"{u.short_name}: {u.ledger.differences_text()}" for u in content.units_to_verify if u.ledger

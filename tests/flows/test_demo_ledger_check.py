@@ -6,15 +6,19 @@ Built with the demo's own months and review (real Prefect runs for the close, re
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 from docx import Document
 from openpyxl import load_workbook
+from sqlalchemy import select
+from sqlmodel import col
 
 from tests.flows.test_lifecycle import CODE, demo_months, failed_rules, screening
 from thidua.deploy.demo.review import print_account, run_review
+from thidua.models.campaign import DomainEvent
 from thidua.models.settings import Settings
 
 pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.slow]
@@ -95,4 +99,9 @@ def test_the_demo_marks_chiem_hoa_s_inflated_figures_in_the_closing_report_the_s
     assert "Đối chiếu báo cáo với sổ thụ lý (tính đến hết ngày 30/06/2024): 1 cần xác minh" in output
     assert f"Đơn vị TQ-CH: {DIFFERENCE}" in output
     assert "cột “Đối chiếu sổ thụ lý”" in output
+    with engine.connect() as conn:
+        issued = conn.execute(
+            select(col(DomainEvent.payload_json)).where(col(DomainEvent.kind) == "closing.report_issued")
+        ).scalars()
+        assert [json.loads(p)["version"] for p in issued] == [1]
     engine.dispose()
