@@ -374,26 +374,23 @@ def print_account(settings: Settings, engine: Engine, code: str, echo: Callable[
         shown = paths[0] if len(paths) == 1 else f"{len(paths)} tệp, ví dụ {paths[0]}"
         echo(f"     {label}: {shown}")
     echo(f"   Hồ sơ đề nghị do đơn vị nộp: {settings.data_dir / 'dossiers' / code}")
-    print_ledger_account(settings, engine, code, echo, by_kind)
+    print_ledger_account(engine, code, echo, by_kind)
 
 
 def print_ledger_account(
-    settings: Settings,
-    engine: Engine,
-    code: str,
-    echo: Callable[[str], None],
-    documents: dict[str, list[str]],
+    engine: Engine, code: str, echo: Callable[[str], None], documents: dict[str, list[str]]
 ) -> None:
     """Where the reports and the case ledger disagree; where the closing report and the screening say so."""
+    from thidua.models.text import fmt_date
     from thidua.tasks.close.closing import final_ledger_checks
     from thidua.tasks.review.nominations import list_nominations
 
     checks = final_ledger_checks(engine, code)
     if not checks:
         return
-    at = next(iter(checks.values())).at
+    at = fmt_date(next(iter(checks.values())).at)
     flagged = [(key, check) for key, check in sorted(checks.items()) if check.to_verify]
-    echo(f"   Đối chiếu báo cáo với sổ thụ lý (tính đến hết ngày {at:%d/%m/%Y}): {len(flagged)} cần xác minh")
+    echo(f"   Đối chiếu báo cáo với sổ thụ lý (tính đến hết ngày {at}): {len(flagged)} cần xác minh")
     for (kind, subject), check in flagged:
         who = "Đơn vị" if kind == "unit" else "Cá nhân"
         echo(f"     {who} {subject}: {check.differences_text()}")
