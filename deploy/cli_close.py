@@ -35,7 +35,11 @@ def print_close_summary(summary: dict[str, Any], settings: Settings) -> None:
     for title, codes in (("Đạt", met), ("Không đạt", not_met), ("Không có báo cáo", missing)):
         if codes:
             typer.echo(f"    {title}: " + ", ".join(codes))
-    typer.echo("  Tài liệu:")
+    to_verify = summary.get("units_to_verify") or []
+    if to_verify:
+        typer.echo("    Cần xác minh (số liệu chênh lệch với sổ thụ lý): " + ", ".join(to_verify))
+    version = int(summary.get("report_version") or 1)
+    typer.echo(f"  Tài liệu{f' (báo cáo tổng kết lần {version})' if version > 1 else ''}:")
     for label, key in (("Báo cáo tổng kết (DOCX)", "report"), ("Biểu tổng hợp (XLSX)", "table"),
                        ("Biểu đồ (PNG)", "chart")):  # fmt: skip
         typer.echo(f"    {label}: {settings.data_dir / summary['documents'][key]}")

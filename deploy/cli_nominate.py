@@ -48,6 +48,8 @@ def _print_table(views: list[NominationView]) -> None:
     for v in views:
         status = STATUS_LABELS[v.status] + (" · gửi sau hạn" if v.is_late else "")
         verdict = "Chưa xét" if v.eligible is None else "Đủ" if v.eligible else "Không đủ"
+        if any(r.verify for r in v.reasons):
+            verdict += " · cần xác minh"
         rows.append(
             (str(v.id), v.award_key, KIND_LABELS[v.subject_kind], v.subject_code, v.subject_name,
              v.nominated_by, status, verdict)
@@ -59,7 +61,7 @@ def _print_table(views: list[NominationView]) -> None:
         if v.missing_parts and v.status is not NominationStatus.WITHDRAWN:
             typer.echo(f"      thiếu: {', '.join(v.missing_parts)}")
         for reason in v.reasons:
-            typer.echo(f"      {'✓' if reason.passed else '✗'} {reason.text}")
+            typer.echo(f"      {reason.mark} {reason.text}")
 
 
 def build_app() -> typer.Typer:
@@ -177,13 +179,15 @@ def build_app() -> typer.Typer:
         typer.echo(f"Xét đến {fmt_date(run.today)}. {_counts_line(counts)}")
         for item in summary.results:
             verdict = "ĐỦ ĐIỀU KIỆN" if item.eligible else "KHÔNG ĐỦ ĐIỀU KIỆN"
+            if item.to_verify:
+                verdict += " · CẦN XÁC MINH"
             typer.echo(
                 f"{'✓' if item.eligible else '✗'} {KIND_LABELS[item.subject_kind]} {item.subject_name} "
                 f"({item.subject_code}) — {verdict}"
             )
             for reason in item.reasons:
-                if not reason.passed:
-                    typer.echo(f"      {reason.text}")
+                if not reason.passed or reason.verify:
+                    typer.echo(f"      {reason.mark} {reason.text}")
         typer.echo(str(summary))
 
     return app

@@ -29,6 +29,8 @@ def review(
     typer.echo(f"  {summary['screening']}")
     for line in summary.get("declined", []):
         typer.echo(f"  {line}")
+    for line in summary.get("to_verify", []):
+        typer.echo(f"    ⚠ {line}")
     for line in summary.get("meeting", {}).get("lines", []):
         typer.echo(f"  {line}")
     if "meeting" in summary:

@@ -63,6 +63,8 @@ def close_flow(code: str, now: datetime, settings: Settings | None = None) -> di
         "units_not_met": documents.not_met,
         "units_missing": documents.missing,
         "units_no_value": documents.no_value,
+        "units_to_verify": documents.to_verify,
+        "report_version": documents.version,
         "documents": {
             "report": relative(documents.report),
             "table": relative(documents.table),

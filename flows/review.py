@@ -52,6 +52,7 @@ def review_flow(
         "eligible": screening.eligible,
         "ineligible": screening.ineligible,
         "declined": [d.text() for d in list_declines(engine, code)],
+        "to_verify": screening.verify_lines(),
     }
     if meeting_id is not None:
         result = close_meeting_task(engine, code, meeting_id, now=now, actor=actor)

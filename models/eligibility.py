@@ -20,6 +20,10 @@ The rules, from the definition's `eligibility` block (seed 003 in brackets):
   nominated for another award type of the campaign (one achievement, one reward: Law 2022).
 - `dossier` (when the nomination's dossier status is known): an INCOMPLETE dossier fails, naming the parts
   missing at the deadline; a nomination sent after the deadline says so.
+- `ledger` (when the campaign has a case ledger): the nominee's reported figures beside the ledger's
+  (models/reconciliation.py) — for a head under the unit-head rule, the unit's too. An unexplained
+  difference is marked "cần xác minh" with the figures (`Reason.verify`); it never fails the nominee: the
+  council decides.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from typing import Any, Literal
 from thidua.models.definition import Eligibility, Indicator, Window
 from thidua.models.directory import DISCIPLINE_LABELS, DisciplineForm
 from thidua.models.indicators import IndicatorResult, fmt_percent, fmt_target
+from thidua.models.reconciliation import VERIFY, LedgerCheck
 from thidua.models.text import fmt_date
 
 SubjectKindText = Literal["collective", "individual"]
@@ -46,6 +51,7 @@ RULE_HEAD = "unit_head"
 RULE_INDICATOR = "indicator"
 RULE_ONE_AWARD = "one_award"
 RULE_DOSSIER = "dossier"
+RULE_LEDGER = "ledger"
 
 _FORM_ORDER: dict[DisciplineForm, int] = {form: index for index, form in enumerate(DisciplineForm)}
 
@@ -84,6 +90,7 @@ class UnitFacts:
     name: str
     indicator: IndicatorResult | None = None  # None: no final figures for the unit
     members: tuple[MemberFacts, ...] = ()
+    ledger: LedgerCheck | None = None  # its reported figures beside the case ledger's; None: no ledger
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,7 @@ class NomineeFacts:
     missing_parts: tuple[str, ...] = ()  # part names, for an incomplete dossier
     dossier_deadline: date | None = None
     is_late: bool = False  # the nomination itself came after the dossier deadline
+    ledger: LedgerCheck | None = None  # individuals: the person's figures beside the ledger's
 
     @property
     def label(self) -> str:
@@ -125,13 +133,22 @@ class Reason:
     rule: str
     passed: bool
     text: str
+    verify: bool = False  # "cần xác minh": for the council to look at; never a failure by itself
 
     def as_json(self) -> dict[str, Any]:
-        return {"rule": self.rule, "passed": self.passed, "reason": self.text}
+        data: dict[str, Any] = {"rule": self.rule, "passed": self.passed, "reason": self.text}
+        if self.verify:
+            data["verify"] = True
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Reason:
-        return cls(str(data["rule"]), bool(data["passed"]), str(data["reason"]))
+        return cls(str(data["rule"]), bool(data["passed"]), str(data["reason"]), bool(data.get("verify")))
+
+    @property
+    def mark(self) -> str:
+        """✓ passed, ✗ failed, ⚠ to verify."""
+        return "⚠" if self.verify else "✓" if self.passed else "✗"
 
 
 @dataclass(frozen=True)
@@ -142,6 +159,10 @@ class Screening:
     @property
     def failures(self) -> list[Reason]:
         return [r for r in self.reasons if not r.passed]
+
+    @property
+    def to_verify(self) -> list[Reason]:
+        return [r for r in self.reasons if r.verify]
 
     def as_json(self) -> list[dict[str, Any]]:
         return [r.as_json() for r in self.reasons]
@@ -341,6 +362,27 @@ def _dossier_reason(facts: NomineeFacts) -> Reason | None:
     return Reason(RULE_DOSSIER, True, f"Hồ sơ đang được bổ sung, chưa hết hạn nộp{deadline}{missing}")
 
 
+def _ledger_reason(facts: NomineeFacts, rules: Eligibility) -> Reason | None:
+    unit = facts.unit
+    own = unit.ledger if facts.kind == "collective" else facts.ledger
+    checks = [("", own)] if own is not None else []
+    if facts.kind == "individual" and facts.is_head and rules.unit_head_must_meet_both and unit.ledger:
+        checks.append((f" của đơn vị {unit.name} ({unit.code})", unit.ledger))
+    if not checks:
+        return None
+    flagged = [check.sentence(whose) for whose, check in checks if check.to_verify]
+    if not flagged:
+        return Reason(RULE_LEDGER, True, checks[0][1].sentence(checks[0][0]))
+    text = "; ".join(s[:1].lower() + s[1:] for s in flagged)
+    return Reason(
+        RULE_LEDGER,
+        True,
+        f"{VERIFY}: {text}. Hội đồng xem xét, quyết định; chênh lệch này không làm thay đổi kết quả xét "
+        "điều kiện",
+        verify=True,
+    )
+
+
 def screen(facts: NomineeFacts, rules: Eligibility, indicator: Indicator | None = None) -> Screening:
     """Check one nominee against the campaign's rules; `indicator` is the definition's `require_indicator`
     (its label and comparison word the reason). Eligible when every reason passed."""
@@ -358,6 +400,9 @@ def screen(facts: NomineeFacts, rules: Eligibility, indicator: Indicator | None 
         if rules.require_indicator is not None:
             met, text = _indicator_outcome(facts.unit.indicator, indicator, "đơn vị")
             reasons.append(Reason(RULE_INDICATOR, met, text))
+    ledger = _ledger_reason(facts, rules)
+    if ledger is not None:
+        reasons.append(ledger)
     if rules.one_award_per_achievement:
         reasons.append(_one_award_reason(facts))
     dossier = _dossier_reason(facts)
@@ -372,6 +417,7 @@ __all__ = [
     "RULE_HEAD",
     "RULE_INDICATOR",
     "RULE_LAW",
+    "RULE_LEDGER",
     "RULE_MEMBERS",
     "RULE_ONE_AWARD",
     "DisciplineFact",

@@ -277,6 +277,8 @@ def run_review(settings: Settings, engine: Engine, code: str, echo: Callable[[st
 
     screened = review(_moment(date(2024, 7, 5), 8, tz), None)
     echo(f"   05/07/2024 Xét điều kiện: {screened['screening']} · hồ sơ: {screened['completeness']}")
+    for line in screened.get("to_verify", []):
+        echo(f"     ⚠ {line}")
     hold_council(settings, engine, code, log, review)
     echo(
         f"   10/07/2024 Họp Hội đồng (cuộc họp số {log.meeting_id}): {log.ballots} phiếu kín; "
@@ -305,9 +307,11 @@ def _close_line(summary: dict[str, Any]) -> str:
     docs = summary.get("documents", {})
     met = ", ".join(summary.get("units_met", [])) or "không"
     not_met = ", ".join(summary.get("units_not_met", [])) or "không"
+    verify = ", ".join(summary.get("units_to_verify", []))
+    verify_text = f"cần xác minh (chênh lệch với sổ thụ lý): {verify} · " if verify else ""
     return (
         f"{summary.get('status_label', summary.get('status'))} · đạt chỉ tiêu: {met} · chưa đạt: {not_met} · "
-        f"báo cáo tổng kết {docs.get('report')}, bảng số liệu {docs.get('table')}, "
+        f"{verify_text}báo cáo tổng kết {docs.get('report')}, bảng số liệu {docs.get('table')}, "
         f"biểu đồ {docs.get('chart')} · "
         f"{summary.get('emails_queued', 0)} thư gửi quản trị và đơn vị"
     )
@@ -370,6 +374,34 @@ def print_account(settings: Settings, engine: Engine, code: str, echo: Callable[
         shown = paths[0] if len(paths) == 1 else f"{len(paths)} tệp, ví dụ {paths[0]}"
         echo(f"     {label}: {shown}")
     echo(f"   Hồ sơ đề nghị do đơn vị nộp: {settings.data_dir / 'dossiers' / code}")
+    print_ledger_account(engine, code, echo, by_kind)
+
+
+def print_ledger_account(
+    engine: Engine, code: str, echo: Callable[[str], None], documents: dict[str, list[str]]
+) -> None:
+    """Where the reports and the case ledger disagree; where the closing report and the screening say so."""
+    from thidua.models.text import fmt_date
+    from thidua.tasks.close.closing import final_ledger_checks
+    from thidua.tasks.review.nominations import list_nominations
+
+    checks = final_ledger_checks(engine, code)
+    if not checks:
+        return
+    at = fmt_date(next(iter(checks.values())).at)
+    flagged = [(key, check) for key, check in sorted(checks.items()) if check.to_verify]
+    echo(f"   Đối chiếu báo cáo với sổ thụ lý (tính đến hết ngày {at}): {len(flagged)} cần xác minh")
+    for (kind, subject), check in flagged:
+        who = "Đơn vị" if kind == "unit" else "Cá nhân"
+        echo(f"     {who} {subject}: {check.differences_text()}")
+    report = documents.get("closing_report", ["?"])[0]
+    table = documents.get("closing_table", ["?"])[0]
+    echo(f"     Báo cáo tổng kết {report}: mục I.2, đánh dấu (*); xếp hạng theo số liệu đơn vị báo cáo")
+    echo(f"     Bảng số liệu {table}: cột “Đối chiếu sổ thụ lý” (trang Đơn vị, Cá nhân)")
+    for view in list_nominations(engine, code):
+        for reason in view.reasons:
+            if reason.verify:
+                echo(f"     Xét điều kiện – {view.subject_name} ({view.subject_code}): {reason.text}")
 
 
 def meeting_closed(engine: Engine, meeting_id: int) -> bool:

@@ -8,6 +8,10 @@ models/indicators.py (10,00%), so the document shows exactly what was computed a
 A unit "competes" when it reports itself (`UnitResult.reports`); a parent's line is the sum of its subtree
 and is shown as the total, not ranked. At the close a unit below its target "không đạt" (during the campaign
 the status table says "chưa đạt": there was still time).
+
+Where the campaign has a case ledger, each unit that reports itself and each person with figures carries a
+`LedgerCheck` (models/reconciliation.py): the report shows the reported figure, the ledger's and the
+difference, marks the subjects to verify "(*)" and says that the ranking stands on the reported figures.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from thidua.models.indicators import (
     fmt_target,
     round_half_up,
 )
+from thidua.models.reconciliation import MARK, VERIFY, LedgerCheck
 from thidua.models.text import fmt_date, vn_sort_key
 from thidua.notifications.documents.decree30 import (
     Decree30Document,
@@ -52,7 +57,8 @@ MET, NOT_MET, NO_REPORT, NO_VALUE = "Đạt", "Không đạt", "Không có báo 
 
 # Met / not met / no data: green, red, grey (dark, mid, light in grey-scale print), as the status chart.
 COLOURS = {"met": "#2E7D32", "unmet": "#C62828", "none": "#BDBDBD", "target": "#212121"}
-_FILLS = {"met": "C8E6C9", "unmet": "FFCDD2", "none": "EEEEEE"}
+_FILLS = {"met": "C8E6C9", "unmet": "FFCDD2", "none": "EEEEEE", "verify": "FFE0B2"}
+RANKING_BASIS = "Số liệu đơn vị báo cáo"
 
 Outcome = Literal["met", "unmet", "missing", "none"]
 
@@ -93,6 +99,7 @@ class UnitResult:
     figures: Mapping[str, int]
     results: Mapping[str, IndicatorResult]
     rank: int | None = None
+    ledger: LedgerCheck | None = None  # the reported figures beside the case ledger's
 
 
 @dataclass(frozen=True)
@@ -106,6 +113,7 @@ class PersonResult:
     figures: Mapping[str, int]
     results: Mapping[str, IndicatorResult]
     rank: int | None = None
+    ledger: LedgerCheck | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +142,10 @@ class ClosingContent:
     layout: Layout = field(default_factory=Layout)
     # Units that declared they propose nobody for an award, each as "<name> (<code>): không đề nghị – why".
     declined: Sequence[str] = ()
+    ledger_fields: Sequence[FieldColumn] = ()  # the fields compared with the case ledger; () = no ledger
+    ledger_at: date | None = None  # the ledger's figures are those at the end of this day
+    version: int = 1  # the closing report's version: a reopened campaign's new close makes the next one
+    revision_note: str | None = None  # from version 2: which version it replaces and why
 
     @property
     def main(self) -> IndicatorColumn:
@@ -149,6 +161,14 @@ class ClosingContent:
     @property
     def subject_line(self) -> str:
         return f"Tổng kết phong trào thi đua {self.kind_label} “{self.campaign_title}”"
+
+    @property
+    def units_to_verify(self) -> list[UnitResult]:
+        return [u for u in self.competitors if u.ledger is not None and u.ledger.to_verify]
+
+    @property
+    def persons_to_verify(self) -> list[PersonResult]:
+        return [p for p in self.persons if p.ledger is not None and p.ledger.to_verify]
 
 
 @dataclass(frozen=True)
@@ -214,7 +234,7 @@ def _pct(result: IndicatorResult | None) -> str:
 def _names(units: Sequence[UnitResult], key: str | None = None) -> str:
     if key is None:
         return ", ".join(u.short_name for u in units)
-    return ", ".join(f"{u.short_name} ({_pct(u.results.get(key))})" for u in units)
+    return ", ".join(f"{_marked(u.short_name, u.ledger)} ({_pct(u.results.get(key))})" for u in units)
 
 
 def _lower_first(text: str) -> str:
@@ -233,6 +253,8 @@ def build_closing_report(content: ClosingContent, chart: Path | None = None) -> 
     verdict = assess(content)
     doc = Decree30Document(content.header, layout=content.layout)
     doc.title(REPORT_TITLE).subject(content.subject_line)
+    if content.revision_note:
+        doc.paragraph(content.revision_note, italic=True, align="center", indent=False)
     doc.paragraph(
         f"Thực hiện {content.plan_reference} phát động phong trào thi đua {content.kind_label} "
         f"“{content.campaign_title}”, {content.issuer_short_name} báo cáo tổng kết phong trào như sau:"
@@ -277,10 +299,11 @@ def build_closing_report(content: ClosingContent, chart: Path | None = None) -> 
 
     doc.subheading("2. Kết quả của từng đơn vị")
     doc.paragraph(
-        f"Tỷ lệ (%): {_lower_first(main.label)}; chỉ tiêu {_target_text(main)}. Xếp hạng theo tỷ lệ, các "
-        "đơn vị bằng nhau cùng hạng. Số liệu đầy đủ của mọi chỉ tiêu tại biểu Excel kèm theo."
+        f"Tỷ lệ (%): {_lower_first(main.label)}; chỉ tiêu {_target_text(main)}. {ranking_basis(content)} "
+        "Số liệu đầy đủ của mọi chỉ tiêu tại biểu Excel kèm theo."
     )
     _unit_table(doc, content, main)
+    _ledger_notes(doc, content, [(u.short_name, u.ledger) for u in content.units_to_verify], "các đơn vị")
 
     doc.subheading("3. Kết quả của cá nhân")
     people = top_persons(content)
@@ -294,6 +317,7 @@ def build_closing_report(content: ClosingContent, chart: Path | None = None) -> 
         )
         doc.paragraph(lead)
         _person_table(doc, content, people, key)
+        _ledger_notes(doc, content, _person_checks(content), "các cá nhân")
     elif not any(i.key == key for i in content.person_indicators):
         doc.paragraph("Phong trào không xếp hạng cá nhân theo chỉ tiêu chính.")
     else:
@@ -323,6 +347,57 @@ def render_closing_report(content: ClosingContent, path: Path, chart: Path | Non
     """Write the report DOCX to `path` (atomically, same bytes for the same content) and return it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     return build_closing_report(content, chart).save(path)
+
+
+def ranking_basis(content: ClosingContent) -> str:
+    """On which figures the ranking stands: the reported ones; with a ledger, the differences are marked."""
+    text = "Xếp hạng theo tỷ lệ tính trên số liệu đơn vị báo cáo, các đơn vị bằng nhau cùng hạng."
+    if content.ledger_at is None:
+        return text
+    at = fmt_date(content.ledger_at)
+    return (
+        f"{text} Số liệu báo cáo được đối chiếu với sổ thụ lý (tính đến hết ngày {at}); đơn vị, cá nhân có "
+        f"số liệu chênh lệch được đánh dấu {MARK}."
+    )
+
+
+def _marked(name: str, ledger: LedgerCheck | None) -> str:
+    return f"{name} {MARK}" if ledger is not None and ledger.to_verify else name
+
+
+def _person_checks(content: ClosingContent) -> list[tuple[str, LedgerCheck | None]]:
+    short = {u.code: u.short_name for u in content.units}
+    return [
+        (f"{p.full_name} ({p.title}, {short.get(p.unit_code, p.unit_name)})", p.ledger)
+        for p in sorted(content.persons_to_verify, key=lambda p: (vn_sort_key(p.full_name), p.code))
+    ]
+
+
+def _ledger_notes(
+    doc: Decree30Document,
+    content: ClosingContent,
+    flagged: Sequence[tuple[str, LedgerCheck | None]],
+    who: str,
+) -> None:
+    """Under a table: the subjects whose reported figures differ from the ledger's, with the figures."""
+    if content.ledger_at is None:
+        return
+    at = fmt_date(content.ledger_at)
+    if not flagged:
+        doc.paragraph(f"Số liệu báo cáo của {who} khớp với sổ thụ lý (tính đến hết ngày {at}).")
+        return
+    doc.paragraph(
+        [
+            Run(f"{MARK} {VERIFY}: ", bold=True),
+            Run(
+                f"số liệu báo cáo chênh lệch với sổ thụ lý (tính đến hết ngày {at}). Xếp hạng trên vẫn theo "
+                "số liệu đơn vị báo cáo; Hội đồng Thi đua – Khen thưởng xem xét, quyết định:"
+            ),
+        ]
+    )
+    for name, ledger in flagged:
+        if ledger is not None:
+            doc.bullet(f"{name}: {ledger.differences_text()}.")
 
 
 def _target_text(ind: IndicatorColumn) -> str:
@@ -360,6 +435,7 @@ def assessment_sentences(content: ClosingContent, verdict: Assessment | None = N
             f"Có {len(verdict.no_value)} đơn vị không có việc thuộc diện tính chỉ tiêu: "
             f"{_names(verdict.no_value)}."
         )
+    out += _verify_sentences(content)
     leaders = [p for p in content.persons if p.rank == 1]
     if leaders:
         short = {u.code: u.short_name for u in content.units}
@@ -371,6 +447,20 @@ def assessment_sentences(content: ClosingContent, verdict: Assessment | None = N
     return out
 
 
+def _verify_sentences(content: ClosingContent) -> list[str]:
+    units, persons = content.units_to_verify, content.persons_to_verify
+    if content.ledger_at is None or not (units or persons):
+        return []
+    who = [f"{len(units)} đơn vị ({_names(units)})"] if units else []
+    if persons:
+        names = ", ".join(p.full_name for p in sorted(persons, key=lambda p: vn_sort_key(p.full_name)))
+        who.append(f"{len(persons)} cá nhân ({names})")
+    return [
+        f"Có {' và '.join(who)} có số liệu báo cáo chênh lệch với sổ thụ lý, cần xác minh trước khi xét "
+        "khen thưởng."
+    ]
+
+
 def _unit_table(doc: Decree30Document, content: ClosingContent, main: IndicatorColumn) -> None:
     shown_fields = [f for f in content.fields if f.key in main.fields] or list(content.fields)
     header = ["STT", "Đơn vị", *(f.label for f in shown_fields), "Tỷ lệ (%)"]
@@ -380,7 +470,7 @@ def _unit_table(doc: Decree30Document, content: ClosingContent, main: IndicatorC
     rows: list[list[object]] = []
     for n, unit in enumerate(content.competitors, start=1):
         r = unit.results.get(main.key)
-        row: list[object] = [n, unit.short_name]
+        row: list[object] = [n, _marked(unit.short_name, unit.ledger)]
         row += [fmt_int(unit.figures[f.key]) if f.key in unit.figures else DASH for f in shown_fields]
         row.append(_pct(r) if unit.has_report else DASH)
         if main.per_unit:
@@ -420,7 +510,7 @@ def _person_table(
         rows.append(
             [
                 n,
-                p.full_name,
+                _marked(p.full_name, p.ledger),
                 p.title,
                 short.get(p.unit_code, p.unit_name),
                 fmt_ratio(r) if r is not None else DASH,
@@ -475,8 +565,13 @@ def write_closing_xlsx(content: ClosingContent, path: Path) -> Path:
     return write_xlsx(wb, path, stamp=stamp)
 
 
-CellKind = Literal["text", "int", "pct", "date", "header", "label"]
-_NUMBER_FORMATS: dict[str, str] = {"int": "#,##0", "pct": "0.00%", "date": "DD/MM/YYYY"}
+CellKind = Literal["text", "int", "diff", "pct", "date", "header", "label"]
+_NUMBER_FORMATS: dict[str, str] = {
+    "int": "#,##0",
+    "diff": "+#,##0;-#,##0;0",  # a difference shows its sign
+    "pct": "0.00%",
+    "date": "DD/MM/YYYY",
+}
 Cell = tuple[Any, CellKind, str | None]  # value, kind, fill state ("met", "unmet", "none") or None
 
 
@@ -505,7 +600,7 @@ class _Styles:
         if kind == "header":
             style.fill = PatternFill("solid", fgColor="D9E1F2")
             style.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        elif kind in ("int", "pct"):
+        elif kind in ("int", "diff", "pct"):
             style.alignment = Alignment(horizontal="right", vertical="center")
         else:
             style.alignment = Alignment(horizontal="left", vertical="center", indent=indent, wrap_text=True)
@@ -543,6 +638,40 @@ def _indicator_cells(subject: UnitResult | PersonResult, indicators: Sequence[In
     return out
 
 
+def _ledger_head(content: ClosingContent) -> list[str]:
+    """The columns beside the reported figures when there is a ledger: its figure and the difference per
+    compared field, the main indicator on the ledger's figures, and the verdict."""
+    if not content.ledger_fields:
+        return []
+    head: list[str] = []
+    for f in content.ledger_fields:
+        head += [f"{f.label} – theo sổ thụ lý", f"{f.label} – chênh lệch"]
+    return [*head, f"{content.main.label} – theo sổ thụ lý (%)", "Đối chiếu sổ thụ lý"]
+
+
+def _ledger_widths(content: ClosingContent) -> list[int]:
+    return [18, 14] * len(content.ledger_fields) + [16, 16] if content.ledger_fields else []
+
+
+def _ledger_cells(subject: UnitResult | PersonResult, content: ClosingContent) -> list[Cell]:
+    if not content.ledger_fields:
+        return []
+    check = subject.ledger
+    cells: list[Cell] = []
+    for f in content.ledger_fields:
+        figure = check.figure(f.key) if check is not None else None
+        if figure is None:
+            cells += [(None, "int", None), (None, "diff", None)]
+        else:
+            fill = "verify" if figure.difference else None
+            cells += [(figure.ledger, "int", None), (figure.difference, "diff", fill)]
+    main = check.main if check is not None else None
+    cells.append((_ratio_cell(main.value) if main is not None else None, "pct", None))
+    verdict = check.verdict() if check is not None else None
+    cells.append((verdict, "text", "verify" if check is not None and check.to_verify else None))
+    return cells
+
+
 def _write_row(
     ws: Any, i: int, cells: Sequence[Cell], styles: _Styles, *, bold: bool = False, indent: int = 0
 ) -> None:
@@ -574,6 +703,7 @@ def _yes(value: bool) -> str:
 def _unit_sheet(ws: Any, content: ClosingContent, styles: _Styles) -> None:
     head = ["STT", "Mã đơn vị", "Tên đơn vị", "Tự báo cáo", "Có báo cáo"]
     head += [f.label for f in content.fields] + _indicator_head(content.indicators) + ["Xếp hạng"]
+    head += _ledger_head(content)
     _write_header(ws, head, styles)
     # The units a reader needs: those that report and those whose subtree does (their totals).
     lines = [u for u in content.units if u.reports or u.figures]
@@ -590,8 +720,10 @@ def _unit_sheet(ws: Any, content: ClosingContent, styles: _Styles) -> None:
         cells += [(unit.figures.get(f.key), "int", None) for f in content.fields]
         cells += _indicator_cells(unit, content.indicators)
         cells.append((unit.rank, "int", None))
+        cells += _ledger_cells(unit, content)
         _write_row(ws, i, cells, styles, bold=not unit.reports, indent=2 * unit.depth)
     widths = [6, 12, 48, 11, 11, *([18] * len(content.fields)), *([16, 14, 16] * len(content.indicators)), 10]
+    widths += _ledger_widths(content)
     _finish_sheet(ws, widths, len(lines), "D2")
 
 
@@ -599,6 +731,7 @@ def _person_sheet(ws: Any, content: ClosingContent, styles: _Styles) -> None:
     inds = content.person_indicators
     head = ["STT", "Mã cán bộ", "Họ và tên", "Chức danh", "Mã đơn vị", "Đơn vị", "Có số liệu"]
     head += [f.label for f in content.fields] + _indicator_head(inds) + ["Xếp hạng"]
+    head += _ledger_head(content)
     _write_header(ws, head, styles)
     people = sorted(
         content.persons,
@@ -617,8 +750,10 @@ def _person_sheet(ws: Any, content: ClosingContent, styles: _Styles) -> None:
         cells += [(p.figures.get(f.key), "int", None) for f in content.fields]
         cells += _indicator_cells(p, inds)
         cells.append((p.rank, "int", None))
+        cells += _ledger_cells(p, content)
         _write_row(ws, i, cells, styles)
     widths = [6, 12, 28, 22, 12, 40, 11, *([18] * len(content.fields)), *([16, 14, 16] * len(inds)), 10]
+    widths += _ledger_widths(content)
     _finish_sheet(ws, widths, len(people), "D2")
 
 
@@ -640,7 +775,16 @@ def _info_sheet(ws: Any, content: ClosingContent, styles: _Styles) -> None:
         ("Số đơn vị đạt", len(verdict.met), "int"),
         ("Số đơn vị không đạt", len(verdict.not_met), "int"),
         ("Số đơn vị không có báo cáo", len(verdict.missing), "int"),
+        ("Xếp hạng theo", RANKING_BASIS, "text"),
     ]
+    if content.ledger_at is not None:
+        facts += [
+            ("Đối chiếu sổ thụ lý đến hết ngày", content.ledger_at, "date"),
+            ("Số đơn vị cần xác minh", len(content.units_to_verify), "int"),
+            ("Số cá nhân cần xác minh", len(content.persons_to_verify), "int"),
+        ]
+    if content.revision_note:
+        facts += [("Lần báo cáo", content.version, "int"), ("Thay thế", content.revision_note, "text")]
     for i, (label, value, kind) in enumerate(facts, start=1):
         ws.cell(row=i, column=1, value=label).style = styles("label")
         ws.cell(row=i, column=2, value=value).style = styles(kind)
@@ -723,8 +867,10 @@ def write_closing_chart(content: ClosingContent, path: Path) -> Path:
             ax.text(limit * 0.01, y, label, va="center", ha="left", fontsize=9, color="#616161",
                     style="italic", zorder=5)  # fmt: skip
             continue
-        rank = f"  (hạng {unit.rank})" if unit.rank is not None else ""
-        ax.text(value + limit * 0.008, y, fmt_percent(r.value) + rank, va="center", ha="left", fontsize=9.5,
+        label = fmt_percent(r.value) + (f"  (hạng {unit.rank})" if unit.rank is not None else "")
+        if unit.ledger is not None and unit.ledger.to_verify:
+            label += f"  {MARK} {VERIFY.lower()}"
+        ax.text(value + limit * 0.008, y, label, va="center", ha="left", fontsize=9.5,
                 fontweight="bold", color="#212121", zorder=5,
                 bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none"})  # fmt: skip
 
@@ -776,6 +922,7 @@ __all__ = [
     "build_closing_report",
     "outcome",
     "outcome_label",
+    "ranking_basis",
     "render_closing_report",
     "top_persons",
     "write_closing_chart",

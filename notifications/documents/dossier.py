@@ -3,7 +3,8 @@
 - `render_nomination_list`: the Danh sách đề nghị khen thưởng, a Decree 30 DOCX (header block, "DANH SÁCH",
   subject, one table STT / Họ và tên – Tên tập thể / Chức vụ / Đơn vị / Hình thức khen thưởng with the
   collectives then the individuals, the total, the head's signature).
-- `render_results_summary`: the Tổng hợp kết quả, an XLSX with each nominee's final figures and indicators.
+- `render_results_summary`: the Tổng hợp kết quả, an XLSX with each nominee's final figures and indicators;
+  with a case ledger, each compared figure's ledger value and difference, "Cần xác minh" where they differ.
 
 Both are deterministic (same content, same bytes), so drafting again after nothing changed stores nothing new.
 The caller maps database rows to the plain data below.
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from thidua.models.indicators import IndicatorResult, met_label, round_half_up
+from thidua.models.reconciliation import VERIFY, LedgerCheck
+from thidua.models.text import fmt_date
 from thidua.notifications.documents.decree30 import Decree30Document, DocumentHeader, Layout, SignatureBlock
 from thidua.notifications.documents.sheets import write_xlsx
 
@@ -117,6 +120,7 @@ class SummaryLine:
     figures: Mapping[str, int]  # field key -> final figure
     results: Mapping[str, IndicatorResult]  # indicator key -> final result
     has_figures: bool = True
+    ledger: LedgerCheck | None = None  # the figures beside the case ledger's
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,8 @@ class ResultsSummaryContent:
     indicators: Sequence[tuple[str, str]]
     lines: Sequence[SummaryLine]
     stamp: date  # written as the workbook's creation date, so the bytes do not depend on the clock
+    ledger_fields: Sequence[tuple[str, str]] = ()  # (key, label) compared with the case ledger; () = none
+    ledger_at: date | None = None
 
 
 SUMMARY_FIXED = ("STT", "Mã", "Họ và tên / Tên tập thể", "Chức vụ", "Đơn vị", "Hình thức khen thưởng")
@@ -138,7 +144,23 @@ def summary_header(content: ResultsSummaryContent) -> list[str]:
     head = list(SUMMARY_FIXED) + [label for _k, label in content.fields]
     for _key, label in content.indicators:
         head += [f"{label} (%)", "Chỉ tiêu (%)", "Kết quả"]
+    for _key, label in content.ledger_fields:
+        head += [f"{label} – theo sổ thụ lý", f"{label} – chênh lệch"]
+    if content.ledger_fields:
+        head.append("Đối chiếu sổ thụ lý")
     return head
+
+
+def _ledger_values(content: ResultsSummaryContent, check: LedgerCheck | None) -> list[Any]:
+    if not content.ledger_fields:
+        return []
+    out: list[Any] = []
+    for key, _label in content.ledger_fields:
+        figure = check.figure(key) if check is not None else None
+        out += [figure.ledger, figure.difference] if figure is not None else [None, None]
+    if check is None:
+        return [*out, None]
+    return [*out, f"{VERIFY}: {check.differences_text()}" if check.to_verify else check.verdict()]
 
 
 def _ratio(value: Fraction | Decimal | None) -> Decimal | None:
@@ -160,8 +182,23 @@ def summary_rows(content: ResultsSummaryContent) -> list[list[Any]]:
             if value is None and result.den:
                 value = Fraction(result.num, result.den)
             row += [_ratio(value), _ratio(result.target), met_label(result.met)]
-        rows.append(row)
+        rows.append(row + _ledger_values(content, line.ledger))
     return rows
+
+
+def _format_ledger_cells(ws: Any, row: int, first: int, content: ResultsSummaryContent) -> None:
+    """Numbers and signed differences; the verdict wraps and is shaded when it says to verify."""
+    from openpyxl.styles import Alignment, PatternFill
+
+    if not content.ledger_fields:
+        return
+    for n in range(len(content.ledger_fields)):
+        ws.cell(row=row, column=first + 2 * n).number_format = "#,##0"
+        ws.cell(row=row, column=first + 2 * n + 1).number_format = "+#,##0;-#,##0;0"
+    verdict = ws.cell(row=row, column=first + 2 * len(content.ledger_fields))
+    verdict.alignment = Alignment(vertical="center", wrap_text=True)
+    if str(verdict.value or "").startswith(VERIFY):
+        verdict.fill = PatternFill("solid", fgColor="FFE0B2")
 
 
 def render_results_summary(content: ResultsSummaryContent, path: Path) -> Path:
@@ -191,6 +228,12 @@ def render_results_summary(content: ResultsSummaryContent, path: Path) -> Path:
         (content.unit_line, Font(name="Times New Roman", size=12)),
         (content.period_line, Font(name="Times New Roman", size=12, italic=True)),
     ]
+    if content.ledger_at is not None:
+        note = (
+            f"Đối chiếu với sổ thụ lý tính đến hết ngày {fmt_date(content.ledger_at)}: “{VERIFY}” là số liệu "
+            "báo cáo chênh lệch với sổ, để Hội đồng xem xét."
+        )
+        titles.append((note, Font(name="Times New Roman", size=12, italic=True)))
     for i, (text, font) in enumerate(titles, start=1):
         cell = ws.cell(row=i, column=1, value=text)
         cell.font, cell.alignment = font, Alignment(horizontal="center", wrap_text=True)
@@ -218,7 +261,10 @@ def render_results_summary(content: ResultsSummaryContent, path: Path) -> Path:
             fill = fills.get(str(verdict.value))
             if fill is not None:
                 verdict.fill = fill
+        _format_ledger_cells(ws, i, first_ind + 3 * len(content.indicators), content)
     widths = {1: 6, 2: 12, 3: 28, 4: 18, 5: 30, 6: 28}
+    if content.ledger_fields:
+        widths[len(head)] = 48
     for j in range(1, len(head) + 1):
         ws.column_dimensions[get_column_letter(j)].width = widths.get(j, 16)
     ws.freeze_panes = ws.cell(row=header_row + 1, column=4)

@@ -8,10 +8,13 @@ closing report and send it.
   and ranks them on the campaign's main indicator. The figures are those of the final report period, or of
   the last period with data when no final report came in; they are computed by collect.progress (the same
   roll-up by sums and the same snapshots a collection run stores), never recomputed another way here.
-- `closing_content` maps the stored results to the plain data of notifications/documents/closing.py;
-  `write_closing_documents` writes the DOCX, XLSX and PNG and records them as CampaignDocument rows.
+- `closing_content` maps the stored results to the plain data of notifications/documents/closing.py, with
+  each reporting unit's and person's figures beside the case ledger's where the campaign has one
+  (`final_ledger_checks`: the differences are marked "cần xác minh", the ranking stays on the reported
+  figures); `write_closing_documents` writes the DOCX, XLSX and PNG and records them as CampaignDocument rows.
 - `queue_closing_emails` sends the report and the table to the campaign's administrators and every enrolled
-  unit with an address, once per address.
+  unit with an address, once per address and per version of the report: after a reopening, a close whose
+  results changed sends the new version, saying which one it replaces and why (tasks/close/versions.py).
 
 Every function is idempotent: a second run with the same data changes no row and queues no email.
 """
@@ -43,6 +46,7 @@ from thidua.models.db import transaction, upsert
 from thidua.models.definition import CampaignDefinition, Indicator, definition_from_json
 from thidua.models.indicators import IndicatorResult, evaluate_all, fmt_percent, fmt_target, tree_order
 from thidua.models.labels import CAMPAIGN_STATUS
+from thidua.models.reconciliation import LedgerCheck
 from thidua.models.reporting import ProgressSnapshot, SnapshotSource, Submission
 from thidua.models.review import CampaignDocument, DocumentKind, FinalResult
 from thidua.models.settings import Settings
@@ -61,13 +65,15 @@ from thidua.notifications.documents.closing import (
 from thidua.notifications.documents.decree30 import DocumentHeader, SignatureBlock
 from thidua.notifications.outbox import enqueue_many
 from thidua.notifications.templating import render_email
+from thidua.tasks.close.versions import ReportVersion, record_issued, report_version, settle
+from thidua.tasks.collect.ledger import ReportedFigures, SubjectKey, ledger_checks
 from thidua.tasks.collect.progress import canonical, compute_all_snapshots, unit_targets
 from thidua.tasks.collect.status_report import short_name
 from thidua.tasks.core.campaigns import get_campaign, last_closed_at, require_state, transition
+from thidua.tasks.core.declines import declined_units
 from thidua.tasks.core.events import CAMPAIGN_CLOSED, emit_prefect_event
 from thidua.tasks.launch.campaign import plan_reference
 from thidua.tasks.launch.plan import KIND_LABELS
-from thidua.tasks.review.nominations.declines import declined_units
 
 __all__ = [
     "CLOSED_STATUSES",
@@ -81,6 +87,8 @@ __all__ = [
     "closing_content",
     "competition_ranks",
     "compute_final_results",
+    "data_period",
+    "final_ledger_checks",
     "freeze_and_close",
     "queue_closing_emails",
     "reopen",
@@ -206,7 +214,7 @@ class DataPeriod:
     is_final: bool  # the final report period; False: the last period with data stands in
 
 
-def _data_period(conn: Connection, campaign_id: int) -> DataPeriod:
+def data_period(conn: Connection, campaign_id: int) -> DataPeriod:
     """The final report period when any final report is in, else the latest period with a report."""
     deadlines = conn.execute(
         select(
@@ -308,7 +316,7 @@ def compute_final_results(engine: Engine, code: str, *, now: datetime) -> int:
         assert campaign.id is not None
         campaign_id, campaign_code = campaign.id, campaign.code
         defn = definition_from_json(campaign.definition_json)
-        period = _data_period(conn, campaign_id)
+        period = data_period(conn, campaign_id)
     # The same computation a collection run stores; here for the period the close stands on.
     compute_all_snapshots(engine, campaign_code, [period.key], now=now)
     targets = unit_targets(engine, campaign_code)
@@ -455,7 +463,7 @@ def closing_content(
         # Dated the day the campaign closed: a re-run on another day writes the same document.
         day = (closed_at or now).astimezone(tz or now.tzinfo).date()
         conn = s.connection()
-        period = _data_period(conn, campaign.id)
+        period = data_period(conn, campaign.id)
         enrolled = conn.execute(
             select(
                 col(EnrolledUnit.unit_code), col(EnrolledUnit.unit_name), col(EnrolledUnit.parent_code),
@@ -485,6 +493,7 @@ def closing_content(
             f"Phong trào “{campaign_code}” chưa có kết quả cuối cùng.",
             hint=f"Chạy `thidua close {campaign_code}`.",
         )
+    checks = final_ledger_checks(engine, campaign_code)
 
     names = {r.unit_code: r.unit_name for r in enrolled}
     parents = {r.unit_code: r.parent_code for r in enrolled}
@@ -504,6 +513,7 @@ def closing_content(
             figures=json.loads(final.values_json) if final else {},
             results=_results(final.indicators_json) if final else {},
             rank=final.rank if final else None,
+            ledger=checks.get(("unit", unit_code)),
         )
 
     units = [unit_line(c, d) for c, d in tree_order(parents)]
@@ -534,8 +544,10 @@ def closing_content(
                 figures=json.loads(final.values_json) if final else {},
                 results=_results(final.indicators_json) if final else {},
                 rank=final.rank if final else None,
+                ledger=checks.get(("person", person_code)),
             )
         )
+    compared = defn.ledger_measures() if checks else {}
 
     issuer = defn.issuer
     signer = issuer.signer
@@ -568,7 +580,42 @@ def closing_content(
         signature=SignatureBlock(on_behalf=signer.on_behalf, title=signer.title, name=signer.name),
         recipients=[f"{d.name} {d.note}".strip() if d.note else d.name for d in defn.distribution],
         declined=declined,
+        ledger_fields=[FieldColumn(f.key, f.label, f.unit) for f in defn.fields if f.key in compared],
+        ledger_at=next(iter(checks.values())).at if checks else None,
     )
+
+
+def final_ledger_checks(engine: Engine, code: str) -> dict[SubjectKey, LedgerCheck]:
+    """The final figures of every unit that reports itself and of every person with figures, beside the case
+    ledger's at the end of the period the close stands on (tasks/collect/ledger.ledger_checks). Empty when the
+    campaign has no ledger to compare with, or no final results yet."""
+    with engine.connect() as conn:
+        campaign = get_campaign(conn, code)
+        assert campaign.id is not None
+        main = definition_from_json(campaign.definition_json).main_indicator.key
+        self_reporting = set(
+            conn.scalars(
+                select(col(EnrolledUnit.unit_code)).where(
+                    col(EnrolledUnit.campaign_id) == campaign.id, col(EnrolledUnit.reports).is_(True)
+                )
+            )
+        )
+        rows = conn.execute(
+            select(
+                col(FinalResult.subject_kind), col(FinalResult.subject_code), col(FinalResult.values_json),
+                col(FinalResult.indicators_json),
+            ).where(col(FinalResult.campaign_id) == campaign.id, col(FinalResult.has_report).is_(True))
+        ).all()  # fmt: skip
+        if not rows:
+            return {}
+        period = data_period(conn, campaign.id)
+        # A parent's line restates its children's reports: only a subject's own report is checked.
+        reported = {
+            (kind, subject): ReportedFigures(period.key, json.loads(values), _results(indicators).get(main))
+            for kind, subject, values, indicators in rows
+            if kind == "person" or subject in self_reporting
+        }
+    return ledger_checks(engine, campaign.code, reported)
 
 
 @dataclass(frozen=True)
@@ -580,11 +627,15 @@ class ClosingDocuments:
     not_met: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     no_value: list[str] = field(default_factory=list)
+    version: int = 1  # of the closing report (tasks/close/versions.py)
+    to_verify: list[str] = field(default_factory=list)  # reporting units whose figures differ from the ledger
 
 
-def closing_paths(settings: Settings, code: str) -> tuple[Path, Path, Path]:
+def closing_paths(settings: Settings, code: str, version: int = 1) -> tuple[Path, Path, Path]:
+    """The report, table and chart of a version; from version 2 on the names say "lan-N", so the files of a
+    version already sent stay as they were sent."""
     folder = settings.documents_dir / code
-    slug = code.lower()
+    slug = code.lower() + (f"-lan-{version}" if version > 1 else "")
     return (
         folder / f"bao-cao-tong-ket-{slug}.docx",
         folder / f"tong-ket-{slug}.xlsx",
@@ -592,14 +643,27 @@ def closing_paths(settings: Settings, code: str) -> tuple[Path, Path, Path]:
     )
 
 
+def versioned_content(
+    engine: Engine, code: str, *, now: datetime, tz: tzinfo
+) -> tuple[ClosingContent, ReportVersion]:
+    """The closing content as the document of its version (tasks/close/versions.py): dated, numbered."""
+    content = closing_content(engine, code, now=now, tz=tz)
+    with engine.connect() as conn:
+        campaign = get_campaign(conn, content.campaign_code)
+        assert campaign.id is not None
+        version = report_version(conn, campaign.id, content, tz)
+    return settle(content, version), version
+
+
 def write_closing_documents(
     engine: Engine, settings: Settings, code: str, *, now: datetime
 ) -> ClosingDocuments:
     """Write the closing report (DOCX with the chart), the table (XLSX) and the chart (PNG) under
     `<data>/documents/<CODE>/`, and record them (one CampaignDocument row per kind, replaced on a re-run).
-    The documents are dated the day the campaign closed, so a re-run writes the same bytes."""
-    content = closing_content(engine, code, now=now, tz=settings.tz)
-    report, table, chart = closing_paths(settings, content.campaign_code)
+    The documents are dated the day of the close that made their version, so a re-run writes the same bytes;
+    a new version (after a reopening changed the results) gets files of its own."""
+    content, version = versioned_content(engine, code, now=now, tz=settings.tz)
+    report, table, chart = closing_paths(settings, content.campaign_code, version.number)
     write_closing_chart(content, chart)
     render_closing_report(content, report, chart)
     write_closing_xlsx(content, table)
@@ -638,6 +702,8 @@ def write_closing_documents(
         report=report,
         table=table,
         chart=chart,
+        version=version.number,
+        to_verify=[u.code for u in content.units_to_verify],
         met=[u.code for u in verdict.met],
         not_met=[u.code for u in verdict.not_met],
         missing=[u.code for u in verdict.missing],
@@ -650,47 +716,35 @@ def write_closing_documents(
 
 def queue_closing_emails(engine: Engine, settings: Settings, code: str, *, now: datetime) -> int:
     """Queue the closing report (DOCX and XLSX attached) to the administrators and every enrolled unit with
-    an address, one email per address (dedupe key close:<CODE>:<address>), reply-to the campaign contact.
-    Returns how many were new."""
-    content = closing_content(engine, code, now=now, tz=settings.tz)
+    an address, one email per address, reply-to the campaign contact. Returns how many were new.
+
+    Once per version of the report (tasks/close/versions.py): the first under the dedupe key
+    close:<CODE>:<address>; a later version, which says what it replaces and why, under
+    close:<CODE>:v<N>:<fingerprint>:<address>. A run whose report says what the last version sent said
+    queues nothing."""
+    content, version = versioned_content(engine, code, now=now, tz=settings.tz)
     with transaction(engine) as s:
-        campaign = get_campaign(s, content.campaign_code)
+        # One closing run at a time numbers the next version.
+        campaign = get_campaign(s, content.campaign_code, lock=True)
+        assert campaign.id is not None
         defn = definition_from_json(campaign.definition_json)
-        documents = {
-            DocumentKind(kind): path
-            for kind, path in s.execute(
-                select(col(CampaignDocument.kind), col(CampaignDocument.path)).where(
-                    col(CampaignDocument.campaign_id) == campaign.id,
-                    col(CampaignDocument.kind).in_([DocumentKind.CLOSING_REPORT, DocumentKind.CLOSING_TABLE]),
-                    col(CampaignDocument.ref) == "",
-                )
-            ).tuples()
-        }
-        if len(documents) < 2:
-            raise CampaignNotClosed(
-                f"Phong trào “{campaign.code}” chưa có báo cáo tổng kết để gửi.",
-                hint=f"Chạy `thidua close {campaign.code}`.",
-            )
-        units = s.execute(
-            select(col(EnrolledUnit.unit_name), col(EnrolledUnit.email))
-            .where(col(EnrolledUnit.campaign_id) == campaign.id, col(EnrolledUnit.email).is_not(None))
-            .order_by(col(EnrolledUnit.unit_code))
-        ).tuples()
-        recipients: dict[str, str] = {}
-        for address in defn.issuer.administrators:
-            recipients.setdefault(address.lower(), "Bộ phận theo dõi phong trào")
-        for name, email in units:
-            address = (nfc(email) or "").lower()
-            if address:
-                recipients.setdefault(address, name)
-        context = _email_context(content, defn)
-        attachments = [documents[DocumentKind.CLOSING_REPORT], documents[DocumentKind.CLOSING_TABLE]]
+        version = report_version(s.connection(), campaign.id, content, settings.tz)
+        content = settle(content, version)
+        documents = _version_documents(s, campaign, settings, version.number)
+        if not version.issued:
+            digests = {kind.value: digest for kind, (_path, digest) in documents.items()}
+            record_issued(s, campaign.id, version, now=now, documents=digests)
+        context = _email_context(content, defn, version)
+        attachments = [documents[DocumentKind.CLOSING_REPORT][0], documents[DocumentKind.CLOSING_TABLE][0]]
+        key = f"close:{campaign.code}"
+        if version.number > 1:
+            key += f":v{version.number}:{version.fingerprint[:12]}"
         rows = []
-        for address, name in recipients.items():
+        for address, name in _recipients(s, campaign.id, defn).items():
             subject, text, html = render_email(EMAIL_KIND, {**context, "recipient_name": name})
             rows.append(
                 {
-                    "dedupe_key": f"close:{campaign.code}:{address}",
+                    "dedupe_key": f"{key}:{address}",
                     "kind": EMAIL_KIND,
                     "recipient": address,
                     "recipient_name": name,
@@ -705,7 +759,56 @@ def queue_closing_emails(engine: Engine, settings: Settings, code: str, *, now: 
         return enqueue_many(s, rows, now, data_dir=settings.data_dir)
 
 
-def _email_context(content: ClosingContent, defn: CampaignDefinition) -> dict[str, Any]:
+def _version_documents(
+    s: Session, campaign: Campaign, settings: Settings, version: int
+) -> dict[DocumentKind, tuple[str, str]]:
+    """The recorded report and table (path, SHA-256) of this version; CampaignNotClosed before they exist."""
+    documents = {
+        DocumentKind(kind): (path, digest)
+        for kind, path, digest in s.execute(
+            select(
+                col(CampaignDocument.kind), col(CampaignDocument.path), col(CampaignDocument.sha256)
+            ).where(
+                col(CampaignDocument.campaign_id) == campaign.id,
+                col(CampaignDocument.kind).in_([DocumentKind.CLOSING_REPORT, DocumentKind.CLOSING_TABLE]),
+                col(CampaignDocument.ref) == "",
+            )
+        ).tuples()
+    }
+    report, table, _chart = closing_paths(settings, campaign.code, version)
+    wanted = {
+        DocumentKind.CLOSING_REPORT: report.relative_to(settings.data_dir).as_posix(),
+        DocumentKind.CLOSING_TABLE: table.relative_to(settings.data_dir).as_posix(),
+    }
+    if any(documents.get(kind, ("", ""))[0] != path for kind, path in wanted.items()):
+        lan = f" lần {version}" if version > 1 else ""
+        raise CampaignNotClosed(
+            f"Phong trào “{campaign.code}” chưa có báo cáo tổng kết{lan} để gửi.",
+            hint=f"Chạy `thidua close {campaign.code}`.",
+        )
+    return documents
+
+
+def _recipients(s: Session, campaign_id: int, defn: CampaignDefinition) -> dict[str, str]:
+    """Address → name: the campaign's administrators, then every enrolled unit with an address."""
+    units = s.execute(
+        select(col(EnrolledUnit.unit_name), col(EnrolledUnit.email))
+        .where(col(EnrolledUnit.campaign_id) == campaign_id, col(EnrolledUnit.email).is_not(None))
+        .order_by(col(EnrolledUnit.unit_code))
+    ).tuples()
+    recipients: dict[str, str] = {}
+    for address in defn.issuer.administrators:
+        recipients.setdefault(address.lower(), "Bộ phận theo dõi phong trào")
+    for name, email in units:
+        address = (nfc(email) or "").lower()
+        if address:
+            recipients.setdefault(address, name)
+    return recipients
+
+
+def _email_context(
+    content: ClosingContent, defn: CampaignDefinition, version: ReportVersion
+) -> dict[str, Any]:
     verdict = assess(content)
     main = content.main
     total = content.total.results.get(main.key)
@@ -729,4 +832,12 @@ def _email_context(content: ClosingContent, defn: CampaignDefinition) -> dict[st
         "missing": [u.short_name for u in verdict.missing],
         "contact_department": contact.department,
         "contact_email": contact.email,
+        "version": version.number,
+        "replaces": version.replaces,
+        "replaced_date": fmt_date(version.replaced_date) if version.replaced_date else "",
+        "reason": version.reason or "",
+        "ledger_date": fmt_date(content.ledger_at) if content.ledger_at else "",
+        "to_verify": [
+            f"{u.short_name}: {u.ledger.differences_text()}" for u in content.units_to_verify if u.ledger
+        ],
     }

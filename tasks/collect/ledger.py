@@ -13,6 +13,8 @@
   or per officer: one GROUP BY with CASE expressions, whatever the number of cases.
 - `reconcile` sets each reporting unit's current submitted figures for a period beside the figures computed
   from the ledger at the period's end, with the differences ("kết quả thực chất").
+- `ledger_checks` does the same for given figures of units and persons (the final results, a nominee's), as
+  models/reconciliation.py `LedgerCheck`s the closing report, the screening and the dossier drafts show.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import hashlib
 import itertools
 import json
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -52,6 +54,7 @@ from sqlmodel import SQLModel
 from thidua.errors import Conflict, InvalidInput, NotFound, ThiduaError
 from thidua.models.campaign import Campaign, Deadline, DeadlineKind, EnrolledPerson, EnrolledUnit
 from thidua.models.definition import CampaignDefinition, definition_from_json
+from thidua.models.indicators import IndicatorResult
 from thidua.models.ledger_rows import (
     DB_COLUMNS,
     MAX_ERRORS,
@@ -69,6 +72,7 @@ from thidua.models.ledger_rules import (
     check_dates,
     last_conditions_date_over_by,
 )
+from thidua.models.reconciliation import LedgerCheck, check_figures
 from thidua.models.reporting import LedgerCase, LedgerImport, Submission
 from thidua.models.text import fmt_date
 from thidua.tasks.core.campaigns import get_campaign
@@ -733,15 +737,66 @@ def reconcile(engine: Engine, code: str, period_key: str) -> list[ReconRow]:
     return out
 
 
+# ---------------------------------------------------------------- checks of reported figures
+
+
+SubjectKey = tuple[str, str]  # ("unit" | "person", code)
+
+
+@dataclass(frozen=True)
+class ReportedFigures:
+    """A unit's (rolled up) or a person's figures as reported for one period, and its main indicator."""
+
+    period_key: str
+    figures: Mapping[str, int]
+    main: IndicatorResult | None = None
+
+
+def ledger_checks(
+    engine: Engine, code: str, reported: Mapping[SubjectKey, ReportedFigures]
+) -> dict[SubjectKey, LedgerCheck]:
+    """Each subject's reported figures beside the ledger's at the end of its period (units with the enrolled
+    units below them, persons as officers), for the fields a ledger computes. Empty when the campaign has no
+    ledger to compare with: no field computed from one, or none imported. Two GROUP BYs per period at most."""
+    with engine.connect() as conn:
+        info = _campaign(conn, code)
+        defn = info.definition
+        mapping = defn.ledger_measures()
+        if not reported or not mapping or _current(conn, info.campaign_id) is None:
+            return {}
+        periods = {r.period_key for r in reported.values()}
+        ends = {key: period_end(conn, info.campaign_id, key) for key in periods}
+    fields = [f for f in defn.fields if f.key in mapping]
+    out: dict[SubjectKey, LedgerCheck] = {}
+    for period_key, at in sorted(ends.items()):
+        subjects = {key: r for key, r in reported.items() if r.period_key == period_key}
+        if at < defn.ledger_baseline:
+            continue  # a period before the ledger's counting starts has nothing to compare with
+        kinds = {kind for kind, _code in subjects}
+        computed = {
+            kind: ledger_figures(engine, code, at=at, by="unit" if kind == "unit" else "officer")
+            for kind in sorted(kinds)
+        }
+        for (kind, subject), r in subjects.items():
+            out[(kind, subject)] = check_figures(
+                r.figures, computed[kind].get(subject, {}), fields, at=at, main=defn.main_indicator,
+                reported_main=r.main,
+            )  # fmt: skip
+    return out
+
+
 __all__ = [
     "BATCH_SIZE",
     "LedgerError",
     "LedgerImportError",
     "LedgerImportResult",
     "ReconRow",
+    "ReportedFigures",
+    "SubjectKey",
     "current_import",
     "file_sha256",
     "import_ledger",
+    "ledger_checks",
     "ledger_figures",
     "measure_figures",
     "period_end",

@@ -1,13 +1,13 @@
 """Screen every nomination of a campaign against its eligibility rules and store the outcome with its reasons.
 
 `screen_nominations` reads in a handful of queries what the rules need for the whole campaign — nominations,
-the enrolment snapshot (units, people, heads), discipline records of the enrolled people, final results,
-grants already issued — builds `models.eligibility.NomineeFacts` for each nomination and stores
-`models.eligibility.screen`'s answer as one EligibilityResult per nomination. A re-run replaces the stored
-answer when it changed and writes nothing otherwise; an audit event is written only when the outcome
-(eligible or not) changes. Withdrawn nominations are skipped. The nomination's dossier status is one of the
-facts, so run `nominations.refresh_completeness` first: an INCOMPLETE dossier fails with the parts it
-lacked.
+the enrolment snapshot (units, people, heads), discipline records of the enrolled people, final results and
+their check against the case ledger (tasks/close/closing.final_ledger_checks), grants already issued —
+builds `models.eligibility.NomineeFacts` for each nomination and stores `models.eligibility.screen`'s answer
+as one EligibilityResult per nomination. A re-run replaces the stored answer when it changed and writes
+nothing otherwise; an audit event is written only when the outcome (eligible or not) changes. Withdrawn
+nominations are skipped. The nomination's dossier status is one of the facts, so run
+`nominations.refresh_completeness` first: an INCOMPLETE dossier fails with the parts it lacked.
 
 Members of a collective: the people of the unit itself and of its departments (units of level "phong" under
 it, which are parts of the unit rather than bodies of their own); a Chi cục's staff for a Chi cục, the Cục's
@@ -42,6 +42,7 @@ from thidua.models.eligibility import (
     screen,
 )
 from thidua.models.indicators import IndicatorResult
+from thidua.models.reconciliation import LedgerCheck
 from thidua.models.review import (
     AwardDecision,
     AwardGrant,
@@ -52,6 +53,8 @@ from thidua.models.review import (
     NominationStatus,
     SubjectKind,
 )
+from thidua.tasks.close.closing import final_ledger_checks
+from thidua.tasks.collect.ledger import SubjectKey
 from thidua.tasks.core.events import record_event
 from thidua.tasks.review.nominations import campaign_and_definition, dossier_deadline
 
@@ -77,6 +80,16 @@ class ScreenedNomination:
     reasons: list[Reason]
     changed: bool  # the stored answer was new or different
 
+    @property
+    def to_verify(self) -> list[Reason]:
+        """Reasons marked "cần xác minh" (figures that differ from the ledger): the council looks at them."""
+        return [r for r in self.reasons if r.verify]
+
+    @property
+    def label(self) -> str:
+        who = "Tập thể" if self.subject_kind is SubjectKind.COLLECTIVE else "Cá nhân"
+        return f"{who} {self.subject_name} ({self.subject_code})"
+
 
 @dataclass(frozen=True)
 class ScreeningSummary:
@@ -95,9 +108,19 @@ class ScreeningSummary:
     def changed(self) -> int:
         return sum(1 for r in self.results if r.changed)
 
+    @property
+    def to_verify(self) -> list[ScreenedNomination]:
+        return [r for r in self.results if r.to_verify]
+
+    def verify_lines(self) -> list[str]:
+        """'Tập thể … (TQ-CH) — Cần xác minh: …', one per nominee whose figures differ from the ledger."""
+        return [f"{r.label} — {reason.text}" for r in self.to_verify for reason in r.to_verify]
+
     def __str__(self) -> str:
+        verify = len(self.to_verify)
         return (
             f"Đã xét {len(self.results)} đề nghị: đủ điều kiện {self.eligible}, không đủ {self.ineligible}"
+            + (f", cần xác minh số liệu {verify}" if verify else "")
             + (f", bỏ qua {self.withdrawn} đề nghị đã rút" if self.withdrawn else "")
         )
 
@@ -132,6 +155,7 @@ class _Campaign:
     finals: dict[tuple[str, str], FinalResult]
     grants: dict[tuple[SubjectKind, str], list[tuple[int, GrantFact]]]
     indicator_key: str | None
+    checks: Mapping[SubjectKey, LedgerCheck] = field(default_factory=dict)
     _unit_facts: dict[str, UnitFacts] = field(default_factory=dict)
     _children: dict[str, list[str]] = field(default_factory=dict)
 
@@ -162,11 +186,18 @@ class _Campaign:
                 name=unit.unit_name if unit is not None else fallback_name,
                 indicator=_indicator(self.finals.get(("unit", unit_code)), self.indicator_key),
                 members=members,
+                ledger=self.checks.get(("unit", unit_code)),
             )
         return self._unit_facts[unit_code]
 
 
-def _load(s: Session, campaign_id: int, indicator_key: str | None, awards: Mapping[str, str]) -> _Campaign:
+def _load(
+    s: Session,
+    campaign_id: int,
+    indicator_key: str | None,
+    awards: Mapping[str, str],
+    checks: Mapping[SubjectKey, LedgerCheck],
+) -> _Campaign:
     units = {
         u.unit_code: u
         for u in s.scalars(select(EnrolledUnit).where(col(EnrolledUnit.campaign_id) == campaign_id))
@@ -205,6 +236,7 @@ def _load(s: Session, campaign_id: int, indicator_key: str | None, awards: Mappi
         finals=finals,
         grants=dict(grants),
         indicator_key=indicator_key,
+        checks=checks,
     )
 
 
@@ -245,6 +277,7 @@ def _facts(
         unit=data.unit_facts(unit_code, unit_code),
         discipline=data.discipline.get(n.subject_code, ()),
         indicator=_indicator(data.finals.get(("person", n.subject_code)), data.indicator_key),
+        ledger=data.checks.get(("person", n.subject_code)),
         **common,
     )
 
@@ -253,6 +286,7 @@ def screen_nominations(engine: Engine, code: str, *, now: datetime) -> Screening
     """Screen every nomination of the campaign (withdrawn ones skipped); store the outcomes with reasons."""
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime (the clock carries its zone)")
+    checks = final_ledger_checks(engine, code)
     with transaction(engine) as s:
         campaign, defn = campaign_and_definition(s, code, lock=True)
         assert campaign.id is not None
@@ -270,7 +304,7 @@ def screen_nominations(engine: Engine, code: str, *, now: datetime) -> Screening
         by_subject: dict[tuple[SubjectKind, str], list[Nomination]] = defaultdict(list)
         for n in nominations:
             by_subject[(SubjectKind(n.subject_kind), n.subject_code)].append(n)
-        data = _load(s, campaign.id, rules.require_indicator, awards)
+        data = _load(s, campaign.id, rules.require_indicator, awards, checks)
         stored = {
             r.nomination_id: r
             for r in s.scalars(

@@ -52,6 +52,15 @@ def collect_without_prefect(engine: Engine, settings: Settings) -> Any:
     return collect
 
 
+def demo_months(settings: Settings, tmp_path: Path) -> Engine:
+    """The demo's directory, launch and months (reports from the demo ledger) on the settings' database."""
+    engine = make_engine(settings.database_url)
+    load_demo_directory(engine, "tuyen-quang-2024", tmp_path)
+    launch_campaign_rows(engine)
+    run_months(settings, engine, CODE, collect_without_prefect(engine, settings), lambda _line: None)
+    return engine
+
+
 def screening(engine: Engine) -> dict[str, tuple[bool, list[dict[str, Any]]]]:
     with engine.connect() as conn:
         rows = conn.execute(
@@ -72,10 +81,7 @@ def test_the_seed_003_campaign_runs_from_reports_to_the_award_decision(
     tmp_path: Path, db_url: str, smtp_server: SmtpRecorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = Settings(data_dir=tmp_path / "data", database_url=db_url, **smtp_server.settings_overrides())
-    engine = make_engine(db_url)
-    load_demo_directory(engine, "tuyen-quang-2024", tmp_path)
-    launch_campaign_rows(engine)
-    run_months(settings, engine, CODE, collect_without_prefect(engine, settings), lambda _line: None)
+    engine = demo_months(settings, tmp_path)
     lines: list[str] = []
 
     log = run_review(settings, engine, CODE, lines.append)

@@ -22,6 +22,7 @@ from thidua.models.eligibility import (
     screen,
 )
 from thidua.models.indicators import IndicatorResult
+from thidua.models.reconciliation import LedgerCheck, check_figures
 
 DEFN = load_definition(TQ_DEFINITION)
 RULES = DEFN.eligibility
@@ -263,3 +264,56 @@ def test_the_rule_words_the_comparison_of_the_indicator() -> None:
     low = IndicatorResult("reduction", 5, 100, Fraction(5, 100), Decimal("0.1"), "<=", True)
     reason = by_rule(screen(person(indicator=low), RULES, at_most).reasons)["indicator"]
     assert reason.passed and reason.text.endswith("5,00% (chỉ tiêu ≤ 10,00%)")
+
+
+# ---------------------------------------------------------------- the case ledger: "cần xác minh"
+
+
+def ledger_check(reported_finished: int, ledger_finished: int) -> LedgerCheck:
+    fields = [f for f in DEFN.fields if f.key in DEFN.ledger_measures()]
+    return check_figures(
+        {"carried_over": 30, "arising": 9, "finished": reported_finished},
+        {"carried_over": 30, "arising": 9, "finished": ledger_finished},
+        fields,
+        at=date(2024, 6, 30),
+        main=REDUCTION,
+    )
+
+
+@pytest.mark.parametrize("kind", ["collective", "individual"])
+def test_a_difference_with_the_ledger_is_marked_to_verify_and_never_changes_pass_or_fail(kind: str) -> None:
+    inflated = ledger_check(15, 9)
+    offender = (MemberFacts("TQ-SD-07", "Nguyễn Văn B", (DisciplineFact(KT, date(2024, 3, 12)),)),)
+
+    def facts(check: LedgerCheck | None, members: tuple[MemberFacts, ...] = ()) -> NomineeFacts:
+        if kind == "collective":
+            return collective(members, unit=UnitFacts("TQ-SD", "Chi cục", result(20), members, ledger=check))
+        return person(ledger=check, discipline=members[0].discipline if members else ())
+
+    for members in ((), offender):
+        without = screen(facts(None, members), RULES, REDUCTION)
+        marked = screen(facts(inflated, members), RULES, REDUCTION)
+        assert marked.eligible == without.eligible and marked.failures == without.failures
+        [verify] = marked.to_verify
+        assert verify.rule == "ledger" and verify.passed and verify.mark == "⚠"
+        assert verify.text.startswith("Cần xác minh: số liệu báo cáo chênh lệch với sổ thụ lý (tính đến hết")
+        assert "đã thi hành xong: báo cáo 15, sổ thụ lý 9 (chênh lệch +6 việc)" in verify.text
+        assert "tỷ lệ theo sổ thụ lý 23,08%, đạt chỉ tiêu" in verify.text
+        assert "ledger" not in by_rule(without.reasons)
+        assert Reason.from_json(verify.as_json()) == verify
+
+    matching = screen(facts(ledger_check(9, 9)), RULES, REDUCTION)
+    match = by_rule(matching.reasons)["ledger"]
+    assert matching.to_verify == [] and match.passed and "verify" not in match.as_json()
+    assert match.text == "Số liệu báo cáo khớp với sổ thụ lý (tính đến hết ngày 30/06/2024)"
+
+
+def test_a_head_under_the_unit_head_rule_is_marked_for_the_unit_s_difference() -> None:
+    name = "Chi cục THADS huyện Chiêm Hóa"
+    own_unit = UnitFacts("TQ-CH", name, result(15, 39), (), ledger=ledger_check(15, 9))
+
+    head = screen(person(is_head=True, unit=own_unit, indicator=None), RULES, REDUCTION)
+
+    [verify] = head.to_verify
+    assert "số liệu báo cáo của đơn vị Chi cục THADS huyện Chiêm Hóa (TQ-CH) chênh lệch" in verify.text
+    assert {r.rule for r in head.failures} == {"indicator"}  # no figures of his own; the unit's rule passes

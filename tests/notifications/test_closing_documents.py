@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
@@ -16,7 +17,9 @@ from docx.enum.section import WD_ORIENT
 from docx.table import Table
 from openpyxl import load_workbook
 
+from thidua.models.definition import FieldDef, Indicator
 from thidua.models.indicators import IndicatorResult
+from thidua.models.reconciliation import LedgerCheck, check_figures
 from thidua.notifications.documents.closing import (
     ClosingContent,
     FieldColumn,
@@ -285,3 +288,61 @@ def test_the_chart_is_a_png_and_the_same_content_gives_the_same_files(
     docx = render_closing_report(c, again / "bao-cao.docx", chart)
     assert docx.read_bytes() == written["report"].read_bytes()
     assert write_closing_xlsx(c, again / "tong-ket.xlsx").read_bytes() == written["table"].read_bytes()
+
+
+# ---------------------------------------------------------------- against the case ledger
+
+
+def with_ledger(c: ClosingContent) -> ClosingContent:
+    """Sơn Dương reports 30 finished where its ledger has 24; Lê Văn An 6 where his cases show 4."""
+    fields = [FieldDef(key=f.key, label=f.label, unit=f.unit) for f in FIELDS]
+    main = Indicator(
+        key="reduction", label=LABEL, numerator=["finished"], denominator=["carried_over", "arising"],
+        comparison=">=", target="10%", applies_to=["unit", "person"], main=True,
+    )  # fmt: skip
+
+    def check(values: dict[str, int], finished: int) -> LedgerCheck:
+        ledger = {**values, "finished": finished}
+        return check_figures(values, ledger, fields, at=date(2024, 6, 30), main=main)
+
+    ledger = {"TQ-SD": 24, "TQ-TP": 10, "TQ-YS": 12, "TQ-YS-05": 4, "TQ-YS-06": 4}
+    units = [
+        replace(u, ledger=check(dict(u.figures), ledger[u.code])) if u.code in ledger else u for u in c.units
+    ]
+    persons = [
+        replace(p, ledger=check(dict(p.figures), ledger[p.code])) if p.code in ledger else p
+        for p in c.persons
+    ]
+    return replace(c, units=units, persons=persons, ledger_fields=FIELDS, ledger_at=date(2024, 6, 30))
+
+
+def test_a_unit_and_a_person_whose_figures_differ_from_the_ledger_are_marked_with_the_figures(
+    tmp_path: Path,
+) -> None:
+    c = with_ledger(content())
+
+    docx = Document(str(render_closing_report(c, tmp_path / "bao-cao.docx")))
+    write_closing_xlsx(c, tmp_path / "tong-ket.xlsx")
+
+    text = "\n".join(p.text for p in docx.paragraphs)
+    assert "đơn vị, cá nhân có số liệu chênh lệch được đánh dấu (*)" in text
+    assert (
+        "- Chi cục THADS huyện Sơn Dương: Số việc có điều kiện trên một năm đã thi hành xong: báo cáo 30, "
+        "sổ thụ lý 24 (chênh lệch +6 việc); tỷ lệ theo sổ thụ lý 20,00%, đạt chỉ tiêu." in text
+    )
+    assert "- Lê Văn An (Chấp hành viên, Chi cục THADS huyện Yên Sơn): Số việc có điều kiện" in text
+    ranked = [row[1] for row in texts(table_starting(docx, "STT", "Đơn vị").rows)]
+    assert "Chi cục THADS huyện Sơn Dương (*)" in ranked and "Chi cục THADS huyện Yên Sơn" in ranked
+    people = [row[1] for row in texts(table_starting(docx, "STT", "Họ và tên").rows)]
+    assert "Lê Văn An (*)" in people and "Trần Thị Bình" in people
+    wb = load_workbook(tmp_path / "tong-ket.xlsx")
+    head = [cell.value for cell in wb["Đơn vị"][1]]
+    assert head[-4:] == [f"{FIELDS[2].label} – theo sổ thụ lý", f"{FIELDS[2].label} – chênh lệch",
+                         f"{LABEL} – theo sổ thụ lý (%)", "Đối chiếu sổ thụ lý"]  # fmt: skip
+    rows = {row[1]: row for row in wb["Đơn vị"].iter_rows(min_row=2, values_only=True)}
+    assert rows["TQ-SD"][-4:] == (24, 6, 0.2, "Cần xác minh")
+    assert rows["TQ-YS"][-1] == "Khớp" and rows["TQ-LB"][-1] is None
+    persons = {row[1]: row for row in wb["Cá nhân"].iter_rows(min_row=2, values_only=True)}
+    assert persons["TQ-YS-05"][-3] == 2 and persons["TQ-YS-05"][-1] == "Cần xác minh"
+    info = dict(wb["Thông tin"].iter_rows(values_only=True))
+    assert info["Số đơn vị cần xác minh"] == 1 and info["Số cá nhân cần xác minh"] == 1

@@ -32,12 +32,12 @@ from thidua.notifications.documents.minutes import (
     Signer,
     render_minutes,
 )
+from thidua.tasks.core.declines import declined_units
 from thidua.tasks.review.council.errors import MeetingError
 from thidua.tasks.review.council.lookups import _campaign, _role_label
 from thidua.tasks.review.council.meetings import _check_campaign, _meeting
 from thidua.tasks.review.council.results import AttendanceLine, ReviewSummary, _summary
 from thidua.tasks.review.council.shared import CAMPAIGN_DOCUMENT, KIND_WORDS, MINUTES_SYMBOL
-from thidua.tasks.review.nominations.declines import declined_units
 
 
 def minutes_path(settings: Settings, code: str, council_unit: str, meeting_id: int) -> Path:

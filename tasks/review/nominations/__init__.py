@@ -21,15 +21,9 @@ Every state change of a nomination or dossier is an audit event (tasks.launch.ca
 
 from __future__ import annotations
 
+from thidua.tasks.core.declines import NO_PROPOSAL, Decline, declined_units
 from thidua.tasks.review.nominations.completeness import refresh_completeness
-from thidua.tasks.review.nominations.declines import (
-    NO_PROPOSAL,
-    Decline,
-    DeclineResult,
-    decline_nominations,
-    declined_units,
-    list_declines,
-)
+from thidua.tasks.review.nominations.declines import DeclineResult, decline_nominations, list_declines
 from thidua.tasks.review.nominations.dossier import add_dossier_file
 from thidua.tasks.review.nominations.drafts import DraftResult, draft_documents
 from thidua.tasks.review.nominations.errors import (

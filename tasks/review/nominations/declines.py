@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import Connection, Engine, and_, delete, select
+from sqlalchemy import Engine, delete, select
 from sqlmodel import Session, col
 
 from thidua.models.campaign import EnrolledUnit
@@ -25,6 +25,7 @@ from thidua.models.schedule import DOSSIER_KEY
 from thidua.models.text import fmt_date, nfc
 from thidua.notifications.outbox import cancel_unsent
 from thidua.tasks.core.campaigns import require_state
+from thidua.tasks.core.declines import Decline, _utc, declined_units
 from thidua.tasks.core.events import record_event
 from thidua.tasks.review.nominations.dossier import _unit
 from thidua.tasks.review.nominations.errors import DeclineRefused, UnknownUnit
@@ -33,22 +34,6 @@ from thidua.tasks.review.nominations.shared import OPEN_FOR_NOMINATIONS
 
 DECLINED_EVENT = "nomination.declined"
 WITHDRAWN_EVENT = "nomination.decline_withdrawn"
-#: How the papers mark a unit that declared it proposes nobody.
-NO_PROPOSAL = "không đề nghị"
-
-
-@dataclass(frozen=True)
-class Decline:
-    unit_code: str
-    unit_name: str
-    reason: str | None
-    declined_by: str | None
-    declined_at: datetime
-
-    def text(self) -> str:
-        """“Chi cục THADS huyện Lâm Bình (TQ-LB): không đề nghị – lý do”, as the papers list it."""
-        why = f" – {self.reason}" if self.reason else ""
-        return f"{self.unit_name} ({self.unit_code}): {NO_PROPOSAL}{why}"
 
 
 @dataclass(frozen=True)
@@ -174,33 +159,5 @@ def list_declines(engine: Engine, code: str) -> list[Decline]:
         return declined_units(s, campaign.id)
 
 
-def declined_units(target: Session | Connection, campaign_id: int) -> list[Decline]:
-    """The campaign's units that declared they propose nobody, by unit code."""
-    rows = target.execute(
-        select(
-            col(NominationDecline.unit_code),
-            col(EnrolledUnit.unit_name),
-            col(NominationDecline.reason),
-            col(NominationDecline.declined_by),
-            col(NominationDecline.declined_at),
-        )
-        .outerjoin(
-            EnrolledUnit,
-            and_(
-                col(EnrolledUnit.campaign_id) == col(NominationDecline.campaign_id),
-                col(EnrolledUnit.unit_code) == col(NominationDecline.unit_code),
-            ),
-        )
-        .where(col(NominationDecline.campaign_id) == campaign_id)
-        .order_by(col(NominationDecline.unit_code))
-    ).all()
-    return [Decline(code, name or code, why, by, _utc(at)) for code, name, why, by, at in rows]
-
-
 def _view(row: NominationDecline, unit_name: str) -> Decline:
     return Decline(row.unit_code, unit_name, row.reason, row.declined_by, _utc(row.declined_at))
-
-
-def _utc(moment: datetime) -> datetime:
-    # Stored times are UTC; a driver may hand them back naive.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

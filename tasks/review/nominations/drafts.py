@@ -16,6 +16,7 @@ from sqlmodel import Session, col
 from thidua.models.campaign import Campaign, EnrolledPerson, EnrolledUnit
 from thidua.models.definition import CampaignDefinition, DossierPart
 from thidua.models.indicators import IndicatorResult
+from thidua.models.reconciliation import LedgerCheck
 from thidua.models.reporting import ProgressSnapshot, SnapshotSource
 from thidua.models.review import (
     CampaignDocument,
@@ -37,7 +38,9 @@ from thidua.notifications.documents.dossier import (
     render_nomination_list,
     render_results_summary,
 )
-from thidua.tasks.review.nominations.declines import NO_PROPOSAL, declined_units
+from thidua.tasks.close.closing import data_period
+from thidua.tasks.collect.ledger import ReportedFigures, SubjectKey, ledger_checks
+from thidua.tasks.core.declines import NO_PROPOSAL, declined_units
 from thidua.tasks.review.nominations.dossier import _MIME, _current_file, _store, _unit
 from thidua.tasks.review.nominations.lookups import campaign_and_definition, dossier_deadline, local_day
 from thidua.tasks.review.nominations.shared import DOSSIER_DIR
@@ -49,10 +52,11 @@ class DraftResult:
     skipped: list[str] = field(default_factory=list)  # why a part was not drafted
 
 
-def _final_results(s: Session, campaign_id: int) -> dict[tuple[str, str], FinalResult]:
-    """The final figures; before the close run has frozen them (units draft their dossier before the
-    campaign closes), the latest figures computed from their reports, final period first."""
-    out: dict[tuple[str, str], FinalResult] = {}
+def _final_results(s: Session, campaign_id: int) -> dict[tuple[str, str], tuple[FinalResult, str]]:
+    """The final figures with the period they come from; before the close run has frozen them (units draft
+    their dossier before the campaign closes), the latest figures computed from their reports, final period
+    first."""
+    out: dict[tuple[str, str], tuple[FinalResult, str]] = {}
     snapshots = s.scalars(
         select(ProgressSnapshot)
         .where(
@@ -62,18 +66,49 @@ def _final_results(s: Session, campaign_id: int) -> dict[tuple[str, str], FinalR
         .order_by(col(ProgressSnapshot.period_key))  # "2024-01" < ... < "2024-06" < "final"
     )
     for snap in snapshots:
-        out[(snap.subject_kind, snap.subject_code)] = FinalResult(
-            campaign_id=campaign_id,
-            subject_kind=snap.subject_kind,
-            subject_code=snap.subject_code,
-            unit_code="",
-            values_json=snap.values_json,
-            indicators_json=snap.indicators_json,
-            computed_at=snap.computed_at,
+        out[(snap.subject_kind, snap.subject_code)] = (
+            FinalResult(
+                campaign_id=campaign_id,
+                subject_kind=snap.subject_kind,
+                subject_code=snap.subject_code,
+                unit_code="",
+                values_json=snap.values_json,
+                indicators_json=snap.indicators_json,
+                computed_at=snap.computed_at,
+            ),
+            snap.period_key,
         )
-    for r in s.scalars(select(FinalResult).where(col(FinalResult.campaign_id) == campaign_id)):
-        out[(r.subject_kind, r.subject_code)] = r
+    finals = list(s.scalars(select(FinalResult).where(col(FinalResult.campaign_id) == campaign_id)))
+    if finals:
+        period = data_period(s.connection(), campaign_id).key
+        for r in finals:
+            out[(r.subject_kind, r.subject_code)] = (r, period)
     return out
+
+
+def _ledger_checks(
+    engine: Engine,
+    code: str,
+    defn: CampaignDefinition,
+    nominations: Iterable[Nomination],
+    units: Mapping[str, EnrolledUnit],
+    finals: Mapping[tuple[str, str], tuple[FinalResult, str]],
+) -> dict[SubjectKey, LedgerCheck]:
+    """The nominees' own reported figures beside the case ledger's for the same period, as the closing report
+    checks them (a collective that reports itself, a person with figures); empty without a ledger."""
+    main = defn.main_indicator.key
+    reported: dict[SubjectKey, ReportedFigures] = {}
+    for n in nominations:
+        collective = n.subject_kind == SubjectKind.COLLECTIVE
+        key = ("unit" if collective else "person", n.subject_code)
+        final, period = finals.get(key, (None, ""))
+        own = units.get(n.subject_code)
+        if final is None or not final.has_report or (collective and not (own is not None and own.reports)):
+            continue
+        figures = {k: int(v) for k, v in json.loads(final.values_json).items() if isinstance(v, int)}
+        if figures:
+            reported[key] = ReportedFigures(period, figures, _results_of(final).get(main))
+    return ledger_checks(engine, code, reported)
 
 
 def _results_of(row: FinalResult | None) -> dict[str, IndicatorResult]:
@@ -137,7 +172,10 @@ def draft_documents(
             drafts.append((list_part, DocumentKind.DRAFT_LIST, "docx", _render(folder, "docx", content)))
         if summary_part is not None:
             finals = _final_results(s, campaign.id)
-            summary = _summary_content(campaign, defn, summary_part, unit, units, nominations, awards, finals)
+            checks = _ledger_checks(engine, campaign.code, defn, nominations, units, finals)
+            summary = _summary_content(
+                campaign, defn, summary_part, unit, units, nominations, awards, finals, checks
+            )
             drafts.append(
                 (summary_part, DocumentKind.DRAFT_SUMMARY, "xlsx", _render(folder, "xlsx", summary))
             )
@@ -298,12 +336,14 @@ def _summary_content(
     units: Mapping[str, EnrolledUnit],
     nominations: Iterable[Nomination],
     awards: Mapping[str, str],
-    finals: Mapping[tuple[str, str], FinalResult],
+    finals: Mapping[tuple[str, str], tuple[FinalResult, str]],
+    checks: Mapping[SubjectKey, LedgerCheck],
 ) -> ResultsSummaryContent:
     lines: list[SummaryLine] = []
     for n in nominations:
         collective = n.subject_kind == SubjectKind.COLLECTIVE
-        final = finals.get(("unit" if collective else "person", n.subject_code))
+        key = ("unit" if collective else "person", n.subject_code)
+        final = finals[key][0] if key in finals else None
         figures = json.loads(final.values_json) if final is not None else {}
         lines.append(
             SummaryLine(
@@ -316,8 +356,10 @@ def _summary_content(
                 figures={k: int(v) for k, v in figures.items() if isinstance(v, int)},
                 results=_results_of(final),
                 has_figures=final is not None,
+                ledger=checks.get(key),
             )
         )
+    compared = defn.ledger_measures() if checks else {}
     return ResultsSummaryContent(
         title=part.name,
         campaign_line=f"{defn.title} ({campaign.code})",
@@ -327,4 +369,6 @@ def _summary_content(
         indicators=[(i.key, i.label) for i in defn.indicators],
         lines=lines,
         stamp=defn.period.end,
+        ledger_fields=[(f.key, f.label) for f in defn.fields if f.key in compared],
+        ledger_at=next(iter(checks.values())).at if checks else None,
     )
