@@ -5,8 +5,6 @@ No Prefect here: the collection flow calls the same tasks on a schedule.
 
 from __future__ import annotations
 
-import socket
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -76,8 +74,8 @@ def _print_result(result: IngestResult) -> None:
         typer.echo(f"    ! lưu ý: {warning}")
 
 
-def _dispatch(engine: Engine, settings: Settings, now: datetime) -> DispatchResult:
-    return dispatch(engine, settings, now=now, worker_id=f"report@{socket.gethostname()}")
+def _dispatch(engine: Engine, settings: Settings) -> DispatchResult:
+    return dispatch(engine, settings, worker_id="report")
 
 
 def _print_dispatch(settings: Settings, sent: DispatchResult) -> None:
@@ -106,7 +104,7 @@ def submit(
         )
         for result in results:
             _print_result(result)
-        _print_dispatch(run.settings, _dispatch(run.engine, run.settings, run.now))
+        _print_dispatch(run.settings, _dispatch(run.engine, run.settings))
     if any(r.status == "rejected" for r in results):
         raise typer.Exit(EXIT_CODES[InvalidInput])  # the reasons are printed above, file by file
 
@@ -155,4 +153,4 @@ def inbox(code: str, as_of: AsOf = None) -> None:
             f"Hộp thư đến {result.inbox}: tiếp nhận {result.accepted} · không đổi {result.unchanged} · "
             f"từ chối {result.rejected}"
         )
-        _print_dispatch(run.settings, _dispatch(run.engine, run.settings, run.now))
+        _print_dispatch(run.settings, _dispatch(run.engine, run.settings))
