@@ -3,6 +3,7 @@ free the claims of a dispatcher that died (no Prefect needed)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -135,6 +136,17 @@ def dispatch_now() -> None:
             hint="Kiểm tra máy chủ thư (địa chỉ, cổng, tài khoản, mạng) rồi chạy lại "
             "`thidua outbox dispatch`; `thidua serve` cũng tự thử lại mỗi phút.",
         )
+
+
+def outage_line(emails: Mapping[str, Any]) -> str | None:
+    """The line a command that sent emails prints when the mail server could not be reached, else None."""
+    reason = emails.get("unreachable")
+    if not reason:
+        return None
+    return (
+        f"  Chưa gửi được {emails.get('waiting', 0)} thư: {reason}. Thư vẫn chờ, không bị tính lượt thử; "
+        "`thidua serve` tự gửi lại mỗi phút, hoặc chạy `thidua outbox dispatch` khi máy chủ thư hoạt động."
+    )
 
 
 def _campaign_id(engine: Engine, code: str | None) -> int | None:

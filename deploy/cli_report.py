@@ -5,6 +5,7 @@ No Prefect here: the collection flow calls the same tasks on a schedule.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +13,7 @@ import typer
 from sqlalchemy import Engine
 
 from thidua.deploy.cli_common import AsOf, ThiduaGroup, invocation, os_user
+from thidua.deploy.cli_outbox import outage_line
 from thidua.errors import EXIT_CODES, InvalidInput
 from thidua.models.settings import Settings
 from thidua.models.text import fmt_date, nfc
@@ -86,6 +88,8 @@ def _print_dispatch(settings: Settings, sent: DispatchResult) -> None:
             else str(settings.outbox_dir)
         )
         typer.echo(f"Thư: đã gửi {sent.sent} · lỗi {sent.failed} · chờ gửi lại {sent.retried} ({where})")
+    if outage := outage_line(asdict(sent)):
+        typer.echo(outage)
 
 
 @app.command("submit")

@@ -14,11 +14,12 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
 from tests.conftest import SmtpRecorder
-from tests.factories import launch_campaign_rows, load_demo_directory
+from tests.factories import TQ_DEFINITION, launch_campaign_rows, load_demo_directory
 from thidua.deploy.cli_outbox import app
 from thidua.models.db import transaction
 from thidua.models.outbox import OutboxStatus
@@ -160,6 +161,22 @@ def test_an_unreachable_server_exits_6_says_how_many_wait_and_charges_nothing(
 
     del smtp_server.answers["MAIL"]
     assert statuses(engine) == {OutboxStatus.PENDING: 2}
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_launch_while_the_mail_server_is_down_says_its_emails_wait(
+    engine: Engine, db_url: str, tmp_path: Path, smtp_server: SmtpRecorder
+) -> None:
+    from thidua.deploy.cli import app as thidua
+
+    load_demo_directory(engine, "tuyen-quang-2024", tmp_path)
+    smtp_server.stop()
+    args = ["campaign", "launch", str(TQ_DEFINITION), "--as-of", "05/01/2024"]
+    launched = runner.invoke(thidua, args, env=smtp_env(tmp_path, db_url, smtp_server))
+    assert launched.exit_code == 0, launched.output
+    assert "Chưa gửi được 12 thư: Không kết nối được máy chủ thư" in launched.output
+    assert "không bị tính lượt thử" in launched.output
+    assert statuses(engine) == {OutboxStatus.PENDING: 12}
 
 
 def test_retry_puts_failed_emails_back_by_campaign_or_id(
