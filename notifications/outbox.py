@@ -803,15 +803,13 @@ def _quick_commits(conn: Connection) -> Iterator[None]:
     with their Message-ID: the at-least-once delivery the outbox promises anyway.
     """
     postgres = conn.dialect.name == "postgresql"
-    before = None if postgres else conn.exec_driver_sql("PRAGMA synchronous").scalar()
+    before = None if postgres else int(conn.exec_driver_sql("PRAGMA synchronous").scalar_one())
     conn.exec_driver_sql("SET synchronous_commit TO off" if postgres else "PRAGMA synchronous=NORMAL")
     try:
         yield
     finally:
         try:
-            conn.exec_driver_sql(
-                "RESET synchronous_commit" if postgres else f"PRAGMA synchronous={int(before or 2)}"
-            )
+            conn.exec_driver_sql("RESET synchronous_commit" if postgres else f"PRAGMA synchronous={before}")
         except Exception:
             conn.invalidate()  # a broken connection must not go back to the pool with the setting
 

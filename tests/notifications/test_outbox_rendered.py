@@ -265,6 +265,21 @@ def test_results_are_recorded_per_group_of_ten_not_once_per_message(engine: Engi
     assert {r["message_id"] for r in stored if r["message_id"]} == {str(m["Message-ID"]) for m in fake.sent}
 
 
+def _durability(engine: Engine) -> str:
+    with engine.connect() as conn:
+        query = "SHOW synchronous_commit" if engine.dialect.name == "postgresql" else "PRAGMA synchronous"
+        return str(conn.exec_driver_sql(query).scalar_one())
+
+
+def test_the_dispatchers_quick_commits_stay_on_its_own_connection(engine: Engine, tmp_path: Path) -> None:
+    before = _durability(engine)
+    queue(engine, 3)
+    assert dispatch(
+        engine, make_settings(tmp_path, engine), clock=lambda: NOW, worker_id="a", transport=MemoryTransport()
+    ) == DispatchResult(sent=3)
+    assert _durability(engine) == before  # the pooled connection went back as it came
+
+
 # ---------------------------------------------------------------- cancellation after the claim
 
 
