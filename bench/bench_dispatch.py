@@ -311,7 +311,6 @@ def one_round(
         return dispatch(
             engine,
             settings,
-            now=NOW,
             worker_id="bench",
             transport=SmtpTransport(settings),
             max_batches=math.ceil(count / settings.mail_batch_size) + 1,

@@ -88,6 +88,10 @@ def print_launch_summary(settings: Settings, summary: dict[str, Any]) -> None:
         f"  Thư mới xếp hàng: {summary['emails_queued']} · đã gửi: {emails.get('sent', 0)}"
         f" · lỗi: {emails.get('failed', 0)} · chờ gửi lại: {emails.get('retried', 0)}"
     )
+    from thidua.deploy.cli_outbox import outage_line
+
+    if outage := outage_line(emails):
+        typer.echo(outage)
     if settings.uses_smtp:
         typer.echo(f"  Thư gửi qua SMTP {settings.smtp_host}:{settings.smtp_port}")
     else:

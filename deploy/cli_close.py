@@ -49,6 +49,10 @@ def print_close_summary(summary: dict[str, Any], settings: Settings) -> None:
         f" · đã gửi: {emails.get('sent', 0)}, lỗi: {emails.get('failed', 0)},"
         f" chờ gửi lại: {emails.get('retried', 0)}"
     )
+    from thidua.deploy.cli_outbox import outage_line
+
+    if outage := outage_line(emails):
+        typer.echo(outage)
 
 
 def reopen(

@@ -40,6 +40,10 @@ def remind(
         f" · huỷ (không còn cần nhắc): {queue.get('cancelled', 0)}"
         f" · đã gửi: {emails.get('sent', 0)}, lỗi: {emails.get('failed', 0)}"
     )
+    from thidua.deploy.cli_outbox import outage_line
+
+    if outage := outage_line(emails):
+        typer.echo(outage)
 
 
 def exempt(

@@ -5,8 +5,7 @@ No Prefect here: the collection flow calls the same tasks on a schedule.
 
 from __future__ import annotations
 
-import socket
-from datetime import datetime
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +13,7 @@ import typer
 from sqlalchemy import Engine
 
 from thidua.deploy.cli_common import AsOf, ThiduaGroup, invocation, os_user
+from thidua.deploy.cli_outbox import outage_line
 from thidua.errors import EXIT_CODES, InvalidInput
 from thidua.models.settings import Settings
 from thidua.models.text import fmt_date, nfc
@@ -76,8 +76,8 @@ def _print_result(result: IngestResult) -> None:
         typer.echo(f"    ! lưu ý: {warning}")
 
 
-def _dispatch(engine: Engine, settings: Settings, now: datetime) -> DispatchResult:
-    return dispatch(engine, settings, now=now, worker_id=f"report@{socket.gethostname()}")
+def _dispatch(engine: Engine, settings: Settings) -> DispatchResult:
+    return dispatch(engine, settings, worker_id="report")
 
 
 def _print_dispatch(settings: Settings, sent: DispatchResult) -> None:
@@ -88,6 +88,8 @@ def _print_dispatch(settings: Settings, sent: DispatchResult) -> None:
             else str(settings.outbox_dir)
         )
         typer.echo(f"Thư: đã gửi {sent.sent} · lỗi {sent.failed} · chờ gửi lại {sent.retried} ({where})")
+    if outage := outage_line(asdict(sent)):
+        typer.echo(outage)
 
 
 @app.command("submit")
@@ -106,7 +108,7 @@ def submit(
         )
         for result in results:
             _print_result(result)
-        _print_dispatch(run.settings, _dispatch(run.engine, run.settings, run.now))
+        _print_dispatch(run.settings, _dispatch(run.engine, run.settings))
     if any(r.status == "rejected" for r in results):
         raise typer.Exit(EXIT_CODES[InvalidInput])  # the reasons are printed above, file by file
 
@@ -155,4 +157,4 @@ def inbox(code: str, as_of: AsOf = None) -> None:
             f"Hộp thư đến {result.inbox}: tiếp nhận {result.accepted} · không đổi {result.unchanged} · "
             f"từ chối {result.rejected}"
         )
-        _print_dispatch(run.settings, _dispatch(run.engine, run.settings, run.now))
+        _print_dispatch(run.settings, _dispatch(run.engine, run.settings))

@@ -91,14 +91,16 @@ def dispatch_outbox() -> None:
     from thidua.models.db import make_engine
     from thidua.notifications.outbox import dispatch
 
-    settings, now = _settings_and_now()
+    settings = Settings()
     engine = make_engine(settings.database_url)
     try:
-        result = dispatch(engine, settings, now=now, worker_id="scheduler")
+        result = dispatch(engine, settings, worker_id="scheduler")
     finally:
         engine.dispose()
     if result.sent or result.failed or result.retried:
         log.info("Hộp thư đi: đã gửi %d, lỗi %d, chờ gửi lại %d.", result.sent, result.failed, result.retried)
+    if result.unreachable:
+        log.warning("Hộp thư đi: không gửi được — %s; thư chờ đến lần chạy sau.", result.unreachable)
 
 
 def campaign_marker(code: str) -> None:

@@ -40,7 +40,7 @@ def award_flow(
 
     day = decided_on or now.astimezone(settings.tz).date()
     issued, waiting = issue_task(engine, settings, code, decided_on=day, now=now, actor=actor)
-    sent = dispatch_task(engine, settings, now=now, worker_id="award")
+    sent = dispatch_task(engine, settings, worker_id="award")
     engine.dispose()
     return {
         "code": code.upper(),

@@ -45,7 +45,7 @@ def close_flow(code: str, now: datetime, settings: Settings | None = None) -> di
         subjects = results_task(engine, closed.code, now=now)
         documents = documents_task(engine, settings, closed.code, now=now)
         queued = emails_task(engine, settings, closed.code, now=now)
-        sent = dispatch_task(engine, settings, now=now, worker_id="close")
+        sent = dispatch_task(engine, settings, worker_id="close")
     finally:
         engine.dispose()
 

@@ -70,7 +70,7 @@ def collect_flow(code: str, now: datetime, settings: Settings | None = None) -> 
     status = (
         timeliness_task(engine, plan.code, plan.current_period, as_of=today) if plan.current_period else None
     )
-    sent = dispatch_task(engine, settings, now=now, worker_id="collect")
+    sent = dispatch_task(engine, settings, worker_id="collect")
 
     summary = {
         "code": plan.code,

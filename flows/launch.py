@@ -57,7 +57,7 @@ def launch_flow(definition_path: str, now: datetime, settings: Settings | None =
     new_deadlines = calendar_task(engine, persisted.campaign_id, schedule)
     plan_path: Path = plan_task(settings, defn)
     queued = queue_task(engine, settings, persisted.campaign_id, defn, plan_path, now=now)
-    sent = dispatch_task(engine, settings, now=now, worker_id="launch")
+    sent = dispatch_task(engine, settings, worker_id="launch")
     first_launch = mark_task(
         engine,
         persisted.campaign_id,

@@ -49,7 +49,7 @@ def remind_flow(
     else:
         summary["queue"] = queue_task(engine, settings, plan, now=now)
         summary["lines"] = plan.lines(summary["queue"]["earlier"])
-        sent = dispatch_task(engine, settings, now=now, worker_id="remind")
+        sent = dispatch_task(engine, settings, worker_id="remind")
         summary["emails"] = asdict(sent) if is_dataclass(sent) and not isinstance(sent, type) else sent
     engine.dispose()
     return summary

@@ -5,19 +5,27 @@ and Message-ID) and stores the bytes in the row; the dispatcher puts those three
 the bytes over the transport. A row queued without them (before this existed, or whose attachment was not
 there yet) is built at dispatch as before.
 
-Claiming is one UPDATE ... RETURNING over a due subquery (on PostgreSQL with FOR UPDATE SKIP LOCKED), so two
-dispatchers never hold the same row; the claim carries a lease, and a row whose lease has expired (its
-dispatcher crashed) is due again. Sending happens outside any database transaction, through one transport
-session and one database connection held for the run, each statement committing by itself. A batch's results
-are recorded together when the batch is done (one UPDATE for the sent rows, guarded by the claim token, plus
-one per failure); every CHECK_EVERY messages one query drops the rows no longer ours (cancelled, or taken over
-after the lease). With a send rate, every message is checked just before it leaves and recorded just after.
+Time: leases, backoffs, retry times, sent_at and the Date header run on the machinery's clock (the real one,
+injected as `clock`); a campaign's `--as-of` never reaches them, so a command run "as of" a past day beside a
+running service cannot make the service's claims look expired.
 
-Delivery is at least once: a crash after the server accepted messages and before their batch is recorded
-sends those (at most one batch, `mail_batch_size`) again after the lease; the Message-ID is derived from the
-row, so receivers can recognise the duplicate. A cancellation that commits before the check covering a row
-keeps it from being sent; one that lands after it (at most CHECK_EVERY messages before the send, none with a
-send rate) is too late, and the row is then recorded as sent.
+Claiming is one UPDATE ... RETURNING over a due subquery (on PostgreSQL with FOR UPDATE SKIP LOCKED), so two
+dispatchers never hold the same row; the claim carries a lease and names its holder (worker@host#pid). A row
+whose lease has expired is due again; so is, at once, a row claimed by a process on this host that no longer
+runs (`thidua outbox release` frees the others). Sending happens outside any database transaction, through
+one transport session and one database connection held for the run, each statement committing by itself.
+Messages go in groups of RECORD_EVERY (one with a send rate): right before a group, one query drops its rows
+no longer ours (cancelled, or taken over); right after, one statement records its sent rows (plus one per
+other result). A batch that takes long (a slow server, a send rate) renews its lease as it goes.
+
+Delivery is at least once: a crash after the server accepted messages and before their group is recorded
+sends those (at most RECORD_EVERY) again; the Message-ID is derived from the row, so receivers can recognise
+the duplicate. A cancellation that commits before the check covering a row keeps it from being sent; one
+that lands after it (at most RECORD_EVERY - 1 messages before the send, none with a send rate) is too late,
+and the row is then recorded as sent.
+
+Only the server's answer to a message costs it an attempt. A server that cannot be reached, or answers 421,
+stops the run and leaves every claimed message pending as it was (the result's `unreachable` says why).
 """
 
 from __future__ import annotations
@@ -25,16 +33,33 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import re
+import socket
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.errors import MessageError
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Literal, cast
 from uuid import uuid4
 
-from sqlalchemy import Engine, String, Table, and_, func, literal, or_, select, update
+from sqlalchemy import (
+    Engine,
+    Select,
+    String,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.sql.elements import ColumnElement
@@ -67,23 +92,28 @@ _INSERT_CHUNK = 500
 # Attachments up to this size (in total) are rendered into the row; beyond it each claim and result would
 # rewrite megabytes per message (and the table would hold every copy), so such a message is built at dispatch.
 RENDER_ATTACHMENTS_UP_TO = 1024 * 1024
-# Messages sent between two looks for rows cancelled after the claim: a cancellation is seen at most this
-# many messages late. One query per this many messages instead of one per message.
-CHECK_EVERY = 50
+# Messages per group: sent ones are recorded after each group, so a dispatcher killed mid-batch has at most
+# this many accepted and not recorded (sent again, same Message-ID); a cancellation is seen at most this many
+# messages late. Two statements per group instead of two per message (bench/bench_dispatch.py).
+RECORD_EVERY = 10
 
 
 @dataclass(frozen=True)
 class DispatchResult:
     """What one dispatch run did.
 
-    `skipped`: claimed rows not sent or not recorded by this run: cancelled after the claim, or taken over
-    by another dispatcher after the lease expired.
+    `skipped`: claimed rows not sent by this run: cancelled after the claim, or taken over by another
+    dispatcher. `waiting`: claimed rows given back to pending without an attempt charged (the server could
+    not be reached, or the session died on them). `unreachable`: why the server could not be reached (the
+    run stopped there), None when it could.
     """
 
     sent: int = 0
     failed: int = 0
     retried: int = 0
     skipped: int = 0
+    waiting: int = 0
+    unreachable: str | None = None
 
     def __add__(self, other: DispatchResult) -> DispatchResult:
         return DispatchResult(
@@ -91,6 +121,8 @@ class DispatchResult:
             self.failed + other.failed,
             self.retried + other.retried,
             self.skipped + other.skipped,
+            self.waiting + other.waiting,
+            other.unreachable or self.unreachable,
         )
 
 
@@ -351,6 +383,55 @@ def enqueue_many(
     return _insert_ignoring_duplicates(session, values)
 
 
+# ---------------------------------------------------------------- who holds a claim
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The machinery's clock (leases, backoffs, retry times, sent_at, the Date header): the real one."""
+    return datetime.now(UTC)
+
+
+def holder_of(worker_id: str) -> str:
+    """Who claims: the worker's name, the host and the process id, as `thidua outbox list` shows them."""
+    return f"{worker_id[:40]}@{socket.gethostname()[:30]}#{os.getpid()}"
+
+
+_TOKEN = re.compile(r"@(?P<host>[^@#]*)#(?P<pid>\d+):[0-9a-f]{12}$")
+HolderState = Literal["running", "gone", "unknown"]
+
+
+def _process_runs(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process, but it exists
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return not Path("/proc/self/stat").exists()  # gone meanwhile, or no procfs to ask
+    except OSError:
+        return True
+    # A killed process its parent has not reaped yet is a zombie: it sends nothing any more.
+    return stat.rsplit(")", 1)[-1].split()[:1] != ["Z"]
+
+
+def holder_state(token: str | None) -> HolderState:
+    """Whether the process holding a claim still runs: known only for a claim taken on this host."""
+    match = _TOKEN.search(token or "")
+    if match is None or match["host"] != socket.gethostname()[:30]:
+        return "unknown"
+    return "running" if _process_runs(int(match["pid"])) else "gone"
+
+
+def holder_label(token: str) -> str:
+    """The claim token without its per-claim suffix: worker@host#pid."""
+    return token.rsplit(":", 1)[0] if _TOKEN.search(token) else token
+
+
 # ---------------------------------------------------------------- dispatch
 
 
@@ -360,7 +441,7 @@ def _due(now: datetime) -> ColumnElement[bool]:
             C.status == OutboxStatus.PENDING,
             or_(C.next_attempt_at.is_(None), C.next_attempt_at <= now),
         ),
-        # A claim whose lease ran out: its dispatcher died between claim and record.
+        # A claim whose lease ran out: its dispatcher died between claim and record (on another host).
         and_(C.status == OutboxStatus.SENDING, C.lease_until <= now),
     )
 
@@ -373,7 +454,7 @@ def _claim_in(
     conn: Connection, *, now: datetime, worker_id: str, batch_size: int, lease: timedelta
 ) -> tuple[str, list[RowMapping]]:
     """Claim due rows inside the caller's transaction: one UPDATE ... RETURNING."""
-    token = f"{worker_id[:80]}:{uuid4().hex[:12]}"
+    token = f"{holder_of(worker_id)}:{uuid4().hex[:12]}"
     # No ORDER BY: sorting every due row to keep the first ones made each claim cost as much as the whole
     # queue (the rows come in index or table order anyway, oldest first in practice).
     due = select(C.id).where(_due(now)).limit(batch_size)
@@ -402,19 +483,12 @@ def _claim_in(
     return token, sorted(rows, key=lambda r: int(r["id"]))
 
 
-def _claim(
-    conn: Connection, *, now: datetime, worker_id: str, batch_size: int, lease: timedelta
-) -> tuple[str, list[RowMapping]]:
-    with conn.begin():
-        return _claim_in(conn, now=now, worker_id=worker_id, batch_size=batch_size, lease=lease)
-
-
 def claim(
     engine: Engine, *, now: datetime, worker_id: str, batch_size: int, lease: timedelta = DEFAULT_LEASE
 ) -> tuple[str, list[RowMapping]]:
-    """Claim up to batch_size due rows for this worker; returns (claim token, claimed rows by id)."""
-    with engine.connect() as conn:
-        return _claim(conn, now=_aware_utc(now), worker_id=worker_id, batch_size=batch_size, lease=lease)
+    """Claim up to batch_size rows due at `now` (the real clock's time); returns (token, claimed rows)."""
+    with engine.connect() as conn, conn.begin():
+        return _claim_in(conn, now=_aware_utc(now), worker_id=worker_id, batch_size=batch_size, lease=lease)
 
 
 def _digest16(dedupe_key: str) -> str:
@@ -430,7 +504,7 @@ def message_id_for(row: RowMapping, from_addr: str) -> str:
 
 
 def _message_id_sql(conn: Connection, from_addr: str) -> ColumnElement[str]:
-    """`message_id_for` as an SQL expression, so a chunk's sent rows are recorded by one short statement."""
+    """`message_id_for` as an SQL expression, so a group's sent rows are recorded by one short statement."""
     if conn.dialect.name == "postgresql":
         digest: ColumnElement[str] = func.substr(
             func.encode(func.sha256(func.convert_to(C.dedupe_key, literal("UTF8"))), literal("hex")), 1, 16
@@ -457,24 +531,13 @@ def message_from_row(row: RowMapping, data_dir: Path, from_addr: str) -> EmailMe
 
 @dataclass(frozen=True)
 class _Outcome:
-    """What one claimed row came to: "sent", "failed", "retried" (with the columns to write) or "skipped"
-    (no longer ours when its chunk started: not sent)."""
+    """What one claimed row came to: "sent", "failed", "retried" (with the columns to write), "skipped"
+    (no longer ours: not sent), "waiting" (the session died on it: back to pending, no attempt charged) or
+    "unreachable" (the server cannot be reached: nothing more is sent now)."""
 
     row_id: int
     kind: str
     values: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class _Run:
-    """What every send of one dispatch run shares."""
-
-    settings: Settings
-    transport: Transport
-    send_raw: Callable[[RawMessage], None] | None
-    now: datetime  # UTC
-    local_now: datetime
-    prefix: bytes  # From and Date
 
 
 def _failure(row: RowMapping, now: datetime, reason: str, *, permanent: bool, max_attempts: int) -> _Outcome:
@@ -485,6 +548,79 @@ def _failure(row: RowMapping, now: datetime, reason: str, *, permanent: bool, ma
         return _Outcome(int(row["id"]), "failed", values)
     values.update(status=OutboxStatus.PENDING, next_attempt_at=now + backoff(attempts))
     return _Outcome(int(row["id"]), "retried", values)
+
+
+def _not_charged(row: RowMapping, now: datetime, error: TransportError) -> _Outcome:
+    if error.scope == "server":
+        return _Outcome(int(row["id"]), "unreachable", {"last_error": error.reason[:2000]})
+    # The session died on this message although the server took a fresh connection: it waits a little
+    # (others go first) and is not charged, as no answer about it came.
+    values = {
+        "status": OutboxStatus.PENDING,
+        "last_error": error.reason[:2000],
+        "next_attempt_at": now + backoff(1),
+    }
+    return _Outcome(int(row["id"]), "waiting", values)
+
+
+@dataclass(frozen=True)
+class _GroupStatements:
+    """The two statements every group runs, built once per run: building a statement costs SQLAlchemy
+    several times what running it costs SQLite. Parameters: low, high (the group's id range), token, at."""
+
+    live: Select[Any]
+    sent: Update
+
+    @classmethod
+    def build(cls, message_id: ColumnElement[str]) -> _GroupStatements:
+        ours = [C.id.between(bindparam("low"), bindparam("high")), C.claimed_by == bindparam("token")]
+        return cls(
+            live=select(C.id).where(*ours, C.status == OutboxStatus.SENDING),
+            sent=update(OUTBOX)
+            .where(*ours, C.status.in_([OutboxStatus.SENDING, OutboxStatus.CANCELLED]))
+            .values(
+                status=OutboxStatus.SENT,
+                sent_at=bindparam("at"),
+                last_error=None,
+                lease_until=None,
+                message_id=func.coalesce(C.message_id, message_id),
+            ),
+        )
+
+
+@dataclass
+class _Run:
+    """One dispatch run: the held connection, the open transport and what every send shares."""
+
+    conn: Connection
+    settings: Settings
+    transport: Transport
+    clock: Clock
+    lease: timedelta
+    step: int  # messages per group: checked right before, recorded right after
+    interval: float  # seconds between two messages; 0 without a send rate
+    sleep: Callable[[float], None]
+    statements: _GroupStatements
+    send_raw: Callable[[RawMessage], None] | None
+    prefix: bytes = b""  # From and Date
+    local_now: datetime = datetime.min  # the Date header's moment
+    stamped_at: datetime = datetime.min
+    paced: bool = False  # a message has gone: the next one waits `interval`
+    renew_at: datetime = datetime.min  # when the batch's lease is renewed (set per batch)
+
+    def now(self) -> datetime:
+        return _aware_utc(self.clock())
+
+    def stamp(self) -> None:
+        """From and Date for the next batch: the Date moves on once a minute (formatting the header costs
+        more than a batch's bookkeeping)."""
+        now = self.now()
+        if self.prefix and now - self.stamped_at < timedelta(minutes=1):
+            return
+        self.stamped_at, self.local_now = now, now.astimezone(self.settings.tz)
+        self.prefix = envelope_prefix(
+            self.settings.mail_from, self.settings.mail_from_name, now=self.local_now
+        )
 
 
 def _deliver(run: _Run, row: RowMapping) -> _Outcome:
@@ -498,13 +634,12 @@ def _deliver(run: _Run, row: RowMapping) -> _Outcome:
             body = render_body(_message(row, settings.data_dir, None))
     except FileNotFoundError as exc:
         reason = f"Không tìm thấy tệp đính kèm: {exc.filename}"
-        return _failure(row, run.now, reason, permanent=True, max_attempts=max_attempts)
+        return _failure(row, run.now(), reason, permanent=True, max_attempts=max_attempts)
     except (ValueError, MessageError) as exc:
-        return _failure(row, run.now, str(exc), permanent=True, max_attempts=max_attempts)
+        return _failure(row, run.now(), str(exc), permanent=True, max_attempts=max_attempts)
     except OSError as exc:  # an attachment that cannot be read right now (permissions, I/O): later
-        return _failure(
-            row, run.now, f"Không đọc được tệp đính kèm: {exc}", permanent=False, max_attempts=max_attempts
-        )
+        reason = f"Không đọc được tệp đính kèm: {exc}"
+        return _failure(row, run.now(), reason, permanent=False, max_attempts=max_attempts)
     cc_json = row["cc_json"]
     recipients = (row["recipient"], *(json.loads(cc_json) if cc_json and cc_json != "[]" else ()))
     raw = RawMessage(
@@ -520,177 +655,310 @@ def _deliver(run: _Run, row: RowMapping) -> _Outcome:
             run.transport.send(parse_raw(raw))
     except TransportError as exc:
         log.warning("outbox #%s to %s: %s", row["id"], row["recipient"], exc.reason)
-        return _failure(row, run.now, exc.reason, permanent=exc.permanent, max_attempts=max_attempts)
+        if exc.scope != "message":
+            return _not_charged(row, run.now(), exc)
+        return _failure(row, run.now(), exc.reason, permanent=exc.permanent, max_attempts=max_attempts)
     except Exception as exc:
         # The loop edge: one unexpected error must not strand the rest of the batch; retried, then failed.
         log.exception("outbox #%s: unexpected error while sending", row["id"])
-        return _failure(row, run.now, repr(exc), permanent=False, max_attempts=max_attempts)
+        return _failure(row, run.now(), repr(exc), permanent=False, max_attempts=max_attempts)
     return _Outcome(int(row["id"]), "sent", {"message_id": message_id})
 
 
-def _record(
-    conn: Connection, token: str, now: datetime, outcomes: list[_Outcome], message_id: ColumnElement[str]
-) -> DispatchResult:
-    """Write a chunk's results (the caller's transaction): one statement for the sent rows, one per failure.
+_ONE = {
+    "failed": DispatchResult(failed=1),
+    "retried": DispatchResult(retried=1),
+    "waiting": DispatchResult(waiting=1),
+}
 
-    Only rows still claimed by `token` are written. A chunk is a run of consecutive claimed ids, so the sent
-    rows are addressed by their id range minus the chunk's other rows (few or none). A sent row is recorded
+
+def _record(run: _Run, token: str, outcomes: list[_Outcome]) -> DispatchResult:
+    """Write a group's results: one statement for the sent rows, one per other result.
+
+    Only rows still claimed by `token` are written. A group is a run of consecutive claimed ids, so the sent
+    rows are addressed by their id range minus the group's other rows (few or none). A sent row is recorded
     as sent even if it was cancelled meanwhile: it did leave.
     """
-    result = DispatchResult()
+    result = DispatchResult(skipped=sum(o.kind == "skipped" for o in outcomes))
     for outcome in outcomes:
-        if outcome.kind in ("sent", "skipped"):
+        if outcome.kind not in _ONE:
             continue
-        done = conn.execute(
+        done = run.conn.execute(
             update(OUTBOX)
             .where(C.id == outcome.row_id, C.claimed_by == token, C.status == OutboxStatus.SENDING)
             .values(lease_until=None, **outcome.values)
         ).rowcount
-        if done != 1:
-            result += DispatchResult(skipped=1)
-        elif outcome.kind == "failed":
-            result += DispatchResult(failed=1)
-        else:
-            result += DispatchResult(retried=1)
+        result += _ONE[outcome.kind] if done == 1 else DispatchResult(skipped=1)
     sent = [o.row_id for o in outcomes if o.kind == "sent"]
     if sent:
         low, high = min(sent), max(sent)
         others = [o.row_id for o in outcomes if o.kind != "sent" and low < o.row_id < high]
-        where = [
-            C.id.between(low, high),
-            C.claimed_by == token,
-            C.status.in_([OutboxStatus.SENDING, OutboxStatus.CANCELLED]),
-        ]
-        if others:
-            where.append(C.id.not_in(others))
-        recorded = conn.execute(
-            update(OUTBOX)
-            .where(*where)
-            .values(
-                status=OutboxStatus.SENT,
-                sent_at=now,
-                last_error=None,
-                lease_until=None,
-                message_id=func.coalesce(C.message_id, message_id),
-            )
-        ).rowcount
+        statement = run.statements.sent.where(C.id.not_in(others)) if others else run.statements.sent
+        params = {"low": low, "high": high, "token": token, "at": run.now()}
+        recorded = run.conn.execute(statement, params).rowcount
         result += DispatchResult(sent=recorded, skipped=len(sent) - recorded)
     return result
 
 
-def _still_claimed(conn: Connection, token: str, ids: list[int]) -> set[int]:
-    """The rows of `ids` (consecutive claimed ids) that are still ours: not cancelled, not taken over."""
-    return set(
-        conn.scalars(
-            select(C.id).where(
-                C.id.between(min(ids), max(ids)), C.claimed_by == token, C.status == OutboxStatus.SENDING
-            )
+def _live(run: _Run, token: str, part: list[RowMapping]) -> set[int]:
+    """The rows of `part` (consecutive claimed ids) still ours: not cancelled after the claim, not taken
+    over. Once a third of the lease has gone by (a slow server, a send rate), the batch's lease is renewed
+    first, so that no other dispatcher takes a row this one is still working through."""
+    now = run.now()
+    if now >= run.renew_at:
+        run.conn.execute(
+            update(OUTBOX)
+            .where(C.claimed_by == token, C.status == OutboxStatus.SENDING)
+            .values(lease_until=now + run.lease)
         )
-    ) & set(ids)
+        run.renew_at = now + run.lease / 3
+    ids = _ids(part)
+    live = run.conn.scalars(run.statements.live, {"low": min(ids), "high": max(ids), "token": token})
+    return {int(i) for i in live} & set(ids)
+
+
+def _give_back(conn: Connection, token: str, reason: str | None) -> DispatchResult:
+    """Rows of this claim not sent go back to pending as they were (no attempt charged)."""
+    values: dict[str, Any] = {"status": OutboxStatus.PENDING, "lease_until": None, "claimed_by": None}
+    if reason:
+        values["last_error"] = reason[:2000]
+    back = conn.execute(
+        update(OUTBOX).where(C.claimed_by == token, C.status == OutboxStatus.SENDING).values(**values)
+    ).rowcount
+    return DispatchResult(waiting=int(back or 0))
+
+
+def _send_batch(run: _Run, token: str, rows: list[RowMapping]) -> DispatchResult:
+    """Send one claimed batch, group by group (`run.step` messages): the group's rows still ours are
+    checked (lease renewed) right before it and its results recorded right after it. When the server
+    cannot be reached, the rest of the batch goes back to pending and the result says why."""
+    run.stamp()
+    run.renew_at = run.now() + run.lease / 3
+    result = DispatchResult()
+    done: list[_Outcome] = []
+    try:
+        for start in range(0, len(rows), run.step):
+            part = rows[start : start + run.step]
+            if run.interval and run.paced:
+                run.sleep(run.interval)
+            live = _live(run, token, part)
+            for row in part:
+                if int(row["id"]) not in live:
+                    done.append(_Outcome(int(row["id"]), "skipped", {}))
+                    continue
+                outcome = _deliver(run, row)
+                if outcome.kind == "unreachable":
+                    reason = str(outcome.values["last_error"])
+                    result += _record(run, token, done) + _give_back(run.conn, token, reason)
+                    return result + DispatchResult(unreachable=reason)
+                run.paced = True
+                done.append(outcome)
+            result += _record(run, token, done)
+            done = []
+    except BaseException:
+        _salvage(run, token, done)
+        raise
+    return result
+
+
+def _salvage(run: _Run, token: str, done: list[_Outcome]) -> None:
+    """After an error in the loop: record what did leave (or the next run sends it again), return the rest."""
+    try:
+        if done:
+            _record(run, token, done)
+        _give_back(run.conn, token, None)
+    except Exception:
+        log.exception("outbox: could not record %d result(s) after an error", len(done))
+
+
+def _free(conn: Connection, tokens: Sequence[str | None], where: Sequence[ColumnElement[bool]] = ()) -> int:
+    """Claims of these holders back to pending (none of their messages was recorded as sent)."""
+    named = [t for t in tokens if t is not None]
+    held: ColumnElement[bool] = C.claimed_by.in_(named)
+    if None in tokens:
+        held = or_(held, C.claimed_by.is_(None))
+    result = conn.execute(
+        update(OUTBOX)
+        .where(C.status == OutboxStatus.SENDING, held, *where)
+        .values(status=OutboxStatus.PENDING, lease_until=None, claimed_by=None)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _free_abandoned(conn: Connection) -> int:
+    """Claims of a dispatcher on this host whose process is gone (killed mid-batch) are due now, not
+    after their lease: its messages not recorded (at most a group) go again, with their Message-ID."""
+    holders = conn.scalars(select(C.claimed_by).where(C.status == OutboxStatus.SENDING).distinct())
+    gone = [token for token in holders if holder_state(token) == "gone"]
+    return _free(conn, gone) if gone else 0
+
+
+@contextmanager
+def _quick_commits(conn: Connection) -> Iterator[None]:
+    """Commits that do not wait for the disk, on this connection only (every other one keeps the default).
+
+    The dispatcher commits two statements per group of messages, and waiting for each flush of the log cost
+    more than sending the emails. This is durable against a crash of our process; only a power loss of the
+    database host can undo the last recordings (about a second's worth), and those messages then go again
+    with their Message-ID: the at-least-once delivery the outbox promises anyway.
+    """
+    postgres = conn.dialect.name == "postgresql"
+    before = None if postgres else int(conn.exec_driver_sql("PRAGMA synchronous").scalar_one())
+    conn.exec_driver_sql("SET synchronous_commit TO off" if postgres else "PRAGMA synchronous=NORMAL")
+    try:
+        yield
+    finally:
+        try:
+            conn.exec_driver_sql("RESET synchronous_commit" if postgres else f"PRAGMA synchronous={before}")
+        except Exception:
+            conn.invalidate()  # a broken connection must not go back to the pool with the setting
 
 
 def dispatch(
     engine: Engine,
     settings: Settings,
     *,
-    now: datetime,
     worker_id: str,
+    clock: Clock = utc_now,
     batch_size: int | None = None,
     transport: Transport | None = None,
     sleep: Callable[[float], None] = time.sleep,
     max_batches: int = DEFAULT_MAX_BATCHES,
     lease: timedelta = DEFAULT_LEASE,
-    check_every: int = CHECK_EVERY,
+    record_every: int = RECORD_EVERY,
 ) -> DispatchResult:
     """Send every due outbox row (batch after batch, up to max_batches) through one transport session.
 
-    Temporary failures go back to pending with a backoff; permanent ones (and exhausted attempts) become
-    failed. When the transport cannot be opened at all (server down), the claimed batch goes back to pending
-    and the run stops: nothing is lost, the next run retries after the backoff.
+    `clock` is the machinery's (leases, backoffs, sent_at, the Date header), never a campaign's `--as-of`.
+    The server's answer to a message decides it: temporary failures go back to pending with a backoff,
+    permanent ones (and exhausted attempts) become failed. A server that cannot be reached (or answers
+    421) costs no message an attempt: the claimed rows go back to pending, the run stops and the result's
+    `unreachable` says why. A session that dies on one message even after reconnecting leaves that message
+    pending for a minute, uncharged, and the run goes on.
 
     One connection is held for the run, each statement committing by itself: a batch is claimed by one
-    statement, its results are recorded by one more (plus one per failure), and every `check_every`
-    messages one query drops the rows no longer ours (cancelled, or taken over after the lease). With a send
-    rate, each message is checked right before it leaves (after the pause) and recorded right after.
+    statement; every `record_every` messages (every message with a send rate) one query drops the next
+    ones no longer ours (cancelled, or taken over) and one statement records the sent ones; each other
+    result is one more, and one renews the batch's lease when a third of it has gone by. A claim of a
+    dispatcher on this host that no longer runs is freed first.
     """
-    now_utc = _aware_utc(now)
     size = batch_size or settings.mail_batch_size
     interval = 1.0 / settings.mail_rate_per_second if settings.mail_rate_per_second > 0 else 0.0
-    step = 1 if interval else max(1, check_every)
-    result = DispatchResult()
-
-    def claim_next(conn: Connection) -> tuple[str, list[RowMapping]]:
-        return _claim_in(conn, now=now_utc, worker_id=worker_id, batch_size=size, lease=lease)
-
     with engine.connect() as conn:
-        # Every statement below stands alone (a claim, a batch's results, a check), so each commits by
+        # Every statement below stands alone (a claim, a group's check or results), so each commits by
         # itself: no BEGIN/COMMIT round trips between the sends.
         conn.execution_options(isolation_level="AUTOCOMMIT")
-        token, rows = claim_next(conn)
-        if not rows:
-            return result
-        message_id = _message_id_sql(conn, settings.mail_from)
-        session = transport if transport is not None else transport_for(settings)
-        try:
-            session.open()
-        except TransportError as exc:
-            log.warning(
-                "outbox: cannot open transport (%s); %d message(s) back to pending", exc.reason, len(rows)
+        with _quick_commits(conn):
+            _free_abandoned(conn)
+            token, rows = _claim_in(
+                conn, now=_aware_utc(clock()), worker_id=worker_id, batch_size=size, lease=lease
             )
-            # Even a permanent open error (bad credentials) is a property of the server, not of the message.
-            back = [
-                _failure(row, now_utc, exc.reason, permanent=False, max_attempts=settings.mail_max_attempts)
-                for row in rows
-            ]
-            return _record(conn, token, now_utc, back, message_id)
-
-        local_now = now_utc.astimezone(settings.tz)
-        run = _Run(
-            settings=settings,
-            transport=session,
-            send_raw=getattr(session, "send_raw", None),
-            now=now_utc,
-            local_now=local_now,
-            prefix=envelope_prefix(settings.mail_from, settings.mail_from_name, now=local_now),
-        )
-        done: list[_Outcome] = []
-        first = True
-        claims = 1
-        try:
-            while rows:
-                for start in range(0, len(rows), step):
-                    part = rows[start : start + step]
-                    if interval and not first:
-                        sleep(interval)
-                    if interval and done:
-                        result += _record(conn, token, now_utc, done, message_id)
-                        done = []
-                    # The batch's first rows were claimed a moment ago (unless a pause came between).
-                    live = None if not (start or interval) else _still_claimed(conn, token, _ids(part))
-                    for row in part:
-                        if live is not None and row["id"] not in live:
-                            result += DispatchResult(skipped=1)
-                            done.append(_Outcome(int(row["id"]), "skipped", {}))
-                            continue
-                        first = False
-                        done.append(_deliver(run, row))
-                result += _record(conn, token, now_utc, done, message_id)
-                done = []
-                if claims >= max_batches:
-                    break
-                token, rows = claim_next(conn)
-                claims += 1
-        finally:
-            session.close()
-            if done:
-                # Interrupted: record what did leave, or the lease sends it again.
-                try:
-                    _record(conn, token, now_utc, done, message_id)
-                except Exception:
-                    log.exception("outbox: could not record %d result(s) after an error", len(done))
+            if not rows:
+                return DispatchResult()
+            session = transport if transport is not None else transport_for(settings)
+            try:
+                session.open()
+            except TransportError as exc:
+                # Even a permanent open error (bad credentials) is the server's, not a message's.
+                log.warning("outbox: cannot open transport (%s); %d message(s) wait", exc.reason, len(rows))
+                return _give_back(conn, token, exc.reason) + DispatchResult(unreachable=exc.reason)
+            run = _Run(
+                conn=conn,
+                settings=settings,
+                transport=session,
+                clock=clock,
+                lease=lease,
+                step=1 if interval else max(1, record_every),
+                interval=interval,
+                sleep=sleep,
+                statements=_GroupStatements.build(_message_id_sql(conn, settings.mail_from)),
+                send_raw=getattr(session, "send_raw", None),
+            )
+            try:
+                result = _send_all(run, token, rows, worker_id=worker_id, size=size, max_batches=max_batches)
+            finally:
+                session.close()
     log.info("outbox dispatch by %s: %s", worker_id, result)
+    return result
+
+
+def _send_all(
+    run: _Run, token: str, rows: list[RowMapping], *, worker_id: str, size: int, max_batches: int
+) -> DispatchResult:
+    """The claimed batch, then batch after batch until none is due, max_batches are done or the server
+    cannot be reached."""
+    result = DispatchResult()
+    for claims in range(max_batches):
+        if claims:
+            token, rows = _claim_in(
+                run.conn, now=run.now(), worker_id=worker_id, batch_size=size, lease=run.lease
+            )
+            if not rows:
+                break
+        result += _send_batch(run, token, rows)
+        if result.unreachable:
+            break
     return result
 
 
 def _ids(rows: list[RowMapping]) -> list[int]:
     return [int(r["id"]) for r in rows]
+
+
+# ---------------------------------------------------------------- what an operator does
+
+
+def _selection(ids: Sequence[int] | None, campaign_id: int | None) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if ids is not None:
+        where.append(C.id.in_(list(ids)))
+    if campaign_id is not None:
+        where.append(C.campaign_id == campaign_id)
+    return where
+
+
+def retry_failed(engine: Engine, *, ids: Sequence[int] | None = None, campaign_id: int | None = None) -> int:
+    """Failed emails (all, these ids, or one campaign's) back to pending with a fresh count of attempts;
+    their last reason stays until the next try. Returns how many."""
+    with engine.begin() as conn:
+        result = conn.execute(
+            update(OUTBOX)
+            .where(C.status == OutboxStatus.FAILED, *_selection(ids, campaign_id))
+            .values(status=OutboxStatus.PENDING, attempts=0, next_attempt_at=None)
+        )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Released:
+    """What `release_claims` did: `freed` rows back to pending; `running` the holders (worker@host#pid)
+    whose claims were kept because their process still runs on this host."""
+
+    freed: int = 0
+    running: tuple[str, ...] = ()
+
+
+def release_claims(
+    engine: Engine, *, ids: Sequence[int] | None = None, campaign_id: int | None = None
+) -> Released:
+    """Free the claims (all, on these ids, or on one campaign's emails) held by dispatchers that died.
+
+    A claim whose process still runs on this host is kept. One held on another host is freed: only the
+    operator knows that dispatcher is gone (if it is not, the messages of its current group may go twice).
+    """
+    where = [C.status == OutboxStatus.SENDING, *_selection(ids, campaign_id)]
+    with engine.begin() as conn:
+        holders = set(conn.scalars(select(C.claimed_by).where(*where).distinct()))
+        running = {token for token in holders if holder_state(token) == "running"}
+        freed = (
+            _free(conn, [token for token in holders if token not in running], where)
+            if holders - running
+            else 0
+        )
+    return Released(freed, tuple(sorted(holder_label(str(t)) for t in running)))
+
+
+def unsent_count(engine: Engine) -> int:
+    """Emails waiting to go (pending, or claimed and not sent yet)."""
+    with engine.connect() as conn:
+        return int(conn.scalar(select(func.count()).select_from(OUTBOX).where(C.status.in_(UNSENT))) or 0)

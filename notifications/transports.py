@@ -4,7 +4,10 @@
 - `FileTransport`: one `.eml` file per message in the outbox folder (the embedded default, no mail server);
 - `MemoryTransport`: the fake shipped beside them (records messages, fails on demand) for callers' tests.
 
-Every failure is one `TransportError` whose `permanent` flag tells the dispatcher whether retrying can help.
+Every failure is one `TransportError`. Its `scope` says whom it concerns: the message (the server's answer
+to it: charged to the message; `permanent` tells whether retrying can help), the session (it died on this
+message though a fresh connection was open: not charged) or the server (cannot be reached, or answers 421
+"closing channel": not charged, and nothing else can be sent now).
 
 Two ways in: `send(mime)` takes a built `email.message.EmailMessage`; `send_raw(RawMessage)` takes the
 bytes the outbox rendered at enqueue time and streams them as they are (the dispatcher's path: serialising a
@@ -26,7 +29,7 @@ from email.message import EmailMessage as MimeMessage
 from email.utils import getaddresses, parsedate_to_datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol, Self, runtime_checkable
+from typing import Any, Literal, Protocol, Self, runtime_checkable
 from uuid import uuid4
 
 import yagmail
@@ -38,17 +41,25 @@ from thidua.models.files import write_atomic
 from thidua.models.settings import Settings
 from thidua.notifications.message import WIRE_POLICY
 
+Scope = Literal["message", "session", "server"]
+
 
 class TransportError(Unavailable):
-    """Sending failed; `permanent` means the same message will never succeed (bad address, 5xx)."""
+    """Sending failed; `permanent` means the same message will never succeed (bad address, 5xx).
 
-    def __init__(self, reason: str, *, permanent: bool) -> None:
+    `scope`: "message" when the server answered this message (it is charged an attempt); "session" when the
+    connection died on it twice, a fresh one included, without an answer; "server" when the server cannot be
+    reached or refuses service (421). Only "message" costs the message an attempt.
+    """
+
+    def __init__(self, reason: str, *, permanent: bool, scope: Scope = "message") -> None:
         super().__init__(reason)
         self.reason = reason
-        self.permanent = permanent
+        self.permanent = permanent and scope == "message"
+        self.scope: Scope = scope
 
     def __repr__(self) -> str:
-        return f"TransportError({self.reason!r}, permanent={self.permanent})"
+        return f"TransportError({self.reason!r}, permanent={self.permanent}, scope={self.scope!r})"
 
 
 @runtime_checkable
@@ -124,19 +135,35 @@ def _text(raw: bytes | str) -> str:
     return raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
 
 
+def _is_421(exc: BaseException) -> bool:
+    """421 "service not available, closing channel": the server gives up the session, whatever the message."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return any(code == 421 for code, _msg in exc.recipients.values())
+    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code == 421
+
+
 def _is_connection_error(exc: BaseException) -> bool:
     """The session is unusable (reconnecting may help), as opposed to a refusal of one message."""
-    if isinstance(exc, smtplib.SMTPServerDisconnected):
+    if isinstance(exc, smtplib.SMTPServerDisconnected) or _is_421(exc):
         return True
-    if isinstance(exc, smtplib.SMTPResponseException):
-        return exc.smtp_code == 421  # "service not available, closing channel"
     return isinstance(exc, OSError) and not isinstance(exc, smtplib.SMTPException)
 
 
-def translate_smtp_error(exc: BaseException) -> TransportError:
-    """smtplib/socket errors: 5xx and bad addresses are permanent; 4xx and connection trouble temporary."""
+def translate_smtp_error(exc: BaseException, *, scope: Scope | None = None) -> TransportError:
+    """smtplib/socket errors: 5xx and bad addresses are permanent; 4xx and connection trouble temporary.
+
+    A 421 and every connection failure concern the server, not the message (scope "server"), unless the
+    caller knows better (`scope`).
+    """
     if isinstance(exc, TransportError):
         return exc
+    error = _translated(exc)
+    if scope is None:
+        scope = "server" if _is_connection_error(exc) else "message"
+    return TransportError(error.reason, permanent=error.permanent, scope=scope)
+
+
+def _translated(exc: BaseException) -> TransportError:
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _msg in exc.recipients.values()]
         detail = "; ".join(f"{addr}: {code} {_text(msg)}" for addr, (code, msg) in exc.recipients.items())
@@ -199,7 +226,6 @@ class SmtpTransport(_Session):
         self._ssl_context = ssl_context
         self._client_factory = client_factory
         self._client: Any = None
-        self._reconnected = False
         self.connections_opened = 0
 
     def yagmail_arguments(self) -> dict[str, Any]:
@@ -227,16 +253,17 @@ class SmtpTransport(_Session):
         return args
 
     def _connect(self) -> None:
+        """A logged-in session, or a "server" TransportError (whatever failed, no message is to blame)."""
         client = self._client_factory(**self.yagmail_arguments())
         try:
             client.login()
         except (smtplib.SMTPException, OSError) as exc:
             _discard(client)
-            raise translate_smtp_error(exc) from exc
+            raise translate_smtp_error(exc, scope="server") from exc
         except UnicodeError as exc:  # smtplib's AUTH encodes credentials as ASCII
             _discard(client)
             raise TransportError(
-                "Tên đăng nhập và mật khẩu SMTP chỉ được chứa ký tự ASCII", permanent=True
+                "Tên đăng nhập và mật khẩu SMTP chỉ được chứa ký tự ASCII", permanent=True, scope="server"
             ) from exc
         self._client = client
         self.connections_opened += 1
@@ -244,7 +271,6 @@ class SmtpTransport(_Session):
     def open(self) -> None:
         if self._client is not None:
             return
-        self._reconnected = False
         self._connect()
 
     def close(self) -> None:
@@ -269,22 +295,23 @@ class SmtpTransport(_Session):
             self._send_once(data, recipients)
             return
         except (smtplib.SMTPException, OSError) as exc:
-            if not _is_connection_error(exc) or self._reconnected:
-                if _is_connection_error(exc):
-                    self.close()
+            if not _is_connection_error(exc):
                 raise translate_smtp_error(exc) from exc
+            self.close()
         except UnicodeEncodeError as exc:  # smtplib writes commands in ASCII: an address it cannot write
             raise TransportError(f"Địa chỉ email không hợp lệ: “{exc.object}”", permanent=True) from exc
-        # The connection dropped mid-batch: one fresh connection, one more try for this message.
-        self._reconnected = True
-        self.close()
+        # The session is gone (dropped, timed out, 421, or closed after an earlier message): one fresh
+        # connection, one more try for this message. A server that cannot be reached raises here.
         self._connect()
         try:
             self._send_once(data, recipients)
         except (smtplib.SMTPException, OSError) as exc:
-            if _is_connection_error(exc):
-                self.close()
-            raise translate_smtp_error(exc) from exc
+            if not _is_connection_error(exc):
+                raise translate_smtp_error(exc) from exc
+            self.close()
+            # A fresh session that died on this message without a 421 says nothing about the server (it
+            # took the connection) nor about the message (no answer to it): the message waits, others go.
+            raise translate_smtp_error(exc, scope="server" if _is_421(exc) else "session") from exc
 
     def send(self, mime: MimeMessage) -> None:
         _primary_recipient(mime)

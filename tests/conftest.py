@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -141,16 +143,53 @@ class ReceivedMail:
 
 
 @dataclass
+class Gate:
+    """Holds the server at one SMTP command until the test lets it go, so the test acts (kills a process,
+    runs a second dispatcher, cancels a row) at a known point: `passing` commands of that kind go through
+    first, the next one waits (without blocking the server's other sessions) until `release` is set."""
+
+    command: str  # "MAIL" or "DATA"
+    passing: int = 0
+    arrived: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
 class SmtpRecorder:
-    """What a real aiosmtpd server received; reject_codes makes it answer RCPT with an error."""
+    """What a real aiosmtpd server received.
+
+    `reject_rcpt` makes it answer RCPT for an address with an error; `answers` makes it answer every MAIL or
+    DATA with the given reply (a "421 ..." or a "451 ..."); `drop_for` makes it close the connection instead
+    of answering the DATA of a message to one of these addresses; `gates` hold it at a chosen command.
+    """
 
     host: str
     port: int
     received: list[ReceivedMail] = field(default_factory=list)
     connections: int = 0
     reject_rcpt: dict[str, str] = field(default_factory=dict)
+    answers: dict[str, str] = field(default_factory=dict)
+    drop_for: set[str] = field(default_factory=set)
+    gates: list[Gate] = field(default_factory=list)
+    commands: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _controller: Any = None
+
+    def gate(self, command: str, passing: int = 0) -> Gate:
+        held = Gate(command, passing)
+        self.gates.append(held)
+        return held
+
+    async def _pass(self, command: str) -> str | None:
+        """Count the command, wait at a gate set for it, then the reply the test asked for (None: 250)."""
+        with self.lock:
+            seen = self.commands[command]
+            self.commands[command] += 1
+            gates = [g for g in self.gates if g.command == command and g.passing == seen]
+        for held in gates:
+            held.arrived.set()
+            await asyncio.get_running_loop().run_in_executor(None, held.release.wait, 120)
+        return self.answers.get(command)
 
     def start(self) -> None:
         from aiosmtpd.controller import Controller
@@ -159,6 +198,16 @@ class SmtpRecorder:
         recorder = self
 
         class Handler:
+            async def handle_MAIL(
+                self, server: Any, session: Any, envelope: Any, address: str, options: Any
+            ) -> str:
+                answer = await recorder._pass("MAIL")
+                if answer:
+                    return answer
+                envelope.mail_from = address
+                envelope.mail_options.extend(options)
+                return "250 OK"
+
             async def handle_RCPT(
                 self, server: Any, session: Any, envelope: Any, address: str, options: Any
             ) -> str:
@@ -168,6 +217,12 @@ class SmtpRecorder:
                 return "250 OK"
 
             async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+                answer = await recorder._pass("DATA")
+                if recorder.drop_for & set(envelope.rcpt_tos):
+                    server.transport.close()  # the reply below never reaches the client
+                    return "421 dropped"
+                if answer:
+                    return answer
                 with recorder.lock:
                     recorder.received.append(
                         ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content))
@@ -201,6 +256,8 @@ def smtp_server() -> Iterator[SmtpRecorder]:
     recorder = SmtpRecorder(host="127.0.0.1", port=free_port())
     recorder.start()
     yield recorder
+    for held in recorder.gates:
+        held.release.set()
     recorder.stop()
 
 

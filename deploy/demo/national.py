@@ -373,7 +373,7 @@ def _run_periods(
             else:
                 plan = plan_reminders(engine, code, moment, calendar=calendar, tz=tz)
                 queue = queue_reminders(engine, settings, plan, now=moment)
-                dispatch(engine, settings, now=moment, worker_id="remind")
+                dispatch(engine, settings, worker_id="remind")
         month.reminders += int(queue.get("queued", 0))
 
     def submit(month: MonthLog, moment: datetime, files: list[Path]) -> None:
@@ -809,7 +809,7 @@ def _award(settings: Settings, engine: Engine, code: str, log: NationalLog) -> N
         now=recorded_at, actor="demo",
     )  # fmt: skip
     log.ministry = result.lines()
-    sent = dispatch(engine, settings, now=recorded_at, worker_id="award")
+    sent = dispatch(engine, settings, worker_id="award")
     log.emails_after_ministry = {"sent": sent.sent, "failed": sent.failed}
 
 

@@ -88,8 +88,10 @@ def test_enqueueing_the_same_email_twice_keeps_one_row_and_dispatching_twice_sen
     assert [(r["dedupe_key"], r["subject"]) for r in rows(engine)] == [
         ("launch:TQ-2024:YS", "[Thi đua] Phát động phong trào thi đua")
     ]
-    assert dispatch(engine, settings, now=NOW, worker_id="a") == DispatchResult(sent=1)
-    assert dispatch(engine, settings, now=NOW + timedelta(hours=1), worker_id="a") == DispatchResult()
+    assert dispatch(engine, settings, clock=lambda: NOW, worker_id="a") == DispatchResult(sent=1)
+    assert (
+        dispatch(engine, settings, clock=lambda: NOW + timedelta(hours=1), worker_id="a") == DispatchResult()
+    )
     assert len(smtp_server.received) == 1
 
 
@@ -132,7 +134,7 @@ def test_twenty_messages_use_one_smtp_connection_with_the_attachment(
     queue(engine, 20, attachments=["documents/Kế hoạch số 05-KH-CTHADS.docx"])
     before = smtp_server.connections
     result = dispatch(
-        engine, settings, now=NOW, worker_id="launch", batch_size=7
+        engine, settings, clock=lambda: NOW, worker_id="launch", batch_size=7
     )  # three batches, one session
     assert result == DispatchResult(sent=20)
     assert smtp_server.connections == before + 1
@@ -146,21 +148,29 @@ def test_twenty_messages_use_one_smtp_connection_with_the_attachment(
     assert {r["message_id"] for r in stored} == set(received_ids(smtp_server))
 
 
-def test_a_server_that_is_down_loses_nothing_and_everything_goes_once_it_is_back(
+def test_a_server_down_for_more_runs_than_attempts_fails_nothing_and_all_go_once_it_is_back(
     engine: Engine, smtp_server: SmtpRecorder, tmp_path: Path
 ) -> None:
-    settings = make_settings(tmp_path, engine, smtp_server)
+    # Issue 11 item 8: "cannot connect" used to be charged to every email, failing them all after 8 runs.
+    settings = make_settings(tmp_path, engine, smtp_server, mail_max_attempts=3)
     queue(engine, 5)
     smtp_server.stop()
-    assert dispatch(engine, settings, now=NOW, worker_id="a") == DispatchResult(retried=5)
+    for minute in range(10):
+        result = dispatch(engine, settings, clock=lambda m=minute: NOW + timedelta(minutes=m), worker_id="a")
+        assert (result.sent, result.failed, result.retried, result.waiting) == (0, 0, 0, 5)
+        assert result.unreachable and "Không kết nối được máy chủ thư" in result.unreachable
     stored = rows(engine)
-    assert {(r["status"], r["attempts"]) for r in stored} == {(OutboxStatus.PENDING, 1)}
-    assert all(r["last_error"] for r in stored)
+    assert {(r["status"], r["attempts"], r["claimed_by"]) for r in stored} == {
+        (OutboxStatus.PENDING, 0, None)
+    }
+    assert all("Không kết nối được máy chủ thư" in r["last_error"] for r in stored)
     smtp_server.start()
-    # Not yet due: the first backoff is one minute.
-    assert dispatch(engine, settings, now=NOW + timedelta(seconds=30), worker_id="a") == DispatchResult()
-    assert dispatch(engine, settings, now=NOW + timedelta(minutes=2), worker_id="a") == DispatchResult(sent=5)
-    assert dispatch(engine, settings, now=NOW + timedelta(hours=2), worker_id="a") == DispatchResult()
+    assert dispatch(
+        engine, settings, clock=lambda: NOW + timedelta(minutes=10), worker_id="a"
+    ) == DispatchResult(sent=5)
+    assert (
+        dispatch(engine, settings, clock=lambda: NOW + timedelta(hours=2), worker_id="a") == DispatchResult()
+    )
     assert sorted(received_ids(smtp_server).values()) == [1] * 5
     assert {r["status"] for r in rows(engine)} == {OutboxStatus.SENT}
 
@@ -171,12 +181,14 @@ def test_a_550_recipient_fails_permanently_with_the_reason_and_the_others_are_se
     settings = make_settings(tmp_path, engine, smtp_server)
     queue(engine, 4)
     smtp_server.reject_rcpt["unit2@thads.tuyenquang.gov.vn"] = "550 5.1.1 No such user"
-    assert dispatch(engine, settings, now=NOW, worker_id="a") == DispatchResult(sent=3, failed=1)
+    assert dispatch(engine, settings, clock=lambda: NOW, worker_id="a") == DispatchResult(sent=3, failed=1)
     failed = [r for r in rows(engine) if r["status"] == OutboxStatus.FAILED]
     assert [r["recipient"] for r in failed] == ["unit2@thads.tuyenquang.gov.vn"]
     assert "550" in failed[0]["last_error"] and "No such user" in failed[0]["last_error"]
     # Never retried.
-    assert dispatch(engine, settings, now=NOW + timedelta(days=2), worker_id="a") == DispatchResult()
+    assert (
+        dispatch(engine, settings, clock=lambda: NOW + timedelta(days=2), worker_id="a") == DispatchResult()
+    )
     assert len(smtp_server.received) == 3
 
 
@@ -187,14 +199,19 @@ def test_a_crashed_dispatchers_claim_is_recovered_after_its_lease_and_sent_once(
     queue(engine, 3)
     _token, claimed = claim(engine, now=NOW, worker_id="crashed", batch_size=10, lease=timedelta(minutes=15))
     assert len(claimed) == 3  # ... and the process dies here
-    assert dispatch(engine, settings, now=NOW + timedelta(minutes=5), worker_id="b") == DispatchResult()
-    assert smtp_server.received == []
-    assert dispatch(engine, settings, now=NOW + timedelta(minutes=16), worker_id="b") == DispatchResult(
-        sent=3
+    assert (
+        dispatch(engine, settings, clock=lambda: NOW + timedelta(minutes=5), worker_id="b")
+        == DispatchResult()
     )
-    assert dispatch(engine, settings, now=NOW + timedelta(hours=1), worker_id="b") == DispatchResult()
+    assert smtp_server.received == []
+    assert dispatch(
+        engine, settings, clock=lambda: NOW + timedelta(minutes=16), worker_id="b"
+    ) == DispatchResult(sent=3)
+    assert (
+        dispatch(engine, settings, clock=lambda: NOW + timedelta(hours=1), worker_id="b") == DispatchResult()
+    )
     assert sorted(received_ids(smtp_server).values()) == [1, 1, 1]
-    assert all(r["claimed_by"].startswith("b:") for r in rows(engine))
+    assert all(r["claimed_by"].startswith("b@") for r in rows(engine))
 
 
 def test_two_dispatchers_at_once_send_each_of_200_messages_exactly_once(
@@ -210,7 +227,12 @@ def test_two_dispatchers_at_once_send_each_of_200_messages_exactly_once(
         try:
             start.wait()
             results[name] = dispatch(
-                engine, settings, now=NOW, worker_id=name, batch_size=10, transport=SmtpTransport(settings)
+                engine,
+                settings,
+                clock=lambda: NOW,
+                worker_id=name,
+                batch_size=10,
+                transport=SmtpTransport(settings),
             )
         except BaseException as exc:  # surfaced below; a thread cannot fail the test itself
             errors.append(exc)
@@ -237,7 +259,7 @@ def test_temporary_failures_back_off_then_fail_after_the_maximum_attempts(
     queue(engine, 2)
     fake = MemoryTransport()
     fake.fail_for("unit1@thads.tuyenquang.gov.vn", permanent=False)
-    assert dispatch(engine, settings, now=NOW, worker_id="a", transport=fake) == DispatchResult(
+    assert dispatch(engine, settings, clock=lambda: NOW, worker_id="a", transport=fake) == DispatchResult(
         sent=1, retried=1
     )
     row = rows(engine)[1]
@@ -245,11 +267,11 @@ def test_temporary_failures_back_off_then_fail_after_the_maximum_attempts(
     assert row["next_attempt_at"].replace(tzinfo=None) == datetime(2024, 1, 5, 1, 1)  # stored UTC, +1 minute
     # Second failure: +5 minutes.
     assert dispatch(
-        engine, settings, now=NOW + timedelta(minutes=1), worker_id="a", transport=fake
+        engine, settings, clock=lambda: NOW + timedelta(minutes=1), worker_id="a", transport=fake
     ) == DispatchResult(retried=1)
     assert rows(engine)[1]["next_attempt_at"].replace(tzinfo=None) == datetime(2024, 1, 5, 1, 6)
     assert dispatch(
-        engine, settings, now=NOW + timedelta(minutes=6), worker_id="a", transport=fake
+        engine, settings, clock=lambda: NOW + timedelta(minutes=6), worker_id="a", transport=fake
     ) == DispatchResult(failed=1)
     row = rows(engine)[1]
     assert (row["status"], row["attempts"]) == (OutboxStatus.FAILED, 3)
@@ -262,21 +284,22 @@ def test_a_missing_attachment_fails_that_message_only(engine: Engine, tmp_path: 
     queue(engine, 1, prefix="a", attachments=["documents/không có.docx"])
     queue(engine, 1, prefix="b")
     fake = MemoryTransport()
-    assert dispatch(engine, settings, now=NOW, worker_id="a", transport=fake) == DispatchResult(
+    assert dispatch(engine, settings, clock=lambda: NOW, worker_id="a", transport=fake) == DispatchResult(
         sent=1, failed=1
     )
     assert "không có.docx" in rows(engine)[0]["last_error"]
 
 
-def test_when_the_transport_cannot_open_the_batch_goes_back_to_pending(
+def test_when_the_transport_cannot_open_the_batch_goes_back_to_pending_uncharged(
     engine: Engine, tmp_path: Path
 ) -> None:
     settings = make_settings(tmp_path, engine)
     queue(engine, 3)
     down = MemoryTransport(fail_open=TransportError("535 sai mật khẩu", permanent=True))
-    assert dispatch(engine, settings, now=NOW, worker_id="a", transport=down) == DispatchResult(retried=3)
+    result = dispatch(engine, settings, clock=lambda: NOW, worker_id="a", transport=down)
+    assert result == DispatchResult(waiting=3, unreachable="535 sai mật khẩu")
     assert {(r["status"], r["attempts"], r["last_error"]) for r in rows(engine)} == {
-        (OutboxStatus.PENDING, 1, "535 sai mật khẩu")
+        (OutboxStatus.PENDING, 0, "535 sai mật khẩu")
     }
 
 
@@ -286,7 +309,7 @@ def test_it_paces_sends_with_the_injected_sleeper(engine: Engine, tmp_path: Path
     pauses: list[float] = []
     fake = MemoryTransport()
     result = dispatch(
-        engine, settings, now=NOW, worker_id="a", transport=fake, sleep=pauses.append, batch_size=2
+        engine, settings, clock=lambda: NOW, worker_id="a", transport=fake, sleep=pauses.append, batch_size=2
     )
     assert result == DispatchResult(sent=5)
     assert pauses == [0.25] * 4  # between sends, not before the first
@@ -295,7 +318,7 @@ def test_it_paces_sends_with_the_injected_sleeper(engine: Engine, tmp_path: Path
 def test_the_default_transport_without_smtp_writes_eml_files(engine: Engine, tmp_path: Path) -> None:
     settings = make_settings(tmp_path, engine)
     queue(engine, 3)
-    assert dispatch(engine, settings, now=NOW, worker_id="a") == DispatchResult(sent=3)
+    assert dispatch(engine, settings, clock=lambda: NOW, worker_id="a") == DispatchResult(sent=3)
     files = sorted(settings.outbox_dir.glob("*.eml"))
     assert len(files) == 3 and all(f.name.startswith("20240105T010000Z-thidua.") for f in files)
     assert not list(settings.outbox_dir.glob(".tmp-*"))
@@ -304,7 +327,7 @@ def test_the_default_transport_without_smtp_writes_eml_files(engine: Engine, tmp
 def test_nothing_due_opens_no_transport(engine: Engine, tmp_path: Path) -> None:
     fake = MemoryTransport()
     assert (
-        dispatch(engine, make_settings(tmp_path, engine), now=NOW, worker_id="a", transport=fake)
+        dispatch(engine, make_settings(tmp_path, engine), clock=lambda: NOW, worker_id="a", transport=fake)
         == DispatchResult()
     )
     assert fake.sessions == 0

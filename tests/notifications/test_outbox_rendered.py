@@ -21,7 +21,14 @@ from thidua.models.db import make_engine, transaction
 from thidua.models.outbox import OutboxStatus
 from thidua.models.settings import Settings
 from thidua.notifications.message import EmailMessage, build_mime
-from thidua.notifications.outbox import OUTBOX, DispatchResult, dispatch, enqueue, message_id_for
+from thidua.notifications.outbox import (
+    OUTBOX,
+    RECORD_EVERY,
+    DispatchResult,
+    dispatch,
+    enqueue,
+    message_id_for,
+)
 from thidua.notifications.transports import MemoryTransport, RawMessage, Transport
 
 C = OUTBOX.c
@@ -94,7 +101,9 @@ def test_enqueue_stores_the_rendered_message_and_the_server_receives_it_with_fro
     )
     stored.decode("ascii")  # 7-bit: Vietnamese as encoded words, base64 or quoted-printable bodies
 
-    assert dispatch(engine, settings, now=NOW + timedelta(hours=2), worker_id="a") == DispatchResult(sent=1)
+    assert dispatch(
+        engine, settings, clock=lambda: NOW + timedelta(hours=2), worker_id="a"
+    ) == DispatchResult(sent=1)
     [mail] = smtp_server.received
     assert mail.rcpt_tos == ["yenson@thads.tuyenquang.gov.vn", "vanphong@thads.tuyenquang.gov.vn"]
     assert mail.data.replace(b"\r\n", b"\n").endswith(stored.replace(b"\r\n", b"\n"))  # the stored bytes
@@ -123,7 +132,7 @@ def test_a_row_queued_without_a_rendering_is_built_at_dispatch_and_arrives_the_s
     # Without a data dir the attachment cannot be read at enqueue: stored unrendered, as rows queued before.
     _queue_with_attachment(engine, None)
     assert rows(engine)[0]["mime"] is None
-    assert dispatch(engine, settings, now=NOW, worker_id="a") == DispatchResult(sent=1)
+    assert dispatch(engine, settings, clock=lambda: NOW, worker_id="a") == DispatchResult(sent=1)
     [mail] = smtp_server.received
     row = rows(engine)[0]
     message = EmailMessage(
@@ -153,7 +162,9 @@ def test_a_message_with_large_attachments_is_left_to_the_dispatcher(
     _queue_with_attachment(engine, settings.data_dir)
     assert rows(engine)[0]["mime"] is None  # not copied into the row
     fake = MemoryTransport()
-    assert dispatch(engine, settings, now=NOW, worker_id="a", transport=fake) == DispatchResult(sent=1)
+    assert dispatch(engine, settings, clock=lambda: NOW, worker_id="a", transport=fake) == DispatchResult(
+        sent=1
+    )
     assert [a.get_filename() for a in fake.sent[0].iter_attachments()] == ["TQ-YS-2024-01.xlsx"]
 
 
@@ -167,7 +178,9 @@ def test_a_vietnamese_dedupe_key_gets_the_same_message_id_in_sql_as_in_python(
             text="t", now=NOW,
         )  # fmt: skip
     fake = MemoryTransport()
-    assert dispatch(engine, settings, now=NOW, worker_id="a", transport=fake) == DispatchResult(sent=1)
+    assert dispatch(engine, settings, clock=lambda: NOW, worker_id="a", transport=fake) == DispatchResult(
+        sent=1
+    )
     [row] = rows(engine)
     assert row["message_id"] == message_id_for(row, FROM) == str(fake.sent[0]["Message-ID"])
 
@@ -205,7 +218,9 @@ def test_a_transport_without_send_raw_gets_the_parsed_message(engine: Engine, tm
     queue(engine, 3)
     plain = OnlySend()
     assert isinstance(plain, Transport) and not hasattr(plain, "send_raw")
-    result = dispatch(engine, make_settings(tmp_path, engine), now=NOW, worker_id="a", transport=plain)
+    result = dispatch(
+        engine, make_settings(tmp_path, engine), clock=lambda: NOW, worker_id="a", transport=plain
+    )
     assert result == DispatchResult(sent=3)
     assert [str(m["Subject"]) for m in plain.inner.sent] == [
         "[Thi đua] Phát động phong trào thi đua: Giảm án có điều kiện"
@@ -226,21 +241,43 @@ def _count_outbox_updates(engine: Engine) -> list[str]:
     return seen
 
 
-def test_results_are_recorded_once_per_batch_not_once_per_message(engine: Engine, tmp_path: Path) -> None:
+def test_results_are_recorded_per_group_of_ten_not_once_per_message(engine: Engine, tmp_path: Path) -> None:
     queue(engine, 90)
     updates = _count_outbox_updates(engine)
     fake = MemoryTransport()
     fake.fail_for("unit7@thads.tuyenquang.gov.vn", permanent=True)
     result = dispatch(
-        engine, make_settings(tmp_path, engine), now=NOW, worker_id="a", transport=fake, batch_size=40
+        engine,
+        make_settings(tmp_path, engine),
+        clock=lambda: NOW,
+        worker_id="a",
+        transport=fake,
+        batch_size=40,
     )
     assert result == DispatchResult(sent=89, failed=1)
-    # Three batches: four claims (the last finds nothing), three recordings of the sent rows, one failure.
-    assert len(updates) == 8
+    # Batches of 40, 40, 10 in groups of RECORD_EVERY (10): four claims (the last finds nothing), nine
+    # recordings of the sent rows, one failure.
+    assert RECORD_EVERY == 10
+    assert len(updates) == 4 + 9 + 1
     stored = rows(engine)
     assert Counter(r["status"] for r in stored) == {OutboxStatus.SENT: 89, OutboxStatus.FAILED: 1}
     assert all(r["lease_until"] is None and r["message_id"] for r in stored if r["status"] == "sent")
     assert {r["message_id"] for r in stored if r["message_id"]} == {str(m["Message-ID"]) for m in fake.sent}
+
+
+def _durability(engine: Engine) -> str:
+    with engine.connect() as conn:
+        query = "SHOW synchronous_commit" if engine.dialect.name == "postgresql" else "PRAGMA synchronous"
+        return str(conn.exec_driver_sql(query).scalar_one())
+
+
+def test_the_dispatchers_quick_commits_stay_on_its_own_connection(engine: Engine, tmp_path: Path) -> None:
+    before = _durability(engine)
+    queue(engine, 3)
+    assert dispatch(
+        engine, make_settings(tmp_path, engine), clock=lambda: NOW, worker_id="a", transport=MemoryTransport()
+    ) == DispatchResult(sent=3)
+    assert _durability(engine) == before  # the pooled connection went back as it came
 
 
 # ---------------------------------------------------------------- cancellation after the claim
@@ -281,7 +318,12 @@ def test_rows_cancelled_after_the_claim_are_not_sent(engine: Engine, tmp_path: P
     # All 30 claimed in one batch; while the first is sent, two later rows are cancelled.
     fake = CancellingTransport(engine, "unit0@thads.tuyenquang.gov.vn", (14, 25))
     result = dispatch(
-        engine, make_settings(tmp_path, engine), now=NOW, worker_id="a", transport=fake, check_every=10
+        engine,
+        make_settings(tmp_path, engine),
+        clock=lambda: NOW,
+        worker_id="a",
+        transport=fake,
+        record_every=10,
     )
     assert result == DispatchResult(sent=28, skipped=2)
     assert "unit14" not in _sent_to(fake) and "unit25" not in _sent_to(fake) and len(fake.sent) == 28
@@ -296,7 +338,9 @@ def test_with_a_send_rate_each_message_is_checked_right_before_it_leaves(
     queue(engine, 4)
     settings = make_settings(tmp_path, engine, mail_rate_per_second=10)
     fake = CancellingTransport(engine, "unit1@thads.tuyenquang.gov.vn", (2,))  # the very next one
-    result = dispatch(engine, settings, now=NOW, worker_id="a", transport=fake, sleep=lambda _s: None)
+    result = dispatch(
+        engine, settings, clock=lambda: NOW, worker_id="a", transport=fake, sleep=lambda _s: None
+    )
     assert result == DispatchResult(sent=3, skipped=1)
     assert _sent_to(fake) == ["unit0", "unit1", "unit3"]
 
@@ -304,7 +348,9 @@ def test_with_a_send_rate_each_message_is_checked_right_before_it_leaves(
 def test_a_row_cancelled_while_it_is_on_the_wire_is_recorded_as_sent(engine: Engine, tmp_path: Path) -> None:
     queue(engine, 3)
     fake = CancellingTransport(engine, "unit1@thads.tuyenquang.gov.vn", (1,))  # too late: it is leaving
-    result = dispatch(engine, make_settings(tmp_path, engine), now=NOW, worker_id="a", transport=fake)
+    result = dispatch(
+        engine, make_settings(tmp_path, engine), clock=lambda: NOW, worker_id="a", transport=fake
+    )
     assert result == DispatchResult(sent=3)
     assert {r["status"] for r in rows(engine)} == {OutboxStatus.SENT}
 
@@ -313,7 +359,7 @@ def test_a_row_cancelled_while_it_is_on_the_wire_is_recorded_as_sent(engine: Eng
 
 
 def _dispatch_and_die(url: str, settings_json: str, die_after: int) -> None:
-    """Child process: send `die_after` messages of a batch, then die without recording anything."""
+    """Child process: send `die_after` messages of a batch, then die at once (kill -9: no finally)."""
     import os
 
     from thidua.notifications.transports import SmtpTransport
@@ -325,34 +371,41 @@ def _dispatch_and_die(url: str, settings_json: str, die_after: int) -> None:
 
         def send_raw(self, message: RawMessage) -> None:
             if Dying.sent == die_after:
-                os._exit(9)  # kill -9: no finally, no recording
+                os._exit(9)
             super().send_raw(message)
             Dying.sent += 1
 
     engine = make_engine(url)
-    dispatch(engine, settings, now=NOW, worker_id="dying", transport=Dying(settings))
+    dispatch(engine, settings, clock=lambda: NOW, worker_id="dying", transport=Dying(settings))
 
 
-def test_a_dispatcher_killed_mid_batch_sends_each_message_again_at_most_once_after_the_lease(
-    engine: Engine, db_url: str, smtp_server: SmtpRecorder, tmp_path: Path
+@pytest.mark.parametrize("die_after", [5, 27])
+def test_a_dispatcher_killed_mid_batch_is_taken_over_at_once_and_resends_at_most_a_group(
+    engine: Engine, db_url: str, smtp_server: SmtpRecorder, tmp_path: Path, die_after: int
 ) -> None:
+    # Issue 11 item 9: a kill -9 used to resend the whole batch (recorded at its end) after 15 minutes.
     settings = make_settings(tmp_path, engine, smtp_server)
-    queue(engine, 12)
+    queue(engine, 40)
     child = mp.get_context("spawn").Process(
-        target=_dispatch_and_die, args=(db_url, settings.model_dump_json(), 5)
+        target=_dispatch_and_die, args=(db_url, settings.model_dump_json(), die_after)
     )
     child.start()
     child.join(60)
     assert child.exitcode == 9
-    assert len(smtp_server.received) == 5
+    assert len(smtp_server.received) == die_after
+    recorded = die_after // RECORD_EVERY * RECORD_EVERY
     with engine.connect() as conn:
-        assert set(conn.scalars(select(C.status))) == {OutboxStatus.SENDING}  # claimed, nothing recorded
+        statuses = Counter(conn.scalars(select(C.status)))
+    assert statuses == Counter({OutboxStatus.SENT: recorded, OutboxStatus.SENDING: 40 - recorded})
 
-    assert dispatch(engine, settings, now=NOW + timedelta(minutes=5), worker_id="b") == DispatchResult()
-    assert dispatch(engine, settings, now=NOW + timedelta(minutes=16), worker_id="b") == DispatchResult(
-        sent=12
+    # Its process is gone (same host): no wait for the lease.
+    assert dispatch(engine, settings, clock=lambda: NOW, worker_id="b") == DispatchResult(sent=40 - recorded)
+    assert (
+        dispatch(engine, settings, clock=lambda: NOW + timedelta(hours=1), worker_id="b") == DispatchResult()
     )
-    assert dispatch(engine, settings, now=NOW + timedelta(hours=1), worker_id="b") == DispatchResult()
-    # The five that left before the kill went again with their Message-ID (a receiver can drop them).
-    assert sorted(received_ids(smtp_server).values()) == [1] * 7 + [2] * 5
+    counts = received_ids(smtp_server)
+    assert len(counts) == 40
+    # Those accepted but not recorded when it died went again, with their Message-ID (at most a group).
+    again = sum(n - 1 for n in counts.values())
+    assert again == die_after - recorded <= RECORD_EVERY
     assert {r["status"] for r in rows(engine)} == {OutboxStatus.SENT}

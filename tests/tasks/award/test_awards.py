@@ -596,7 +596,7 @@ def test_award_emails_reach_the_smtp_server_with_the_decision_and_certificate_at
     campaign_id = launch_tq(engine, tmp_path)
     in_review(engine, campaign_id, [collective("TQ-NH"), individual("TQ-YS-05")])
     result = issue(engine, settings)
-    sent = dispatch(engine, settings, now=NOW, worker_id="test")
+    sent = dispatch(engine, settings, worker_id="test")
     assert sent.sent == 2 and sent.failed == 0
     by_rcpt = {tuple(sorted(m.rcpt_tos)): m.message for m in smtp_server.received}
     person = by_rcpt[("viet.nguyen@thads-tuyenquang.example.vn", "yenson@thads-tuyenquang.example.vn")]
@@ -612,7 +612,7 @@ def test_award_emails_reach_the_smtp_server_with_the_decision_and_certificate_at
         == (settings.data_dir / result.documents[0]).read_bytes()
     )
     assert ("nahang@thads-tuyenquang.example.vn",) in by_rcpt
-    assert dispatch(engine, settings, now=at("20/07/2024", 9), worker_id="test").sent == 0
+    assert dispatch(engine, settings, worker_id="test").sent == 0
 
 
 # ---------------------------------------------------------------- the commands

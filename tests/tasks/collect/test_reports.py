@@ -494,7 +494,7 @@ def test_the_unit_gets_one_email_listing_the_errors_through_a_real_smtp_server(
     )
     [result] = ingest_files(engine, settings, CODE, [path], now=IN_APRIL)
     assert result.notified
-    assert dispatch(engine, settings, now=IN_APRIL, worker_id="test").sent == 1
+    assert dispatch(engine, settings, worker_id="test").sent == 1
 
     [mail] = smtp_server.received
     message = mail.message
@@ -512,7 +512,7 @@ def test_the_unit_gets_one_email_listing_the_errors_through_a_real_smtp_server(
     # The same file again (the clerk pressed send twice): no second record, no second email.
     [again] = ingest_files(engine, settings, CODE, [path], now=at("03/04/2024"))
     assert again.status == "rejected" and not again.notified
-    dispatch(engine, settings, now=at("03/04/2024"), worker_id="test")
+    dispatch(engine, settings, worker_id="test")
     assert len(smtp_server.received) == 1 and count(engine, RejectedFile) == 1
 
 
@@ -522,7 +522,7 @@ def test_the_rejection_subject_keeps_every_space(
     settings = Settings(data_dir=tmp_path / "data", database_url=db_url, **smtp_server.settings_overrides())
     path = filled(engine, tmp_path, "ys.xlsx", {**GOOD, "finished": -1})
     ingest_files(engine, settings, CODE, [path], now=IN_APRIL)
-    dispatch(engine, settings, now=IN_APRIL, worker_id="test")
+    dispatch(engine, settings, worker_id="test")
     assert smtp_server.received[0].message["Subject"] == SUBJECT
 
 

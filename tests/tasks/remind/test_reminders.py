@@ -56,7 +56,7 @@ def _settings(tmp_path: Path, engine: Engine, smtp: SmtpRecorder | None = None) 
 def _sweep(engine: Engine, settings: Settings, now: datetime, *, send: bool = True) -> dict[str, int]:
     queued = queue_reminders(engine, settings, plan_reminders(engine, CODE, now), now=now)
     if send:
-        dispatch(engine, settings, now=now, worker_id="test")
+        dispatch(engine, settings, worker_id="test")
     return queued
 
 
@@ -260,8 +260,8 @@ def test_two_concurrent_sweeps_on_postgresql_queue_each_email_once(
     plans = [plan_reminders(engine, CODE, now) for _ in range(2)]
     results = at_once(lambda i: queue_reminders(engine, settings, plans[i], now=now), 2)
     assert sum(r["queued"] for r in results) == len(ALL) + 1  # the overdue reminders and the digest, once
-    dispatch(engine, settings, now=now, worker_id="a")
-    dispatch(engine, settings, now=now, worker_id="b")
+    dispatch(engine, settings, worker_id="a")
+    dispatch(engine, settings, worker_id="b")
     got = [m for m in smtp_server.received if "Quá hạn" in str(m.message["Subject"])]
     assert len(got) == len(ALL)
     engine.dispose()

@@ -48,10 +48,10 @@ def test_a_report_accepted_while_its_reminder_is_claimed_keeps_it_from_being_sen
     result = dispatch(
         engine,
         settings,
-        now=at("31/01/2024", 8, 1),
+        clock=lambda: at("31/01/2024", 8, 1),
         worker_id="a",
         transport=AcceptsAReportMeanwhile(settings),
-        check_every=2,
+        record_every=2,
     )
     assert result == DispatchResult(sent=7, skipped=1)
     assert _received(smtp_server, 0) == {("before", a) for a in ALL - _addr("yenson")}
@@ -71,5 +71,7 @@ def test_a_claim_left_by_a_crashed_dispatcher_is_cancelled_by_the_report_and_nev
     assert len(claimed) == 8  # ... and that dispatcher dies
     _submit(engine, settings, "TQ-SD", "2024-01", at("31/01/2024", 9), tmp_path)
     assert _statuses(engine)["TQ-SD"] == OutboxStatus.CANCELLED
-    assert dispatch(engine, settings, now=at("31/01/2024", 9, 30), worker_id="b") == DispatchResult(sent=7)
+    assert dispatch(engine, settings, clock=lambda: at("31/01/2024", 9, 30), worker_id="b") == DispatchResult(
+        sent=7
+    )
     assert _received(smtp_server, 0) == {("before", a) for a in ALL - _addr("sonduong")}
