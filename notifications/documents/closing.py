@@ -40,6 +40,7 @@ from thidua.models.indicators import (
 )
 from thidua.models.reconciliation import MARK, VERIFY, LedgerCheck
 from thidua.models.text import fmt_date, vn_sort_key
+from thidua.notifications.documents.charts import BAR_PITCH, COLOURS, FOOTER, HEADER, WIDTH, style_rate_axes
 from thidua.notifications.documents.decree30 import (
     Decree30Document,
     DocumentHeader,
@@ -56,7 +57,6 @@ INFO_SHEET = "Thông tin"
 MET, NOT_MET, NO_REPORT, NO_VALUE = "Đạt", "Không đạt", "Không có báo cáo", "Không có số liệu"
 
 # Met / not met / no data: green, red, grey (dark, mid, light in grey-scale print), as the status chart.
-COLOURS = {"met": "#2E7D32", "unmet": "#C62828", "none": "#BDBDBD", "target": "#212121"}
 _FILLS = {"met": "C8E6C9", "unmet": "FFCDD2", "none": "EEEEEE", "verify": "FFE0B2"}
 RANKING_BASIS = "Số liệu đơn vị báo cáo"
 
@@ -795,14 +795,6 @@ def _info_sheet(ws: Any, content: ClosingContent, styles: _Styles) -> None:
 # ---------------------------------------------------------------- PNG chart
 
 
-_BAR_PITCH = 0.36  # inches per unit: the figure grows with the units, the margins do not
-_HEADER = 1.45
-_FOOTER = 0.65
-_WIDTH = 11.0
-
-
-def _pct_axis(x: float, _pos: object) -> str:
-    return f"{x * 100:.0f}%"
 
 
 def write_closing_chart(content: ClosingContent, path: Path) -> Path:
@@ -812,7 +804,6 @@ def write_closing_chart(content: ClosingContent, path: Path) -> Path:
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
-    from matplotlib.ticker import FuncFormatter
 
     main, key = content.main, content.main_key
     units = content.competitors
@@ -832,25 +823,19 @@ def write_closing_chart(content: ClosingContent, path: Path) -> Path:
     limit = top / 0.8  # room for "25,00%  (hạng 1)" right of the longest bar
 
     n = max(len(ordered), 1)
-    height = _HEADER + _FOOTER + _BAR_PITCH * n
-    fig = Figure(figsize=(_WIDTH, height), dpi=110)
+    height = HEADER + FOOTER + BAR_PITCH * n
+    fig = Figure(figsize=(WIDTH, height), dpi=110)
     FigureCanvasAgg(fig)
     longest = max([len(u.short_name) for u in ordered] + [10])
     left = min(0.2 + 0.075 * longest, 4.0)
-    fig.subplots_adjust(left=left / _WIDTH, right=1 - 0.35 / _WIDTH, top=1 - _HEADER / height,
-                        bottom=_FOOTER / height)  # fmt: skip
+    fig.subplots_adjust(left=left / WIDTH, right=1 - 0.35 / WIDTH, top=1 - HEADER / height,
+                        bottom=FOOTER / height)  # fmt: skip
     ax = fig.add_subplot(1, 1, 1)
     positions = list(range(len(ordered)))
     ax.barh(positions, values, height=0.68, color=[COLOURS[s] for s in states], zorder=2)
     ax.set_yticks(positions)
     ax.set_yticklabels([u.short_name for u in ordered], fontsize=10)
-    ax.set_xlim(0, limit)
-    ax.set_ylim(-0.6, len(ordered) - 0.4)
-    ax.xaxis.set_major_formatter(FuncFormatter(_pct_axis))
-    ax.tick_params(axis="y", length=0)
-    ax.grid(axis="x", color="#E0E0E0", zorder=0)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
+    style_rate_axes(ax, len(ordered), limit)
     if one_target:
         goal = targets[0] if targets else float(main.target)
         ax.axvline(goal, color=COLOURS["target"], linestyle="--", linewidth=1.6, zorder=3)

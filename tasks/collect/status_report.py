@@ -31,6 +31,7 @@ from thidua.models.indicators import (
     round_half_up,
 )
 from thidua.models.text import fmt_date
+from thidua.notifications.documents.charts import BAR_PITCH, COLOURS, FOOTER, HEADER, WIDTH, style_rate_axes
 from thidua.notifications.documents.sheets import write_xlsx
 from thidua.tasks.collect.progress import IndicatorColumn, StatusRow, StatusTable
 
@@ -45,7 +46,6 @@ __all__ = [
 ]
 
 # Met / not met / no data: green, red, grey, distinguishable in grey-scale print as well (dark, mid, light).
-COLOURS = {"met": "#2E7D32", "unmet": "#C62828", "none": "#BDBDBD", "target": "#212121"}
 _FILLS = {"met": "C8E6C9", "unmet": "FFCDD2", "none": "EEEEEE"}
 
 _THADS = re.compile(r"thi hành án dân sự", re.IGNORECASE)
@@ -340,15 +340,6 @@ def _timeliness_sheet(wb: Any, table: StatusTable, **style: Any) -> None:
 # ---------------------------------------------------------------- chart
 
 
-def _pct_axis(x: float, _pos: object) -> str:
-    return f"{x * 100:.0f}%"
-
-
-# Layout in inches: the figure grows with the number of units, the margins do not.
-_BAR_PITCH = 0.36
-_HEADER = 1.45
-_FOOTER = 0.65
-_WIDTH = 11.0
 
 
 def write_status_chart(table: StatusTable, path: Path | str, *, indicator: str | None = None) -> Path:
@@ -360,7 +351,6 @@ def write_status_chart(table: StatusTable, path: Path | str, *, indicator: str |
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
-    from matplotlib.ticker import FuncFormatter
 
     path = Path(path)
     column: IndicatorColumn = (
@@ -386,15 +376,15 @@ def write_status_chart(table: StatusTable, path: Path | str, *, indicator: str |
 
     n = max(len(ordered), 1)
     right_margin = 0.35 if one_target else 2.1
-    height = _HEADER + _FOOTER + _BAR_PITCH * n
-    fig = Figure(figsize=(_WIDTH, height), dpi=110)
+    height = HEADER + FOOTER + BAR_PITCH * n
+    fig = Figure(figsize=(WIDTH, height), dpi=110)
     longest = max([len(short_name(r.name)) for r in ordered] + [10])
     left = min(0.2 + 0.075 * longest, 4.0)
     fig.subplots_adjust(
-        left=left / _WIDTH,
-        right=1 - right_margin / _WIDTH,
-        top=1 - _HEADER / height,
-        bottom=_FOOTER / height,
+        left=left / WIDTH,
+        right=1 - right_margin / WIDTH,
+        top=1 - HEADER / height,
+        bottom=FOOTER / height,
     )
     ax = fig.add_subplot(1, 1, 1)
     positions = list(range(len(ordered)))
@@ -404,13 +394,7 @@ def write_status_chart(table: StatusTable, path: Path | str, *, indicator: str |
     for tick, state in zip(ax.get_yticklabels(), states, strict=True):
         if state == "none":
             tick.set_color("#757575")
-    ax.set_xlim(0, limit)
-    ax.set_ylim(-0.6, len(ordered) - 0.4)
-    ax.xaxis.set_major_formatter(FuncFormatter(_pct_axis))
-    ax.tick_params(axis="y", length=0)
-    ax.grid(axis="x", color="#E0E0E0", zorder=0)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
+    style_rate_axes(ax, len(ordered), limit)
 
     if one_target and ordered:
         goal = targets[0]
