@@ -203,6 +203,7 @@ def _unit_events(
         due = log.due
         return [(datetime.combine(due, time(16), on_time_moment.tzinfo), late)]
     if (unit, key) == REJECTED_THEN_CORRECTED:
+
         def wrong() -> None:
             too_many = values.get("carried_over", 0) + values.get("arising", 0) + 10
             bad_path = work / key / f"{unit}-loi.xlsx"

@@ -189,9 +189,7 @@ def hold_council(
     demo_council(engine, code, COUNCIL_UNIT, now=setup_at, size=9, actor="demo")
     with engine.connect() as conn:
         members = list(
-            conn.execute(
-                select(col(CouncilMember.person_code)).order_by(col(CouncilMember.id))
-            ).scalars()
+            conn.execute(select(col(CouncilMember.person_code)).order_by(col(CouncilMember.id))).scalars()
         )
     present = [m for m in members if m != ABSENT_WRITTEN]
     held_at = _moment(date(2024, 7, 10), 8, tz, 30)

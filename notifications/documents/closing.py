@@ -795,8 +795,6 @@ def _info_sheet(ws: Any, content: ClosingContent, styles: _Styles) -> None:
 # ---------------------------------------------------------------- PNG chart
 
 
-
-
 def write_closing_chart(content: ClosingContent, path: Path) -> Path:
     """A PNG bar per reporting unit of the main indicator, best at the top, against the target: a dashed
     line for one target, a tick on each bar for per-unit targets. Vietnamese labels; Agg, no pyplot."""

@@ -178,7 +178,7 @@ def reopen(engine: Engine, code: str, *, now: datetime, actor: str, reason: str)
     why = nfc(reason) or ""
     if not why:
         raise ReasonRequired(
-            "Cần nêu lý do mở lại kỳ báo cáo.", hint=f"Chạy `thidua reopen {code} --reason \"…\"`."
+            "Cần nêu lý do mở lại kỳ báo cáo.", hint=f'Chạy `thidua reopen {code} --reason "…"`.'
         )
     with transaction(engine) as s:
         campaign = get_campaign(s, code, lock=True)
@@ -450,9 +450,7 @@ def _kind_label(defn: CampaignDefinition) -> str:
     return KIND_LABELS.get(value, value)
 
 
-def closing_content(
-    engine: Engine, code: str, *, now: datetime, tz: tzinfo | None = None
-) -> ClosingContent:
+def closing_content(engine: Engine, code: str, *, now: datetime, tz: tzinfo | None = None) -> ClosingContent:
     """The stored final results as the plain data the closing documents are built from (no computation
     beyond the total of an enrolled forest). Raises CampaignNotClosed before compute_final_results ran."""
     with transaction(engine) as s:

@@ -90,12 +90,16 @@ def fingerprint(content: ClosingContent) -> str:
 
 
 def _issued(conn: Connection, campaign_id: int) -> tuple[int, dict[str, Any]] | None:
-    row = conn.execute(
-        select(col(DomainEvent.id), col(DomainEvent.payload_json))
-        .where(col(DomainEvent.campaign_id) == campaign_id, col(DomainEvent.kind) == ISSUED)
-        .order_by(col(DomainEvent.id).desc())
-        .limit(1)
-    ).tuples().first()
+    row = (
+        conn.execute(
+            select(col(DomainEvent.id), col(DomainEvent.payload_json))
+            .where(col(DomainEvent.campaign_id) == campaign_id, col(DomainEvent.kind) == ISSUED)
+            .order_by(col(DomainEvent.id).desc())
+            .limit(1)
+        )
+        .tuples()
+        .first()
+    )
     if row is None or row[0] is None:
         return None
     return row[0], json.loads(row[1])

@@ -340,8 +340,6 @@ def _timeliness_sheet(wb: Any, table: StatusTable, **style: Any) -> None:
 # ---------------------------------------------------------------- chart
 
 
-
-
 def write_status_chart(table: StatusTable, path: Path | str, *, indicator: str | None = None) -> Path:
     """A PNG of every reporting unit's value of the main indicator (or `indicator`) against its target.
 

@@ -75,7 +75,10 @@ def env(sqlite_url: str, tmp_path: Path) -> dict[str, str]:
     engine.dispose()
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "THIDUA_"))}
     clean["PYTHONIOENCODING"] = "utf-8"
-    return clean | {"THIDUA_DATA_DIR": str(data), "THIDUA_DATABASE_URL": sqlite_url, }
+    return clean | {
+        "THIDUA_DATA_DIR": str(data),
+        "THIDUA_DATABASE_URL": sqlite_url,
+    }
 
 
 @contextmanager

@@ -601,11 +601,15 @@ def test_prefect_yaml_schedules_every_job_in_vietnam_time_on_existing_flows() ->
         for schedule in dep.get("schedules") or []:
             assert schedule["timezone"] == "Asia/Ho_Chi_Minh"
             assert len(schedule["cron"].split()) == 5
-    assert entry_points == flows == {
-        "reminders_sweep",
-        "collect_sweep",
-        "close_sweep",
-        "outbox_dispatch",
-        "collect_campaign",
-        "close_campaign",
-    }
+    assert (
+        entry_points
+        == flows
+        == {
+            "reminders_sweep",
+            "collect_sweep",
+            "close_sweep",
+            "outbox_dispatch",
+            "collect_campaign",
+            "close_campaign",
+        }
+    )

@@ -138,7 +138,9 @@ def test_the_embedded_scheduler_looks_every_ten_minutes_only_for_campaigns_that_
 
 
 def test_only_the_report_that_completes_the_final_reports_carries_the_close_early_label(
-    early: Engine, tmp_path: Path, prefect_events: list[Event]  # noqa: F811  (the imported fixture)
+    early: Engine,
+    tmp_path: Path,
+    prefect_events: list[Event],  # noqa: F811  (the imported fixture)
 ) -> None:
     settings = Settings(data_dir=tmp_path / "data", database_url=str(early.url))
     units = reporting_units(early)

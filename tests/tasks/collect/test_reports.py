@@ -697,8 +697,10 @@ def test_a_zip_bomb_is_refused_before_it_is_expanded(
     [result] = ingest_files(engine, settings, CODE, [bomb], now=IN_APRIL)
 
     assert result.status == "rejected"
-    assert result.errors == ["bom.xlsx: tệp giải nén ra 40 MB (tối đa 25 MB); mẫu báo cáo chỉ vài chục KB — "
-                             "hãy gửi lại đúng tệp mẫu"]
+    assert result.errors == [
+        "bom.xlsx: tệp giải nén ra 40 MB (tối đa 25 MB); mẫu báo cáo chỉ vài chục KB — "
+        "hãy gửi lại đúng tệp mẫu"
+    ]
     assert submissions(engine) == []
 
 
