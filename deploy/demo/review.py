@@ -24,6 +24,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import col
 
 from thidua.deploy.demo.council import demo_council
+from thidua.models.labels import campaign_status
 from thidua.models.review import CouncilMember, Nomination, ReviewOutcome
 from thidua.models.settings import Settings
 from thidua.tasks.review.council import (
@@ -355,7 +356,7 @@ def print_account(settings: Settings, engine: Engine, code: str, echo: Callable[
             .where(col(CampaignDocument.campaign_id) == cid)
             .order_by(col(CampaignDocument.id))
         ).all()
-    echo(f"   Phong trào {code}: trạng thái “{status}”.")
+    echo(f"   Phong trào {code}: trạng thái “{campaign_status(status)}”.")
     echo("   Thư theo loại: " + ", ".join(f"{kind} {state} {n}" for kind, state, n in emails))
     where = (
         f"máy chủ SMTP {settings.smtp_host}"

@@ -43,8 +43,11 @@ def get_campaign(target: Session | Connection, code: str, *, lock: bool = False)
     return campaign
 
 
-def require_state(campaign: Campaign, allowed: Collection[CampaignStatus]) -> CampaignStatus:
-    """The campaign's state when it is one of `allowed`; otherwise WrongState naming the command to run."""
+def require_state(
+    campaign: Campaign, allowed: Collection[CampaignStatus], error: type[WrongState] = WrongState
+) -> CampaignStatus:
+    """The campaign's state when it is one of `allowed`; otherwise WrongState (or a stage's own subclass,
+    `error`) naming the state it is in and the command to run."""
     status = CampaignStatus(campaign.status)
     if status in allowed:
         return status
@@ -59,7 +62,7 @@ def require_state(campaign: Campaign, allowed: Collection[CampaignStatus]) -> Ca
     else:
         command = None  # the campaign is past the needed state: no command goes back
     hint = f"Chạy `{command}` trước." if command else None
-    raise WrongState(campaign.code, campaign_status(status), needed, hint=hint)
+    raise error(campaign.code, campaign_status(status), needed, hint=hint)
 
 
 def last_closed_at(target: Session | Connection, campaign_id: int) -> datetime | None:

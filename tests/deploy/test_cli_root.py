@@ -19,7 +19,7 @@ from sqlmodel import col
 from typer.testing import CliRunner
 
 from tests.factories import at, launch_campaign_rows, load_demo_directory
-from tests.tasks.builders_council import CODE, nominate, unit_of
+from tests.tasks.builders_council import CODE, launch_in_review, nominate, unit_of
 from thidua import __version__
 from thidua.deploy.cli import COMMANDS, app
 from thidua.deploy.cli_common import AsOf, ThiduaGroup, current_settings, invocation
@@ -275,7 +275,7 @@ def test_campaign_list_and_show_print_labels_and_json_keeps_keys(cli_env: str, t
 def council_campaign(cli_env: str, tmp_path: Path) -> Iterator[tuple[Engine, int]]:
     engine = make_engine(cli_env)
     load_demo_directory(engine, "tuyen-quang-2024", tmp_path)
-    campaign_id = launch_campaign_rows(engine)
+    campaign_id = launch_in_review(engine)  # the council meets while the campaign is in review
     demo_council(engine, CODE, "TQ", now=at("01/07/2024"))
     yield engine, campaign_id
     engine.dispose()

@@ -18,7 +18,7 @@ from tests.conftest import SmtpRecorder
 from tests.factories import launch_campaign_rows, load_demo_directory
 from thidua.deploy.cli import app
 from thidua.deploy.demo.months import run_months
-from thidua.deploy.demo.review import TIE_REASON, review_outcomes, run_review
+from thidua.deploy.demo.review import TIE_REASON, print_account, review_outcomes, run_review
 from thidua.models.campaign import Campaign, CampaignStatus
 from thidua.models.db import make_engine
 from thidua.models.review import (
@@ -139,6 +139,9 @@ def test_the_seed_003_campaign_runs_from_reports_to_the_award_decision(
         "TQ-HY-03": 710_000,
     }
     assert campaign_status == CampaignStatus.AWARDED
+    account: list[str] = []
+    print_account(settings, engine, CODE, account.append)
+    assert f"   Phong trào {CODE}: trạng thái “Đã khen thưởng”." in account  # the label, not the stored key
     prefix = "[Thi đua] Quyết định số 01/QĐ-CTHADS tặng "
     award_mails = [m.message for m in smtp_server.received if m.message["Subject"].startswith(prefix)]
     assert len(award_mails) == 5  # one per awardee, to its unit

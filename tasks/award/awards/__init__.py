@@ -7,9 +7,10 @@
   council's selected nominees become a numbered decision (DOCX), one certificate per awardee (PDF), the money
   and one email per awardee to their unit. For an award a higher authority grants on a lower council's
   proposal (seed 000's Bằng khen of the Minister) it builds the proposal package instead (Tờ trình, Danh sách,
-  the minutes).
+  the minutes). Only while the campaign is in review, and for a decision dated between the council meeting
+  (and the campaign's close) and the moment the command acts at.
 - `record_external_decision`: the higher authority's decision on that proposal, recorded with its own number;
-  then grants, certificates and emails as for an own decision.
+  then grants, certificates and emails as for an own decision; not dated before the Tờ trình.
 - `revoke_award`: a grant withdrawn with a reason; the money to recover and an email to the unit.
 
 Every run is idempotent: a decision exists once per campaign and award (a second run returns it and changes

@@ -113,8 +113,9 @@ def issue_all(
     actor: str,
     keys: list[str] | None = None,
 ) -> tuple[list[IssueResult], list[str]]:
-    """Issue (or propose) every award type whose council result is final; the others are reported, not
-    failed: one award type waiting for a tie-break must not hold back the decision of another."""
+    """Issue (or propose) every award type whose council result is final; the others (NotReady) are reported,
+    not failed: one award type waiting for a tie-break must not hold back the decision of another. A campaign
+    outside review (WrongState) or a refused decision date fails the run."""
     issued: list[IssueResult] = []
     waiting: list[str] = []
     for key in keys or award_keys(engine, code):

@@ -28,7 +28,7 @@ from thidua.tasks.core.campaigns import require_state
 from thidua.tasks.core.declines import Decline, _utc, declined_units
 from thidua.tasks.core.events import record_event
 from thidua.tasks.review.nominations.dossier import _unit
-from thidua.tasks.review.nominations.errors import DeclineRefused, UnknownUnit
+from thidua.tasks.review.nominations.errors import DeclineRefused, NominationsClosed, UnknownUnit
 from thidua.tasks.review.nominations.lookups import _actor, _aware, campaign_and_definition, local_day
 from thidua.tasks.review.nominations.shared import OPEN_FOR_NOMINATIONS
 
@@ -78,7 +78,7 @@ def decline_nominations(
         ).first()
         if existing is not None:
             return DeclineResult(_view(existing, unit.unit_name), created=False, cancelled=0)
-        require_state(campaign, OPEN_FOR_NOMINATIONS)
+        require_state(campaign, OPEN_FOR_NOMINATIONS, NominationsClosed)
         _refuse_with_nominations(s, campaign.id, unit)
         row = NominationDecline(
             campaign_id=campaign.id,

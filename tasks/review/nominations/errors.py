@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from thidua.errors import Conflict, InvalidInput, NotFound, ThiduaError
+from thidua.errors import Conflict, InvalidInput, NotFound, ThiduaError, WrongState
 from thidua.models.directory_rows import RowError
 
 
 class NominationError(ThiduaError):
     """Base of this module's errors."""
+
+
+class NominationsClosed(NominationError, WrongState):
+    """The campaign does not take nominations (or declarations) in its present state."""
 
 
 class NominationRejected(NominationError, InvalidInput):

@@ -23,7 +23,7 @@ from thidua.models.text import nfc
 from thidua.tasks.core.campaigns import require_state
 from thidua.tasks.core.events import record_event
 from thidua.tasks.review.nominations.declines import withdraw_declines
-from thidua.tasks.review.nominations.errors import NominationRejected
+from thidua.tasks.review.nominations.errors import NominationRejected, NominationsClosed
 from thidua.tasks.review.nominations.lookups import (
     _actor,
     _aware,
@@ -121,7 +121,7 @@ def _nominate(
     with transaction(engine) as s:
         campaign, defn = campaign_and_definition(s, code, lock=True)
         assert campaign.id is not None
-        require_state(campaign, OPEN_FOR_NOMINATIONS)
+        require_state(campaign, OPEN_FOR_NOMINATIONS, NominationsClosed)
         deadline = dossier_deadline(s, campaign.id, defn)
         units = {
             u.unit_code: u

@@ -19,7 +19,7 @@ from tests.tasks.builders_awards import in_review, tq_picks
 from tests.tasks.builders_nominations import AWARD, CODE, full_dossier, pdf_bytes, write
 from tests.tasks.close.test_closing import CLOSE_AT, final_reports
 from thidua.deploy.cli import app
-from thidua.errors import exit_code
+from thidua.errors import WrongState, exit_code
 from thidua.models.campaign import Campaign, CampaignStatus, DomainEvent
 from thidua.models.outbox import OutboxMessage, OutboxStatus
 from thidua.models.review import NominationDecline
@@ -30,6 +30,7 @@ from thidua.tasks.remind.reminders import plan_reminders, queue_reminders
 from thidua.tasks.review.council import write_minutes
 from thidua.tasks.review.nominations import (
     DeclineRefused,
+    NominationError,
     NominationInput,
     UnknownUnit,
     add_dossier_file,
@@ -195,3 +196,20 @@ def test_the_decline_command_the_nomination_list_and_the_review_show_it(
     reviewed = runner.invoke(app, ["review", CODE, "--as-of", "05/07/2024 08:00"], env=env)
     assert reviewed.exit_code == 0, reviewed.output
     assert f"  {LAM_BINH} – {REASON}" in reviewed.output
+
+
+def test_a_campaign_past_its_nominations_refuses_them_as_a_nomination_error_naming_its_state(
+    tq: Engine,
+) -> None:
+    """The demos rely on it: their second run meets an awarded campaign and reports the refusal."""
+    with Session(tq) as s, s.begin():
+        s.execute(update(Campaign).values(status=CampaignStatus.AWARDED))
+    for attempt in (
+        lambda: nominate(
+            tq, CODE, [NominationInput(AWARD, "collective", "TQ-TP", "TQ-TP")], now=at("20/07/2024")
+        ),
+        lambda: decline(tq),
+    ):
+        with pytest.raises(NominationError, match="đang ở trạng thái Đã khen thưởng") as refused:
+            attempt()
+        assert isinstance(refused.value, WrongState) and exit_code(refused.value) == 4
