@@ -26,7 +26,7 @@ from typer._click.globals import get_current_context
 from typer.core import TyperGroup
 
 from thidua.deploy.timeparse import parse_as_of
-from thidua.errors import ThiduaError, exit_code
+from thidua.errors import InvalidInput, ThiduaError, exit_code
 from thidua.models.db import ensure_schema, make_engine
 from thidua.models.settings import Settings
 
@@ -114,7 +114,12 @@ class Invocation:
 
     def day(self, text: str) -> date:
         """A date typed on the command line (dd/mm/yyyy or ISO), read by the same parser as --as-of."""
-        return parse_now(self.settings, text).astimezone(self.settings.tz).date()
+        try:
+            return parse_now(self.settings, text).astimezone(self.settings.tz).date()
+        except InvalidInput as exc:
+            raise InvalidInput(
+                f"“{text.strip()}” không phải ngày hợp lệ.", hint="Viết dd/mm/yyyy, ví dụ 19/07/2024."
+            ) from exc
 
     def use_prefect(self) -> None:
         """Point Prefect at its server before the first flow import, and say which server it is."""
