@@ -47,6 +47,7 @@ from typing import Any, Literal, cast
 from uuid import uuid4
 
 from sqlalchemy import (
+    CompoundSelect,
     Engine,
     Select,
     String,
@@ -54,10 +55,13 @@ from sqlalchemy import (
     Update,
     and_,
     bindparam,
+    false,
     func,
     literal,
     or_,
     select,
+    true,
+    union_all,
     update,
 )
 from sqlalchemy import cast as sql_cast
@@ -565,27 +569,43 @@ def _not_charged(row: RowMapping, now: datetime, error: TransportError) -> _Outc
 
 @dataclass(frozen=True)
 class _GroupStatements:
-    """The two statements every group runs, built once per run: building a statement costs SQLAlchemy
-    several times what running it costs SQLite. Parameters: low, high (the group's id range), token, at."""
+    """What runs between two groups, built once per run (building a statement costs SQLAlchemy several
+    times what running it costs the database): `sent` records the last group's sent rows (parameters low,
+    high, token, at), `live` finds the next group's rows still ours (next_low, next_high, token) and, on
+    PostgreSQL, `both` does the two in one round trip (rows: id, whether it was just recorded)."""
 
-    live: Select[Any]
     sent: Update
+    live: Select[Any]
+    both: CompoundSelect | None
 
     @classmethod
-    def build(cls, message_id: ColumnElement[str]) -> _GroupStatements:
-        ours = [C.id.between(bindparam("low"), bindparam("high")), C.claimed_by == bindparam("token")]
-        return cls(
-            live=select(C.id).where(*ours, C.status == OutboxStatus.SENDING),
-            sent=update(OUTBOX)
-            .where(*ours, C.status.in_([OutboxStatus.SENDING, OutboxStatus.CANCELLED]))
+    def build(cls, conn: Connection, message_id: ColumnElement[str]) -> _GroupStatements:
+        token = C.claimed_by == bindparam("token")
+        sent = (
+            update(OUTBOX)
+            .where(
+                C.id.between(bindparam("low"), bindparam("high")),
+                token,
+                C.status.in_([OutboxStatus.SENDING, OutboxStatus.CANCELLED]),
+            )
             .values(
                 status=OutboxStatus.SENT,
                 sent_at=bindparam("at"),
                 last_error=None,
                 lease_until=None,
                 message_id=func.coalesce(C.message_id, message_id),
-            ),
+            )
         )
+        ours = [C.id.between(bindparam("next_low"), bindparam("next_high")), token]
+        live = select(C.id).where(*ours, C.status == OutboxStatus.SENDING)
+        both = None
+        if conn.dialect.name == "postgresql":
+            recorded = sent.returning(C.id).cte("recorded")
+            both = union_all(
+                select(recorded.c.id, true().label("sent")),
+                select(C.id, false()).where(*ours, C.status == OutboxStatus.SENDING),
+            )
+        return cls(sent, live, both)
 
 
 @dataclass
@@ -672,13 +692,8 @@ _ONE = {
 }
 
 
-def _record(run: _Run, token: str, outcomes: list[_Outcome]) -> DispatchResult:
-    """Write a group's results: one statement for the sent rows, one per other result.
-
-    Only rows still claimed by `token` are written. A group is a run of consecutive claimed ids, so the sent
-    rows are addressed by their id range minus the group's other rows (few or none). A sent row is recorded
-    as sent even if it was cancelled meanwhile: it did leave.
-    """
+def _record_others(run: _Run, token: str, outcomes: list[_Outcome]) -> DispatchResult:
+    """Write a group's results other than "sent": one statement each (they are few), for rows still ours."""
     result = DispatchResult(skipped=sum(o.kind == "skipped" for o in outcomes))
     for outcome in outcomes:
         if outcome.kind not in _ONE:
@@ -689,21 +704,12 @@ def _record(run: _Run, token: str, outcomes: list[_Outcome]) -> DispatchResult:
             .values(lease_until=None, **outcome.values)
         ).rowcount
         result += _ONE[outcome.kind] if done == 1 else DispatchResult(skipped=1)
-    sent = [o.row_id for o in outcomes if o.kind == "sent"]
-    if sent:
-        low, high = min(sent), max(sent)
-        others = [o.row_id for o in outcomes if o.kind != "sent" and low < o.row_id < high]
-        statement = run.statements.sent.where(C.id.not_in(others)) if others else run.statements.sent
-        params = {"low": low, "high": high, "token": token, "at": run.now()}
-        recorded = run.conn.execute(statement, params).rowcount
-        result += DispatchResult(sent=recorded, skipped=len(sent) - recorded)
     return result
 
 
-def _live(run: _Run, token: str, part: list[RowMapping]) -> set[int]:
-    """The rows of `part` (consecutive claimed ids) still ours: not cancelled after the claim, not taken
-    over. Once a third of the lease has gone by (a slow server, a send rate), the batch's lease is renewed
-    first, so that no other dispatcher takes a row this one is still working through."""
+def _renew_if_due(run: _Run, token: str) -> None:
+    """Once a third of the lease has gone by (a slow server, a send rate), the batch's lease is renewed,
+    so that no other dispatcher takes a row this one is still working through."""
     now = run.now()
     if now >= run.renew_at:
         run.conn.execute(
@@ -712,9 +718,45 @@ def _live(run: _Run, token: str, part: list[RowMapping]) -> set[int]:
             .values(lease_until=now + run.lease)
         )
         run.renew_at = now + run.lease / 3
+
+
+def _settle(
+    run: _Run, token: str, done: list[_Outcome], part: list[RowMapping]
+) -> tuple[set[int], DispatchResult]:
+    """Record the last group's results (`done`) and find which rows of the next group (`part`) are still
+    ours: not cancelled after the claim, not taken over.
+
+    Groups are runs of consecutive claimed ids: the sent rows are addressed by their id range minus the
+    group's other rows (few or none), only while still claimed by `token`; a sent row is recorded as sent
+    even if it was cancelled meanwhile (it did leave).
+    """
+    result = _record_others(run, token, done)
+    _renew_if_due(run, token)
+    sent = [o.row_id for o in done if o.kind == "sent"]
     ids = _ids(part)
-    live = run.conn.scalars(run.statements.live, {"low": min(ids), "high": max(ids), "token": token})
-    return {int(i) for i in live} & set(ids)
+    low, high = (min(sent), max(sent)) if sent else (0, -1)
+    others = [o.row_id for o in done if o.kind != "sent" and low < o.row_id < high]
+    params = {
+        "low": low, "high": high, "token": token, "at": run.now(),
+        "next_low": min(ids, default=0), "next_high": max(ids, default=-1),
+    }  # fmt: skip
+    recorded = 0
+    live: set[int] = set()
+    if sent and ids and not others and run.statements.both is not None:
+        for row_id, was_sent in run.conn.execute(run.statements.both, params).tuples():
+            if was_sent:
+                recorded += 1
+            else:
+                live.add(int(row_id))
+    else:
+        if sent:
+            statement = run.statements.sent
+            recorded = run.conn.execute(
+                statement.where(C.id.not_in(others)) if others else statement, params
+            ).rowcount
+        if ids:
+            live = {int(i) for i in run.conn.scalars(run.statements.live, params)}
+    return live & set(ids), result + DispatchResult(sent=recorded, skipped=len(sent) - recorded)
 
 
 def _give_back(conn: Connection, token: str, reason: str | None) -> DispatchResult:
@@ -729,9 +771,9 @@ def _give_back(conn: Connection, token: str, reason: str | None) -> DispatchResu
 
 
 def _send_batch(run: _Run, token: str, rows: list[RowMapping]) -> DispatchResult:
-    """Send one claimed batch, group by group (`run.step` messages): the group's rows still ours are
-    checked (lease renewed) right before it and its results recorded right after it. When the server
-    cannot be reached, the rest of the batch goes back to pending and the result says why."""
+    """Send one claimed batch, group by group (`run.step` messages): right before a group, the last one's
+    results are recorded and the group's rows still ours are found. When the server cannot be reached,
+    the rest of the batch goes back to pending and the result says why."""
     run.stamp()
     run.renew_at = run.now() + run.lease / 3
     result = DispatchResult()
@@ -741,7 +783,8 @@ def _send_batch(run: _Run, token: str, rows: list[RowMapping]) -> DispatchResult
             part = rows[start : start + run.step]
             if run.interval and run.paced:
                 run.sleep(run.interval)
-            live = _live(run, token, part)
+            live, settled = _settle(run, token, done, part)
+            result, done = result + settled, []
             for row in part:
                 if int(row["id"]) not in live:
                     done.append(_Outcome(int(row["id"]), "skipped", {}))
@@ -749,12 +792,11 @@ def _send_batch(run: _Run, token: str, rows: list[RowMapping]) -> DispatchResult
                 outcome = _deliver(run, row)
                 if outcome.kind == "unreachable":
                     reason = str(outcome.values["last_error"])
-                    result += _record(run, token, done) + _give_back(run.conn, token, reason)
+                    result += _settle(run, token, done, [])[1] + _give_back(run.conn, token, reason)
                     return result + DispatchResult(unreachable=reason)
                 run.paced = True
                 done.append(outcome)
-            result += _record(run, token, done)
-            done = []
+        result += _settle(run, token, done, [])[1]
     except BaseException:
         _salvage(run, token, done)
         raise
@@ -764,8 +806,7 @@ def _send_batch(run: _Run, token: str, rows: list[RowMapping]) -> DispatchResult
 def _salvage(run: _Run, token: str, done: list[_Outcome]) -> None:
     """After an error in the loop: record what did leave (or the next run sends it again), return the rest."""
     try:
-        if done:
-            _record(run, token, done)
+        _settle(run, token, done, [])
         _give_back(run.conn, token, None)
     except Exception:
         log.exception("outbox: could not record %d result(s) after an error", len(done))
@@ -871,7 +912,7 @@ def dispatch(
                 step=1 if interval else max(1, record_every),
                 interval=interval,
                 sleep=sleep,
-                statements=_GroupStatements.build(_message_id_sql(conn, settings.mail_from)),
+                statements=_GroupStatements.build(conn, _message_id_sql(conn, settings.mail_from)),
                 send_raw=getattr(session, "send_raw", None),
             )
             try:
