@@ -14,9 +14,10 @@ dispatchers never hold the same row; the claim carries a lease and names its hol
 whose lease has expired is due again; so is, at once, a row claimed by a process on this host that no longer
 runs (`thidua outbox release` frees the others). Sending happens outside any database transaction, through
 one transport session and one database connection held for the run, each statement committing by itself.
-Messages go in groups of RECORD_EVERY (one with a send rate): right before a group, one query drops its rows
-no longer ours (cancelled, or taken over); right after, one statement records its sent rows (plus one per
-other result). A batch that takes long (a slow server, a send rate) renews its lease as it goes.
+Messages go in groups of RECORD_EVERY (one with a send rate): right before a group, the last group's sent
+rows are recorded and the group's rows no longer ours (cancelled, or taken over) are dropped (one round trip
+on PostgreSQL, two statements on SQLite; plus one per other result). A batch that takes long (a slow
+server, a send rate) renews its lease as it goes.
 
 Delivery is at least once: a crash after the server accepted messages and before their group is recorded
 sends those (at most RECORD_EVERY) again; the Message-ID is derived from the row, so receivers can recognise
@@ -98,7 +99,7 @@ _INSERT_CHUNK = 500
 RENDER_ATTACHMENTS_UP_TO = 1024 * 1024
 # Messages per group: sent ones are recorded after each group, so a dispatcher killed mid-batch has at most
 # this many accepted and not recorded (sent again, same Message-ID); a cancellation is seen at most this many
-# messages late. Two statements per group instead of two per message (bench/bench_dispatch.py).
+# messages late. One round trip per group instead of two per message (bench/bench_dispatch.py).
 RECORD_EVERY = 10
 
 
@@ -878,10 +879,10 @@ def dispatch(
     pending for a minute, uncharged, and the run goes on.
 
     One connection is held for the run, each statement committing by itself: a batch is claimed by one
-    statement; every `record_every` messages (every message with a send rate) one query drops the next
-    ones no longer ours (cancelled, or taken over) and one statement records the sent ones; each other
-    result is one more, and one renews the batch's lease when a third of it has gone by. A claim of a
-    dispatcher on this host that no longer runs is freed first.
+    statement; every `record_every` messages (every message with a send rate) the sent ones are recorded
+    and the next ones no longer ours (cancelled, or taken over) dropped, in one round trip on PostgreSQL
+    and two statements on SQLite; each other result is one more, and one renews the batch's lease when a
+    third of it has gone by. A claim of a dispatcher on this host that no longer runs is freed first.
     """
     size = batch_size or settings.mail_batch_size
     interval = 1.0 / settings.mail_rate_per_second if settings.mail_rate_per_second > 0 else 0.0
