@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import uuid
 from collections import Counter
@@ -249,6 +252,29 @@ class SmtpRecorder:
 
     def settings_overrides(self) -> dict[str, Any]:
         return {"smtp_host": self.host, "smtp_port": self.port, "smtp_security": "none"}
+
+
+#: `thidua ARGS` in a fresh interpreter: sys.executable -c THIDUA ARGS...
+THIDUA = "import sys; from thidua.deploy.cli import main; sys.argv = ['thidua', *sys.argv[1:]]; main()"
+
+
+def kill_at(gate: Gate, args: list[str], env: dict[str, str], cwd: Path) -> int:
+    """Run `thidua ARGS` in its own process, kill it with SIGKILL once the SMTP server reaches `gate`, then
+    let the server go on; returns the killed process id."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", THIDUA, *args], env=env, cwd=cwd,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        assert gate.arrived.wait(300), "the process never reached the SMTP command it was to be killed at"
+        os.kill(child.pid, signal.SIGKILL)
+        assert child.wait(60) == -signal.SIGKILL
+    finally:
+        gate.release.set()
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    return child.pid
 
 
 @pytest.fixture

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import subprocess
-import sys
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +15,7 @@ import pytest
 from sqlalchemy import Engine, select
 from typer.testing import CliRunner
 
-from tests.conftest import SmtpRecorder
+from tests.conftest import SmtpRecorder, kill_at
 from tests.factories import TQ_DEFINITION, launch_campaign_rows, load_demo_directory
 from thidua.deploy.cli_outbox import app
 from thidua.models.db import transaction
@@ -216,35 +213,20 @@ def test_retry_puts_failed_emails_back_by_campaign_or_id(
 # ---------------------------------------------------------------- item 9: a dispatch killed mid-batch
 
 
-THIDUA = "import sys; from thidua.deploy.cli import main; sys.argv = ['thidua', *sys.argv[1:]]; main()"
-
-
 def test_a_dispatch_killed_with_sigkill_resends_at_most_a_group_after_release(
     engine: Engine, db_url: str, tmp_path: Path, smtp_server: SmtpRecorder
 ) -> None:
     queue_many(engine, 35)
     env = smtp_env(tmp_path, db_url, smtp_server)
     held = smtp_server.gate("MAIL", passing=23)  # the server has accepted 23 messages when the kill comes
-    child = subprocess.Popen(
-        [sys.executable, "-c", THIDUA, "outbox", "dispatch"],
-        env={**os.environ, **env}, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        assert held.arrived.wait(120)
-        os.kill(child.pid, signal.SIGKILL)
-        assert child.wait(60) == -signal.SIGKILL
-    finally:
-        held.release.set()
-        if child.poll() is None:
-            child.kill()
-            child.wait()
+    killed = kill_at(held, ["outbox", "dispatch"], {**os.environ, **env}, tmp_path)
     assert len(smtp_server.received) == 23
     recorded = 23 // RECORD_EVERY * RECORD_EVERY  # sent ones are recorded group by group
     assert statuses(engine) == Counter({OutboxStatus.SENT: recorded, OutboxStatus.SENDING: 35 - recorded})
 
     held_rows = runner.invoke(app, ["list", "--status", "sending"], env=env)
     assert held_rows.output.count("đang giữ: cli@") == 35 - recorded
-    assert f"#{child.pid} đến " in held_rows.output and "tiến trình không còn chạy" in held_rows.output
+    assert f"#{killed} đến " in held_rows.output and "tiến trình không còn chạy" in held_rows.output
     released = runner.invoke(app, ["release"], env=env)
     assert released.exit_code == 0 and f"Đã giải phóng {35 - recorded} thư" in released.output
     again = runner.invoke(app, ["dispatch"], env=env)

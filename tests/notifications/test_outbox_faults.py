@@ -5,7 +5,6 @@ a past day; a batch that outlives its lease. Only the server's answer to a messa
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SmtpRecorder
+from conftest import THIDUA, SmtpRecorder, kill_at
 from sqlalchemy import Engine, select, update
 
 from tests.factories import TQ_DEFINITION, at, load_demo_directory
@@ -222,7 +221,17 @@ def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
     return env
 
 
-THIDUA = "import sys; from thidua.deploy.cli import main; sys.argv = ['thidua', *sys.argv[1:]]; main()"
+def tuyen_quang(db_url: str, smtp: SmtpRecorder, tmp_path: Path) -> tuple[Engine, Settings]:
+    """The Tuyên Quang directory loaded, and settings sending through the test's SMTP server."""
+    from thidua.models.db import make_engine
+
+    engine = make_engine(db_url)
+    load_demo_directory(engine, "tuyen-quang-2024", tmp_path)
+    settings = Settings(
+        data_dir=tmp_path / "data", database_url=db_url, mail_from="tdkt@thads-tuyenquang.example.vn",
+        **smtp.settings_overrides(),
+    )  # fmt: skip
+    return engine, settings
 
 
 @pytest.mark.usefixtures("prefect_harness")
@@ -232,14 +241,8 @@ def test_a_launch_as_of_a_past_day_beside_a_dispatcher_of_now_sends_each_email_o
     # Issue 11 item 7: the launch's claim had a lease computed from --as-of, long expired for the service's
     # every-minute dispatch, which took the rows and sent them too (12 of 12 twice).
     from thidua.flows.launch import launch_flow
-    from thidua.models.db import make_engine
 
-    engine = make_engine(db_url)
-    load_demo_directory(engine, "tuyen-quang-2024", tmp_path)
-    settings = Settings(
-        data_dir=tmp_path / "data", database_url=db_url, mail_from="tdkt@thads-tuyenquang.example.vn",
-        **smtp_server.settings_overrides(),
-    )  # fmt: skip
+    engine, settings = tuyen_quang(db_url, smtp_server, tmp_path)
     held = smtp_server.gate("MAIL")  # the launch has claimed its 12 emails and is sending the first
     thread, out = _in_thread(lambda: launch_flow(str(TQ_DEFINITION), at("05/01/2024", 9), settings))
     try:
@@ -275,14 +278,8 @@ def test_a_launch_or_close_killed_while_sending_finishes_its_sending_when_run_ag
 
     from tests.factories import launch_campaign_rows
     from thidua.deploy.cli import app
-    from thidua.models.db import make_engine
 
-    engine = make_engine(db_url)
-    load_demo_directory(engine, "tuyen-quang-2024", tmp_path)
-    settings = Settings(
-        data_dir=tmp_path / "data", database_url=db_url, mail_from="tdkt@thads-tuyenquang.example.vn",
-        **smtp_server.settings_overrides(),
-    )  # fmt: skip
+    engine, settings = tuyen_quang(db_url, smtp_server, tmp_path)
     if command == "launch":
         args = ["campaign", "launch", str(TQ_DEFINITION), "--as-of", "05/01/2024"]
     else:
@@ -290,19 +287,7 @@ def test_a_launch_or_close_killed_while_sending_finishes_its_sending_when_run_ag
         args = ["close", "TQ-2024-GIAM-AN", "--as-of", "16/12/2024"]
     held = smtp_server.gate("MAIL", passing=4)  # four of the twelve emails are in when the kill comes
     env = cli_env(settings, PREFECT_API_URL=_harness_api_url())
-    child = subprocess.Popen(
-        [sys.executable, "-c", THIDUA, *args],
-        env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        assert held.arrived.wait(300)
-        os.kill(child.pid, signal.SIGKILL)
-        assert child.wait(60) == -signal.SIGKILL
-    finally:
-        held.release.set()
-        if child.poll() is None:
-            child.kill()
-            child.wait()
+    kill_at(held, args, env, tmp_path)
     assert len(smtp_server.received) == 4
 
     again = CliRunner().invoke(app, args, env={k: v for k, v in env.items() if k.startswith("THIDUA_")})
