@@ -57,6 +57,7 @@ from thidua.tasks.award.awards import (
     AlreadyRevoked,
     AwardError,
     DecisionConflict,
+    IssueResult,
     NotReady,
     UnknownAward,
     UnknownGrant,
@@ -449,8 +450,9 @@ def test_the_ministers_decision_recorded_later_issues_grants_certificates_and_em
     national: tuple[Engine, str], settings: Settings
 ) -> None:
     engine, _ = national
-    with pytest.raises(NotReady, match="chưa có Tờ trình"):
-        record_external_decision(
+
+    def record_ministers_decision() -> IssueResult:
+        return record_external_decision(
             engine,
             settings,
             NATIONAL_CODE,
@@ -461,22 +463,15 @@ def test_the_ministers_decision_recorded_later_issues_grants_certificates_and_em
             now=at("11/07/2026", 9),
             actor="vutccb",
         )
+
+    with pytest.raises(NotReady, match="chưa có Tờ trình"):
+        record_ministers_decision()
     issue(engine, settings, code=NATIONAL_CODE, award_key=BANG_KHEN, decided_on=date(2026, 6, 25))
     own = issue(engine, settings, code=NATIONAL_CODE, award_key=GIAY_KHEN_CQL, decided_on=date(2026, 6, 26))
     assert own.reference == "02/QĐ-CQL"  # the Cục's one register: the Tờ trình took number 1
     assert campaign_status(engine, NATIONAL_CODE) == CampaignStatus.AWARDED
 
-    recorded = record_external_decision(
-        engine,
-        settings,
-        NATIONAL_CODE,
-        BANG_KHEN,
-        number=1234,
-        symbol="QĐ-BTP",
-        decided_on=date(2026, 7, 10),
-        now=at("11/07/2026", 9),
-        actor="vutccb",
-    )
+    recorded = record_ministers_decision()
     assert recorded.created and recorded.status == DecisionStatus.ISSUED
     assert recorded.reference == "1234/QĐ-BTP"
     with Session(engine) as s:
