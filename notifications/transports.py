@@ -2,7 +2,6 @@
 
 - `SmtpTransport`: a real SMTP server through yagmail (one connection per batch, reused for every message);
 - `FileTransport`: one `.eml` file per message in the outbox folder (the embedded default, no mail server);
-- `MemoryTransport`: the fake shipped beside them (records messages, fails on demand) for callers' tests.
 
 Every failure is one `TransportError`. Its `scope` says whom it concerns: the message (the server's answer
 to it: charged to the message; `permanent` tells whether retrying can help), the session (it died on this
@@ -21,7 +20,7 @@ import contextlib
 import re
 import smtplib
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import message_from_bytes
@@ -409,52 +408,6 @@ class FileTransport(_Session):
             write_atomic(target, data)
         except OSError as exc:
             raise TransportError(f"Không ghi được tệp thư {target.name}: {exc}", permanent=False) from exc
-
-
-# ---------------------------------------------------------------- in memory
-
-
-class MemoryTransport(_Session):
-    """The fake: records what was sent; `fail_for(addr, permanent=...)` makes sends to that address fail.
-
-    `send_raw` parses the bytes and goes through `send`, so `sent` holds every message either way.
-    """
-
-    def __init__(
-        self, *, failures: Mapping[str, bool] | None = None, fail_open: TransportError | None = None
-    ) -> None:
-        self.sent: list[MimeMessage] = []
-        self.raw: list[RawMessage] = []  # what came through send_raw (also parsed into `sent`)
-        self.failures: dict[str, bool] = dict(failures or {})
-        self.fail_open = fail_open
-        self.sessions = 0
-        self.is_open = False
-
-    def fail_for(self, address: str, *, permanent: bool) -> None:
-        self.failures[address] = permanent
-
-    def open(self) -> None:
-        if self.fail_open is not None:
-            raise self.fail_open
-        self.sessions += 1
-        self.is_open = True
-
-    def close(self) -> None:
-        self.is_open = False
-
-    def send(self, mime: MimeMessage) -> None:
-        if not self.is_open:
-            raise TransportError("phiên gửi chưa mở", permanent=False)
-        addressee = _primary_recipient(mime)
-        if addressee in self.failures:
-            permanent = self.failures[addressee]
-            kind = "550 không có hộp thư" if permanent else "451 tạm thời không nhận"
-            raise TransportError(f"{addressee}: {kind}", permanent=permanent)
-        self.sent.append(mime)
-
-    def send_raw(self, message: RawMessage) -> None:
-        self.raw.append(message)
-        self.send(parse_raw(message))
 
 
 def transport_for(settings: Settings) -> Transport:

@@ -16,11 +16,12 @@ import pytest
 from conftest import SmtpRecorder
 from sqlalchemy import Engine, func, select
 
+from tests.memory_transport import MemoryTransport
 from thidua.models.db import transaction
 from thidua.models.outbox import OutboxStatus
 from thidua.models.settings import Settings
 from thidua.notifications.outbox import OUTBOX, DispatchResult, claim, dispatch, enqueue, enqueue_many
-from thidua.notifications.transports import MemoryTransport, SmtpTransport, TransportError
+from thidua.notifications.transports import SmtpTransport, TransportError
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
 NOW = datetime(2024, 1, 5, 8, 0, tzinfo=VN)

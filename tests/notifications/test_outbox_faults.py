@@ -18,11 +18,12 @@ from conftest import THIDUA, SmtpRecorder, kill_at
 from sqlalchemy import Engine, select, update
 
 from tests.factories import TQ_DEFINITION, at, load_demo_directory
+from tests.memory_transport import MemoryTransport
 from tests.notifications.test_outbox import NOW, make_settings, queue, received_ids, rows
 from thidua.models.outbox import OutboxStatus
 from thidua.models.settings import Settings
 from thidua.notifications.outbox import OUTBOX, RECORD_EVERY, DispatchResult, dispatch
-from thidua.notifications.transports import MemoryTransport, RawMessage
+from thidua.notifications.transports import RawMessage
 
 C = OUTBOX.c
 ROOT = Path(__file__).resolve().parents[2]

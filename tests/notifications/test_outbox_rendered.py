@@ -16,6 +16,7 @@ import pytest
 from conftest import SmtpRecorder
 from sqlalchemy import Engine, event, select, update
 
+from tests.memory_transport import MemoryTransport
 from tests.notifications.test_outbox import NOW, make_settings, queue, received_ids, rows
 from thidua.models.db import make_engine, transaction
 from thidua.models.outbox import OutboxStatus
@@ -29,7 +30,7 @@ from thidua.notifications.outbox import (
     enqueue,
     message_id_for,
 )
-from thidua.notifications.transports import MemoryTransport, RawMessage, Transport
+from thidua.notifications.transports import RawMessage, Transport
 
 C = OUTBOX.c
 FROM = "thidua@thads.tuyenquang.gov.vn"

@@ -22,12 +22,12 @@ import pytest
 from conftest import SmtpRecorder, free_port
 from jinja2 import UndefinedError
 
+from tests.memory_transport import MemoryTransport
 from thidua.models.settings import Settings
 from thidua.notifications.message import EmailMessage, build_mime
 from thidua.notifications.templating import render_email
 from thidua.notifications.transports import (
     FileTransport,
-    MemoryTransport,
     SmtpTransport,
     TransportError,
     transport_for,

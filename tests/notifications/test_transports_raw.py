@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from conftest import SmtpRecorder
 
+from tests.memory_transport import MemoryTransport
 from tests.notifications.test_transports import NOW, SUBJECT, TEXT, UNIT, display_name, message, smtp_settings
 from thidua.notifications.message import assemble, build_mime, envelope_prefix, render_body
 from thidua.notifications.transports import (
     FileTransport,
-    MemoryTransport,
     RawMessage,
     SmtpTransport,
     TransportError,
