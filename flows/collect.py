@@ -12,9 +12,10 @@ from dataclasses import asdict, is_dataclass
 from datetime import datetime
 from typing import Any
 
-from prefect import flow, task
+from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from thidua.flows.local import flow
 from thidua.models.db import ensure_schema, make_engine
 from thidua.models.indicators import fmt_percent
 from thidua.models.settings import Settings

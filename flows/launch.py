@@ -13,10 +13,11 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from prefect import flow, task
+from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
+from thidua.flows.local import flow
 from thidua.models.db import ensure_schema, make_engine
 from thidua.models.definition import CampaignDefinition, load_definition
 from thidua.models.schedule import build_schedule

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -66,17 +67,29 @@ def launch_campaign_rows(
 
 
 def task_runs(flow_run_id: UUID) -> int:
-    """How many task runs a flow run had, read back from the Prefect server (the harness's in tests)."""
+    """How many task runs a flow run had, read back from the Prefect server (the harness's in tests).
+
+    The server records task runs from events that the client sends in the background and the server consumes
+    in the background, so the flow's return does not mean they are all stored: send what is queued, then read
+    until two reads agree."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
     from prefect.client.schemas.sorting import TaskRunSort
+    from prefect.events.worker import EventsWorker
 
+    EventsWorker.drain_all(timeout=30)
+    seen = -1
     with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
-            sort=TaskRunSort.EXPECTED_START_TIME_ASC,
-            limit=200,
-        )
+        for _ in range(100):
+            runs = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+                sort=TaskRunSort.EXPECTED_START_TIME_ASC,
+                limit=200,
+            )
+            if len(runs) == seen and all(run.state is not None and run.state.is_final() for run in runs):
+                break
+            seen = len(runs)
+            time.sleep(0.3)
     return len(runs)
 
 

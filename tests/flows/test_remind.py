@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from uuid import UUID
 
 import pytest
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-from prefect.client.schemas.sorting import TaskRunSort
 from sqlalchemy import func, select
 
 from tests.conftest import SmtpRecorder
-from tests.factories import at, launch_campaign_rows, load_demo_directory
+from tests.factories import at, launch_campaign_rows, load_demo_directory, task_runs
 from thidua.flows.remind import remind_flow
 from thidua.models.db import make_engine
 from thidua.models.outbox import OutboxMessage
@@ -20,17 +16,6 @@ from thidua.models.settings import Settings
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 CODE = "TQ-2024-GIAM-AN"
-
-
-def _task_runs(flow_run_id: UUID) -> int:
-    with get_client(sync_client=True) as client:
-        return len(
-            client.read_task_runs(
-                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
-                sort=TaskRunSort.EXPECTED_START_TIME_ASC,
-                limit=50,
-            )
-        )
 
 
 def _outbox_rows(url: str) -> int:
@@ -60,7 +45,7 @@ def test_the_remind_flow_sends_each_due_reminder_once_and_a_dry_run_changes_noth
     assert summary["queue"]["queued"] == 8 and summary["emails"]["sent"] == 8
     assert len(smtp_server.received) == 8 and smtp_server.connections == connections + 1  # one session
     flow_run_id = state.state_details.flow_run_id
-    assert flow_run_id is not None and _task_runs(flow_run_id) == 3  # plan, queue, dispatch: fixed
+    assert flow_run_id is not None and task_runs(flow_run_id) == 3  # plan, queue, dispatch: fixed
 
     again = remind_flow(CODE, at("31/01/2024", 16), settings)
     assert again["queue"]["queued"] == 0 and len(smtp_server.received) == 8
