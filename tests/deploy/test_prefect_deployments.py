@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import Engine, func, select
+from sqlalchemy.engine import make_url
 from sqlmodel import col
 
 import thidua.deploy
@@ -206,9 +207,8 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{prefect_db}"')
         conn.exec_driver_sql(f'CREATE DATABASE "{thidua_db}" TEMPLATE "{template}"')
-    base = PG_ADMIN_URL.rsplit("/", 1)[0]
-    host_port = base.split("@", 1)[1]
-    thidua_url = f"{base}/{thidua_db}"
+    thidua_url = PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + thidua_db
+    prefect_url = make_url(PG_ADMIN_URL).set(drivername="postgresql+asyncpg", database=prefect_db)
 
     port = free_port()
     api = f"http://127.0.0.1:{port}/api"
@@ -224,7 +224,7 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         | quiet
         | {
             "PREFECT_HOME": str(tmp / "server-home"),
-            "PREFECT_API_DATABASE_CONNECTION_URL": f"postgresql+asyncpg://postgres@{host_port}/{prefect_db}",
+            "PREFECT_API_DATABASE_CONNECTION_URL": prefect_url.render_as_string(hide_password=False),
             # The scheduler makes the cron deployments' runs; every 2 s instead of every 60 s.
             "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",
             "PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED": "false",
