@@ -296,7 +296,8 @@ def test_prefect_deploy_creates_every_deployment_and_both_automations(stack: Sta
     assert listed.returncode == 0, listed.stdout + listed.stderr
 
 
-def test_launch_review_and_award_run_by_hand_on_the_worker(stack: Stack) -> None:
+def test_a_campaign_runs_by_hand_through_the_stage_deployments_on_the_worker(stack: Stack) -> None:
+    """Launch, remind, dispatch, close, review (and the council's end), award: `prefect deployment run`."""
     engine, settings = stack.engine, stack.settings
 
     stack.run_to_completion("stage-launch/launch", definition=str(TQ_DEFINITION), as_of="05/01/2024 09:00")
@@ -306,6 +307,9 @@ def test_launch_review_and_award_run_by_hand_on_the_worker(stack: Stack) -> None
     assert list((settings.data_dir).rglob("*.docx")), "the launch wrote no plan"
     launch_mails = len(stack.smtp.received)
     assert launch_mails > 0
+    stack.run_to_completion("stage-remind/remind", code=CODE, as_of="31/01/2024 08:05")  # reminders are due
+    stack.run_to_completion("stage-dispatch/dispatch")
+    assert len(stack.smtp.received) > launch_mails
 
     # The months' reports and the nominations are people's work: done here, as the demo does them.
     run_months(settings, engine, CODE, _collect_without_prefect(engine, settings), lambda _line: None)
