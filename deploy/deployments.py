@@ -1,37 +1,59 @@
-"""Prefect deployment mode: the schedules of `thidua serve`, run by a Prefect server and its workers instead.
+"""Prefect deployment mode: the schedules of `thidua serve` and every lifecycle stage, run by a Prefect server
+and its workers.
 
-### Chạy bằng Prefect server (cài đặt lớn) / Running the schedules on a Prefect server
+### Chạy bằng Prefect server (cài đặt lớn) / Running on a Prefect server
 
 Each job has exactly **one** scheduler. By default that is `thidua serve` (APScheduler, jobs stored in the
 application database). Larger installations can hand every schedule to Prefect instead; then `thidua serve`
 must not run, and it refuses to: set `THIDUA_SCHEDULER=prefect` (environment or `.env`) for the whole
-installation. The Prefect flows below refuse in turn unless `THIDUA_SCHEDULER=prefect` and no `thidua serve`
-holds the scheduler lease on the database.
+installation. The scheduled and event-started flows below refuse in turn unless `THIDUA_SCHEDULER=prefect` and
+no `thidua serve` holds the scheduler lease on the database. The stage deployments (`stage-*`) are what an
+administrator starts by hand, like the CLI command of the same stage; they run in either mode.
 
 ```bash
 # 1. a long-running Prefect server (PostgreSQL-backed for production: PREFECT_API_DATABASE_CONNECTION_URL)
 prefect server start --host 0.0.0.0
-# 2. on every machine below: point at it, and say who schedules
+# 2. on every machine below: point at it, say who schedules, and send no usage data
 export PREFECT_API_URL=http://<prefect-host>:4200/api THIDUA_SCHEDULER=prefect
+export DO_NOT_TRACK=1 PREFECT_SERVER_ANALYTICS_ENABLED=false
 export THIDUA_DATABASE_URL=postgresql://thidua@<db-host>/thidua THIDUA_DATA_DIR=/srv/thidua/var
-# 3. once: a process work pool, then the deployments (run from the project root)
+# 3. once, from any machine with the package installed: a process work pool, then the deployments
 prefect work-pool create thidua --type process
-prefect deploy --all --prefect-file deploy/prefect.yaml
-# 4. one or more workers (each runs flows as subprocesses in the project directory)
+prefect deploy --all --prefect-file deploy/prefect.yaml  # or the copy installed as thidua/deploy/prefect.yaml
+# 4. one or more workers: the installed package and the settings above are all a worker host needs
 prefect worker start --pool thidua
 ```
 
-| deployment | schedule (Asia/Ho_Chi_Minh) | what it does |
+The entry points are module paths of the installed package (`thidua.deploy.deployments.<flow>`) and the
+deployments have no pull step: a flow run starts in a fresh temporary directory on the worker and imports the
+code from the worker's own installation, never from the deploying machine's checkout. Settings come from the
+worker's environment (a `.env` file is read only from the directory a process starts in, which for a flow run
+is that temporary directory).
+
+| deployment | started by | what it does |
 | --- | --- | --- |
-| `thidua-reminders/hourly` | `0 * * * *` | reminder sweep of every campaign whose send hour is now |
+| `thidua-reminders/hourly` | `0 * * * *` (Vietnam time) | reminder sweep of the campaigns whose hour it is |
 | `thidua-collect/daily-0700` | `0 7 * * *` | collection for every campaign with a period due yesterday |
 | `thidua-close/daily-0730` | `30 7 * * *` | closing run for every campaign that ended yesterday |
 | `thidua-outbox/every-minute` | `* * * * *` | outbox dispatch |
+| `thidua-collect-campaign/on-deadline` | event `thidua.deadline.passed` | collection of that campaign |
+| `thidua-close-campaign/on-final-reports` | event `thidua.report.accepted` (close early) | early close |
+| `stage-launch/launch` | hand: `definition`, `as_of` | `thidua campaign launch FILE --as-of …` |
+| `stage-remind/remind` | hand: `code`, `as_of`, `dry_run` | `thidua remind CODE --as-of … [--dry-run]` |
+| `stage-collect/collect` | hand: `code`, `as_of` | `thidua collect CODE --as-of …` |
+| `stage-close/close` | hand: `code`, `as_of` | `thidua close CODE --as-of …` |
+| `stage-review/review` | hand: `code`, `as_of`, `meeting` | `thidua review CODE [--meeting N] --as-of …` |
+| `stage-award/award` | hand: `code`, `decision_date`, `as_of` | `thidua award run CODE [--date …]` |
+| `stage-dispatch/dispatch` | hand | `thidua outbox dispatch` |
+
+For example `prefect deployment run stage-award/award --param code=TQ-2024-GIAM-AN --param
+decision_date=19/07/2024`. A stage reads its text parameters with the command line's parsers, so a wrong date
+fails the run with the command's Vietnamese message (the thidua error tree, thidua/errors.py) before any work.
 
 A sweep decides what is due from the time its run was *scheduled* for, using the same job definitions
 as `thidua serve` (deploy/scheduler.py), so a run that starts late (worker down) still does that slot's
 work. Runs that were never created while the Prefect server itself was down are not replayed: after such an
-outage, run the missed work by hand (e.g. `python -m flows.collect CODE`). To switch back, stop the workers
+outage, run the missed work by hand (the stage deployments, or the CLI). To switch back, stop the workers
 (or pause the deployments), unset `THIDUA_SCHEDULER` and start `thidua serve`: it registers the jobs again
 from the campaigns table.
 
@@ -42,13 +64,16 @@ run history (`PREFECT_SERVER_SERVICES_DB_VACUUM_ENABLED=events,flow_runs` on the
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from datetime import datetime, timedelta
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from thidua.deploy import jobs
+from thidua.deploy.cli_common import Invocation, parse_now
 from thidua.deploy.scheduler import (
     JobSpec,
     campaign_job_specs,
@@ -157,6 +182,129 @@ def outbox_dispatch() -> None:
     finally:
         engine.dispose()
     jobs.dispatch_outbox()
+
+
+# ---------------------------------------------------------------- stages started by hand
+
+
+def _moment(settings: Settings, as_of: str | None) -> datetime:
+    """The moment a stage acts at, read like the CLI's --as-of (empty: now)."""
+    return parse_now(settings, as_of)
+
+
+def _definition_path(settings: Settings, definition: str) -> Path:
+    """A definition file on the worker host: absolute, or relative to the data directory (THIDUA_DATA_DIR)."""
+    path = Path(definition.strip()).expanduser()
+    return path if path.is_absolute() else settings.data_dir / path
+
+
+@flow(name="stage-launch")
+def launch_stage(definition: str, as_of: str | None = None) -> dict[str, Any]:
+    """Phát động phong trào từ tệp định nghĩa (như `thidua campaign launch`).
+
+    Args:
+        definition: Tệp định nghĩa phong trào (YAML) trên máy worker: đường dẫn tuyệt đối, hoặc tương đối với
+            thư mục dữ liệu (THIDUA_DATA_DIR).
+        as_of: Thời điểm coi là "bây giờ" (dd/mm/yyyy [HH:MM]); bỏ trống: bây giờ.
+    """
+    from thidua.flows.launch import launch_flow
+    from thidua.models.definition import load_definition
+
+    settings = Settings()
+    now = _moment(settings, as_of)
+    path = _definition_path(settings, definition)
+    load_definition(path)  # a bad file is refused before anything is stored, as on the command line
+    return launch_flow(str(path), now, settings)
+
+
+@flow(name="stage-remind")
+def remind_stage(code: str, as_of: str | None = None, dry_run: bool = False) -> dict[str, Any]:
+    """Gửi thư nhắc hạn của một phong trào (như `thidua remind`).
+
+    Args:
+        code: Mã phong trào.
+        as_of: Thời điểm coi là "bây giờ" (dd/mm/yyyy [HH:MM]); bỏ trống: bây giờ.
+        dry_run: Chỉ liệt kê ai sẽ nhận thư gì, không thay đổi gì.
+    """
+    from thidua.flows.remind import remind_flow
+
+    settings = Settings()
+    return remind_flow(code, _moment(settings, as_of), settings, dry_run=dry_run)
+
+
+@flow(name="stage-collect")
+def collect_stage(code: str, as_of: str | None = None) -> dict[str, Any]:
+    """Thu thập số liệu của một phong trào (như `thidua collect`).
+
+    Args:
+        code: Mã phong trào.
+        as_of: Thời điểm coi là "bây giờ" (dd/mm/yyyy [HH:MM]); bỏ trống: bây giờ.
+    """
+    from thidua.flows.collect import collect_flow
+
+    settings = Settings()
+    return collect_flow(code, _moment(settings, as_of), settings)
+
+
+@flow(name="stage-close")
+def close_stage(code: str, as_of: str | None = None) -> dict[str, Any]:
+    """Tổng kết phong trào (như `thidua close`).
+
+    Args:
+        code: Mã phong trào.
+        as_of: Thời điểm coi là "bây giờ" (dd/mm/yyyy [HH:MM]); bỏ trống: bây giờ.
+    """
+    from thidua.flows.close import close_flow
+
+    settings = Settings()
+    return close_flow(code, _moment(settings, as_of), settings)
+
+
+@flow(name="stage-review")
+def review_stage(code: str, as_of: str | None = None, meeting: int | None = None) -> dict[str, Any]:
+    """Xét khen thưởng; với số cuộc họp, kết thúc cuộc họp Hội đồng đó (như `thidua review`).
+
+    Args:
+        code: Mã phong trào.
+        as_of: Thời điểm coi là "bây giờ" (dd/mm/yyyy [HH:MM]); bỏ trống: bây giờ.
+        meeting: Số cuộc họp Hội đồng cần kết thúc (kiểm phiếu, chỉ tiêu, biên bản); bỏ trống: chỉ xét.
+    """
+    from thidua.flows.review import review_flow
+
+    settings = Settings()
+    return review_flow(code, _moment(settings, as_of), settings, meeting_id=meeting, actor="prefect")
+
+
+@flow(name="stage-award")
+def award_stage(code: str, decision_date: str | None = None, as_of: str | None = None) -> dict[str, Any]:
+    """Ban hành mọi hình thức khen thưởng đã có kết quả của Hội đồng, rồi gửi thư (như `thidua award run`).
+
+    Args:
+        code: Mã phong trào.
+        decision_date: Ngày ký quyết định (dd/mm/yyyy); bỏ trống: ngày của as_of.
+        as_of: Thời điểm coi là "bây giờ" (dd/mm/yyyy [HH:MM]); bỏ trống: bây giờ.
+    """
+    from thidua.flows.award import award_flow
+
+    settings = Settings()
+    now = _moment(settings, as_of)
+    # The CLI's own reading of --date: the same formats and the same message for a wrong one.
+    decided_on = Invocation(settings, now, migrate=False).day(decision_date) if decision_date else None
+    return award_flow(code, now, settings, decided_on=decided_on, actor="prefect")
+
+
+@flow(name="stage-dispatch")
+def dispatch_stage() -> dict[str, Any]:
+    """Gửi ngay các thư đến hạn trong hộp thư đi (như `thidua outbox dispatch`)."""
+    from thidua.notifications.outbox import dispatch
+
+    settings = Settings()
+    engine = make_engine(settings.database_url)
+    try:
+        result = dispatch(engine, settings, worker_id="prefect")
+    finally:
+        engine.dispose()
+    return asdict(result)
 
 
 if __name__ == "__main__":

@@ -102,10 +102,10 @@ def test_wheel_holds_only_the_thidua_package(tmp_path: Path) -> None:
     assert "thidua = thidua.deploy.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
 
-def test_prefect_yaml_entry_points_resolve(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_prefect_yaml_entry_points_resolve(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from prefect.flows import load_flow_from_entrypoint
 
-    monkeypatch.chdir(ROOT)  # `prefect deploy` runs from the project root; entry points are relative to it
+    monkeypatch.chdir(tmp_path)  # module paths of the installed package: no checkout needed
     config = yaml.safe_load((ROOT / "deploy" / "prefect.yaml").read_text(encoding="utf-8"))
     entry_points = [dep["entrypoint"] for dep in config["deployments"]]
     loaded = {entry: load_flow_from_entrypoint(entry) for entry in entry_points}

@@ -498,7 +498,9 @@ def _best_people(engine: Engine, campaign_id: int, units: list[str]) -> dict[str
                 select(col(EnrolledUnit.unit_code), col(EnrolledUnit.parent_code)).where(
                     col(EnrolledUnit.campaign_id) == campaign_id
                 )
-            ).all()
+            )
+            .tuples()
+            .all()
         )
         ranked = conn.execute(
             select(col(FinalResult.subject_code), col(FinalResult.unit_code))

@@ -590,14 +590,17 @@ def test_prefect_yaml_schedules_every_job_in_vietnam_time_on_existing_flows() ->
         if isinstance(node, ast.FunctionDef)
         and any(isinstance(d, ast.Call) and getattr(d.func, "id", "") == "flow" for d in node.decorator_list)
     }
+    # No pull step: a worker imports the installed package; `pull: null` would freeze the deployer's $PWD.
+    assert config["pull"] == []
     entry_points = set()
     for dep in config["deployments"]:
-        path, name = dep["entrypoint"].split(":")
-        assert path == "deploy/deployments.py"
+        module_path, name = dep["entrypoint"].rsplit(".", 1)
+        assert module_path == "thidua.deploy.deployments"  # a module path, not a file of a checkout
         entry_points.add(name)
         assert dep["work_pool"]["name"] == "thidua"
-        # A deployment is started by its clock or by its event triggers, never both.
-        assert bool(dep.get("schedules")) != bool(dep.get("triggers")), dep["name"]
+        # A deployment is started by its clock, by its event triggers, or by hand (stage-*), never two ways.
+        assert not (dep.get("schedules") and dep.get("triggers")), dep["name"]
+        assert bool(dep.get("schedules") or dep.get("triggers")) != name.endswith("_stage"), dep["name"]
         for schedule in dep.get("schedules") or []:
             assert schedule["timezone"] == "Asia/Ho_Chi_Minh"
             assert len(schedule["cron"].split()) == 5
@@ -611,5 +614,13 @@ def test_prefect_yaml_schedules_every_job_in_vietnam_time_on_existing_flows() ->
             "outbox_dispatch",
             "collect_campaign",
             "close_campaign",
+            # every lifecycle stage, by hand
+            "launch_stage",
+            "remind_stage",
+            "collect_stage",
+            "close_stage",
+            "review_stage",
+            "award_stage",
+            "dispatch_stage",
         }
     )
