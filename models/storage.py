@@ -11,8 +11,8 @@ any worker that reaches the same storage can send it.
   SeaweedFS or a cloud; ``THIDUA_STORAGE_ENDPOINT_URL`` and the key settings for a private one): a put of
   one object is atomic on the server, so no reader sees half a file there either.
 
-Keys are built by our code from checked parts (`key`): a name that came from a user (a file dropped in the
-inbox, a dossier's original name) never becomes a key unchecked, so no key leads outside the storage.
+Keys are built by our code from checked parts (`storage_key`): a name that came from a user (a file dropped
+in the inbox, a dossier's original name) never becomes a key unchecked, so no key leads outside the storage.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from thidua.errors import InvalidInput, Unavailable
-from thidua.models.files import NotARegularFile, read_regular_file, shown_name, write_atomic
+from thidua.models.files import read_regular_file, shown_name, write_atomic
 
 if TYPE_CHECKING:
     from thidua.models.settings import Settings
@@ -43,8 +43,8 @@ __all__ = [
     "Storage",
     "StorageUnavailable",
     "check_key",
-    "key",
     "storage_for",
+    "storage_key",
 ]
 
 # Characters no key part may hold: separators, NUL and the invisible or direction-changing ones.
@@ -53,31 +53,37 @@ _MAX_PART = 255
 
 
 class InvalidKey(InvalidInput):
-    """A key part that would leave its folder (``..``, a separator) or hide what it is (control characters)."""
+    """A key part that would leave its folder (``..``, a separator) or hide what it is (control chars)."""
 
 
 class StorageUnavailable(Unavailable):
     """The storage cannot be reached or refuses us (a bucket that does not exist, wrong keys)."""
 
 
-def _check_part(part: str) -> str:
-    if part in ("", ".", "..") or "/" in part or "\\" in part:
+def _check_part(part: str, *, strict: bool = False) -> str:
+    """`part` when it stays in its folder (no separator, not ``.``/``..``, no NUL); `strict` (for names our
+    code makes) also refuses backslashes, hidden or direction-changing characters and over 255 bytes."""
+    if part in ("", ".", "..") or "/" in part or "\0" in part:
         raise InvalidKey(f"Tên “{shown_name(part)}” không dùng được làm tên tệp lưu trữ.")
-    if len(part.encode("utf-8")) > _MAX_PART or any(
-        unicodedata.category(ch) in _FORBIDDEN_CATEGORIES for ch in part
+    if strict and (
+        "\\" in part
+        or len(part.encode("utf-8")) > _MAX_PART
+        or any(unicodedata.category(ch) in _FORBIDDEN_CATEGORIES for ch in part)
     ):
         raise InvalidKey(f"Tên “{shown_name(part)}” không dùng được làm tên tệp lưu trữ.")
     return part
 
 
-def key(*parts: str) -> str:
+def storage_key(*parts: str) -> str:
     """The key of the folders and name `parts`, each checked on its own (NFC): a part holding a separator,
     ``.``/``..``, a control character or more than 255 bytes is refused with InvalidKey."""
-    return "/".join(_check_part(unicodedata.normalize("NFC", str(p))) for p in parts)
+    return "/".join(_check_part(unicodedata.normalize("NFC", str(p)), strict=True) for p in parts)
 
 
 def check_key(value: str) -> str:
-    """`value` when it is a well-formed key (relative, no empty, ``.`` or ``..`` part), else InvalidKey."""
+    """`value` when it is a well-formed key (relative, no empty, ``.`` or ``..`` part, no NUL), else
+    InvalidKey. A name as a user gave it (a file in the inbox) passes if it stays in its folder: it is
+    shown escaped (models/files.shown_name), never trusted to name a new file."""
     if not value or value.startswith("/"):
         raise InvalidKey(f"Khóa lưu trữ “{shown_name(value)}” không hợp lệ.")
     for part in value.split("/"):
@@ -221,10 +227,10 @@ class LocalStorage(Storage):
     """The data directory: atomic writes (temporary file + rename), reads never through a symbolic link."""
 
     def __init__(self, root: Path) -> None:
-        import fsspec
-
         self.base = Path(root).expanduser().resolve()
-        super().__init__(fsspec.filesystem("file"), str(self.base), str(self.base))
+        # Every operation is overridden with the atomic, link-refusing one below, so fsspec's local file
+        # system is not needed here (and read-only commands do not pay for importing it).
+        super().__init__(None, str(self.base), str(self.base))
 
     @property
     def is_local(self) -> bool:
@@ -331,9 +337,7 @@ def _open(settings: Settings, url: str, secret: str) -> Storage:
         return LocalStorage(Path(url))
     scheme, rest = url.split("://", 1)
     if scheme not in ("s3", "s3a"):
-        raise InvalidInput(
-            f"THIDUA_STORAGE_URL: “{shown_name(url)}” không dùng được — dùng s3://bucket/thư-mục hoặc một thư mục."
-        )
+        return _other_fsspec(url)
     bucket = rest.strip("/").split("/", 1)[0]
     if not bucket:
         raise InvalidInput("THIDUA_STORAGE_URL: thiếu tên bucket (s3://bucket/thư-mục).")
@@ -352,8 +356,16 @@ def _open(settings: Settings, url: str, secret: str) -> Storage:
     return ObjectStorage(fs, rest.strip("/"), f"s3://{rest.strip('/')}")
 
 
-def describe_error(exc: BaseException) -> str:
-    """A short reason for a storage failure, for a person."""
-    if isinstance(exc, NotARegularFile | InvalidKey):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
+def _other_fsspec(url: str) -> Storage:
+    # Any other file system fsspec knows (memory://, gcs://… when its package is installed): the same
+    # interface, a put being whatever that file system makes of pipe_file.
+    import fsspec
+
+    try:
+        fs, root = fsspec.core.url_to_fs(url)
+    except (ImportError, ValueError) as exc:
+        raise InvalidInput(
+            f"THIDUA_STORAGE_URL: “{shown_name(url)}” không dùng được ({exc}).",
+            hint="Dùng s3://bucket/thư-mục (MinIO, Ceph, SeaweedFS, S3) hoặc một thư mục.",
+        ) from exc
+    return ObjectStorage(fs, str(root), url)

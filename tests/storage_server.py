@@ -85,7 +85,8 @@ def start_s3_server(workdir: Path, ports: list[int], timeout: float = 60.0) -> S
     args = [
         binary, "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
         f"-master.port={master}", f"-master.port.grpc={master_g}", "-master.volumeSizeLimitMB=64",
-        f"-volume.port={volume}", f"-volume.port.grpc={volume_g}", "-volume.max=32", "-volume.preStopSeconds=0",
+        f"-volume.port={volume}", f"-volume.port.grpc={volume_g}", "-volume.max=32",
+        "-volume.preStopSeconds=0",
         "-filer", f"-filer.port={filer}", f"-filer.port.grpc={filer_g}",
         "-s3", f"-s3.port={s3}", f"-s3.port.grpc={s3_g}", f"-s3.config={config}",
     ]  # fmt: skip

@@ -11,7 +11,8 @@ import pytest
 
 from thidua.models.files import NotARegularFile
 from thidua.models.settings import Settings
-from thidua.models.storage import InvalidKey, LocalStorage, ObjectStorage, Storage, key, storage_for
+from thidua.models.storage import InvalidKey, LocalStorage, ObjectStorage, Storage, storage_for
+from thidua.models.storage import storage_key as key
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -29,7 +30,9 @@ def test_the_settings_choose_the_backend(tmp_path: Path, s3_server: Any) -> None
     local = storage_for(Settings(data_dir=tmp_path / "d", database_url="sqlite://"))
     assert isinstance(local, LocalStorage) and local.base == (tmp_path / "d").resolve()
     remote = storage_for(
-        Settings(data_dir=tmp_path / "d", database_url="sqlite://", **s3_server.settings_overrides("b", "p/q"))
+        Settings(
+            data_dir=tmp_path / "d", database_url="sqlite://", **s3_server.settings_overrides("b", "p/q")
+        )
     )
     assert isinstance(remote, ObjectStorage) and remote.show("x/y.docx") == "s3://b/p/q/x/y.docx"
 
@@ -162,4 +165,3 @@ def test_the_lock_lets_one_holder_in_at_a_time(store: Storage) -> None:
     for t in threads:
         t.join()
     assert most == 1
-
