@@ -123,6 +123,10 @@ class Storage:
         """Where the file of `k` is, as an operator finds it (a path or an ``s3://`` URL)."""
         return f"{self.url}/{check_key(k)}"
 
+    def location(self, k: str) -> Path | str:
+        """Where the file of `k` is for a person or a local tool: the local file (data dir), else its URL."""
+        return self.show(k)
+
     def put(self, k: str, data: bytes) -> str:
         """Store `data` under `k` whole (one object put) and return `k`."""
         try:
@@ -242,6 +246,9 @@ class LocalStorage(Storage):
 
     def show(self, k: str) -> str:
         return str(self.file(k))
+
+    def location(self, k: str) -> Path | str:
+        return self.file(k)
 
     def put(self, k: str, data: bytes) -> str:
         write_atomic(self.file(k), bytes(data))

@@ -1,5 +1,5 @@
-"""A lifecycle slice with THIDUA_STORAGE_URL=s3://… on a real S3-compatible server (SeaweedFS): launch with its
-plan, a report taken from the inbox in the bucket (one accepted, one rejected), the close with its documents,
+"""A lifecycle slice with THIDUA_STORAGE_URL=s3://… on a real S3-compatible server (SeaweedFS): launch with
+its plan, a report taken from the inbox in the bucket (one accepted, one rejected), the close with its documents,
 and the emails with their attachments over a real SMTP server. Nothing is written under the data dir; a
 second, fresh process in an empty working directory reads every document back and sends the emails that the
 first host rendered but could not send."""
@@ -116,8 +116,8 @@ def test_a_campaign_slice_runs_on_a_bucket_and_a_fresh_process_reads_and_sends_f
     empty.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("THIDUA_")}
     env.update(s3_server.env(s3_bucket, "thidua/prod"))
-    env.update({"THIDUA_DATABASE_URL": sqlite_url, "THIDUA_SMTP_HOST": smtp_server.host,
-                "THIDUA_SMTP_PORT": str(smtp_server.port), "THIDUA_DATA_DIR": str(empty / "var")})  # fmt: skip
+    env.update({"THIDUA_DATABASE_URL": sqlite_url, "THIDUA_DATA_DIR": str(empty / "var"),
+                "THIDUA_SMTP_HOST": smtp_server.host, "THIDUA_SMTP_PORT": str(smtp_server.port)})  # fmt: skip
     reader = (
         "import hashlib, json, sys\n"
         "from thidua.models.settings import Settings\n"
