@@ -1,8 +1,8 @@
-"""A lifecycle slice with THIDUA_STORAGE_URL=s3://… on a real S3-compatible server (SeaweedFS): launch with
-its plan, a report taken from the inbox in the bucket (one accepted, one rejected), the close with its documents,
-and the emails with their attachments over a real SMTP server. Nothing is written under the data dir; a
-second, fresh process in an empty working directory reads every document back and sends the emails that the
-first host rendered but could not send."""
+"""A lifecycle slice with THIDUA_STORAGE_URL=s3://… on a real S3-compatible server (SeaweedFS): launch
+with its plan, reports taken from the inbox in the bucket (one accepted, one rejected), the close with its
+documents, and the emails with their attachments over a real SMTP server. Nothing is written under the data
+dir; a second, fresh process in an empty working directory reads every document back and sends the emails
+that the first host rendered but could not send."""
 
 from __future__ import annotations
 
