@@ -165,3 +165,22 @@ def test_the_lock_lets_one_holder_in_at_a_time(store: Storage) -> None:
     for t in threads:
         t.join()
     assert most == 1
+
+
+def test_objects_put_by_other_tools_with_traversing_names_are_never_listed(
+    tmp_path: Path, s3_server: Any, s3_bucket: str
+) -> None:
+    store = storage_for(
+        Settings(data_dir=tmp_path, database_url="sqlite://", **s3_server.settings_overrides(s3_bucket, "p"))
+    )
+    raw = s3_server.filesystem()
+    raw.pipe_file(f"{s3_bucket}/p/inbox/X/ok.xlsx", b"ok")
+    for name in ("..", "../../escape.xlsx", "sub/inner.xlsx"):
+        try:
+            raw.pipe_file(f"{s3_bucket}/p/inbox/X/{name}", b"bad")
+        except (OSError, ValueError):
+            continue  # the server refused the name itself: nothing to list either
+    assert store.names("inbox/X") == ["ok.xlsx"]
+    with pytest.raises(InvalidKey):
+        store.get("inbox/X/../../escape.xlsx")
+    assert not list(tmp_path.iterdir())
