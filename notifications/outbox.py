@@ -40,7 +40,7 @@ import socket
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.errors import MessageError
 from pathlib import Path
@@ -225,14 +225,13 @@ def _row_values(
 
 
 def _message(
-    values: Mapping[str, Any] | RowMapping, storage: Storage, message_id: str | None
+    values: Mapping[str, Any] | RowMapping, storage: Storage | Callable[[str], bytes], message_id: str | None
 ) -> EmailMessage:
     """The plain message of an outbox row (or of the values about to become one), its attachments read
     from the storage by key (FileNotFoundError naming the key when one is not there)."""
-    attachments = tuple(
-        Attachment(rel.rsplit("/", 1)[-1], storage.get(rel))
-        for rel in json.loads(values["attachments_json"] or "[]")
-    )
+    read = storage.get if isinstance(storage, Storage) else storage
+    keys: list[str] = json.loads(values["attachments_json"] or "[]")
+    attachments = tuple(Attachment(rel.rsplit("/", 1)[-1], read(rel)) for rel in keys)
     return EmailMessage(
         to=values["recipient"],
         to_name=values["recipient_name"],
@@ -666,6 +665,16 @@ class _Run:
     stamped_at: datetime = datetime.min
     paced: bool = False  # a message has gone: the next one waits `interval`
     renew_at: datetime = datetime.min  # when the batch's lease is renewed (set per batch)
+    # Attachments read once per run for the rows built here (a bucket answers each read over the network;
+    # a closing report goes to hundreds of units). Only rows without stored bytes come here.
+    attachments: dict[str, bytes] = field(default_factory=dict)
+
+    def read_attachment(self, k: str) -> bytes:
+        if k not in self.attachments:
+            if sum(map(len, self.attachments.values())) > RENDER_ATTACHMENTS_UP_TO:
+                self.attachments.clear()
+            self.attachments[k] = storage_for(self.settings).get(k)
+        return self.attachments[k]
 
     def now(self) -> datetime:
         return _aware_utc(self.clock())
@@ -690,7 +699,7 @@ def _deliver(run: _Run, row: RowMapping) -> _Outcome:
     try:
         body = row["mime"]
         if body is None:
-            body = render_body(_message(row, storage_for(settings), None))
+            body = render_body(_message(row, run.read_attachment, None))
     except FileNotFoundError as exc:
         reason = f"Không tìm thấy tệp đính kèm: {exc.filename}"
         return _failure(row, run.now(), reason, permanent=True, max_attempts=max_attempts)
