@@ -91,18 +91,6 @@ def check_key(value: str) -> str:
     return value
 
 
-def safe_name(name: str, fallback: str) -> str:
-    """A user's file name turned into one key part: separators and hidden characters replaced, `fallback`
-    when nothing usable is left. For names that are kept only to be shown (the inbox's processed copies)."""
-    cleaned = "".join(
-        "_" if ch in "/\\" or unicodedata.category(ch) in _FORBIDDEN_CATEGORIES else ch
-        for ch in unicodedata.normalize("NFC", name)
-    ).strip()
-    while cleaned.encode("utf-8") and len(cleaned.encode("utf-8")) > 200:
-        cleaned = cleaned[:-1]
-    return fallback if cleaned in ("", ".", "..") else cleaned
-
-
 class Storage:
     """Files by key over an fsspec file system rooted at `root` (a folder or ``bucket/prefix``)."""
 

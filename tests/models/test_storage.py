@@ -184,3 +184,15 @@ def test_objects_put_by_other_tools_with_traversing_names_are_never_listed(
     with pytest.raises(InvalidKey):
         store.get("inbox/X/../../escape.xlsx")
     assert not list(tmp_path.iterdir())
+
+
+def test_an_unknown_storage_url_is_refused_in_vietnamese(tmp_path: Path) -> None:
+    from thidua.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="THIDUA_STORAGE_URL") as caught:
+        storage_for(Settings(data_dir=tmp_path, database_url="sqlite://", storage_url="khongco://x/y"))
+    assert "s3://" in str(caught.value)
+    folder = storage_for(
+        Settings(data_dir=tmp_path, database_url="sqlite://", storage_url=str(tmp_path / "kho"))
+    )
+    assert isinstance(folder, LocalStorage) and folder.base == (tmp_path / "kho").resolve()
