@@ -15,6 +15,7 @@ from thidua.deploy.cli_status import targets as targets_command
 from thidua.models.directory import LEVEL_LABELS, UnitLevel
 from thidua.models.labels import campaign_status
 from thidua.models.settings import Settings
+from thidua.models.storage import storage_for
 from thidua.models.text import fmt_date
 
 app = typer.Typer(cls=ThiduaGroup, help="Phong trào thi đua: kiểm tra, phát động, xem.", no_args_is_help=True)
@@ -161,7 +162,7 @@ def campaign_show(
         f"  Trạng thái: {campaign_status(c.status)} · thời gian: {fmt_date(c.start)} – {fmt_date(c.end)}"
     )
     if c.plan_document:
-        typer.echo(f"  Kế hoạch: {run.settings.data_dir / c.plan_document}")
+        typer.echo(f"  Kế hoạch: {storage_for(run.settings).show(c.plan_document)}")
     typer.echo(f"  Đơn vị tham gia: {sum(lv.units for lv in c.levels)} · cán bộ: {c.people}")
     for lv in c.levels:
         typer.echo(f"    cấp {_level(lv.level)}: {lv.units} (báo cáo định kỳ: {lv.reporting})")

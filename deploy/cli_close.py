@@ -9,6 +9,7 @@ import typer
 from thidua.deploy.cli_common import AsOf, ThiduaGroup, invocation, os_user
 from thidua.models.labels import campaign_status
 from thidua.models.settings import Settings
+from thidua.models.storage import storage_for
 
 
 def close(code: str, as_of: AsOf = None) -> None:
@@ -42,7 +43,7 @@ def print_close_summary(summary: dict[str, Any], settings: Settings) -> None:
     typer.echo(f"  Tài liệu{f' (báo cáo tổng kết lần {version})' if version > 1 else ''}:")
     for label, key in (("Báo cáo tổng kết (DOCX)", "report"), ("Biểu tổng hợp (XLSX)", "table"),
                        ("Biểu đồ (PNG)", "chart")):  # fmt: skip
-        typer.echo(f"    {label}: {settings.data_dir / summary['documents'][key]}")
+        typer.echo(f"    {label}: {storage_for(settings).show(summary['documents'][key])}")
     emails = summary.get("emails") or {}
     typer.echo(
         f"  Thư mới vào hộp thư đi: {summary['emails_queued']}"

@@ -13,6 +13,7 @@ import typer
 from thidua.deploy.cli_common import AsOf, ThiduaGroup, invocation, os_user
 from thidua.models.labels import NOMINATION_STATUS as STATUS_LABELS
 from thidua.models.review import NominationStatus, SubjectKind
+from thidua.models.storage import storage_for
 from thidua.models.text import fmt_date, nfc
 from thidua.tasks.review.eligibility import screen_nominations
 from thidua.tasks.review.nominations import (
@@ -148,7 +149,7 @@ def build_app() -> typer.Typer:
         timing = "đúng hạn" if row.on_time else "SAU HẠN"
         typer.echo(
             f"✓ {row.original_name}: {row.part_key}, lần {row.revision}, {row.size_bytes} byte, {timing} — "
-            f"lưu tại {run.settings.data_dir / row.stored_path} (SHA-256 {row.sha256[:12]}…)"
+            f"lưu tại {storage_for(run.settings).show(row.stored_path)} (SHA-256 {row.sha256[:12]}…)"
         )
         typer.echo(_counts_line(counts))
 
@@ -163,9 +164,8 @@ def build_app() -> typer.Typer:
             result = draft_documents(run.engine, run.settings, code, unit, now=run.now)
             counts = refresh_completeness(run.engine, code, now=run.now)
         for row in result.files:
-            typer.echo(
-                f"✓ {row.original_name} (lần {row.revision}): {run.settings.data_dir / row.stored_path}"
-            )
+            where = storage_for(run.settings).show(row.stored_path)
+            typer.echo(f"✓ {row.original_name} (lần {row.revision}): {where}")
         for note in result.skipped:
             typer.echo(f"- {note}")
         typer.echo(_counts_line(counts))

@@ -50,9 +50,6 @@ def close_flow(code: str, now: datetime, settings: Settings | None = None) -> di
     finally:
         engine.dispose()
 
-    def relative(path: Any) -> str:
-        return path.relative_to(settings.data_dir).as_posix()
-
     return {
         "code": closed.code,
         "status": closed.status.value,
@@ -67,9 +64,9 @@ def close_flow(code: str, now: datetime, settings: Settings | None = None) -> di
         "units_to_verify": documents.to_verify,
         "report_version": documents.version,
         "documents": {
-            "report": relative(documents.report),
-            "table": relative(documents.table),
-            "chart": relative(documents.chart),
+            "report": documents.report_key,
+            "table": documents.table_key,
+            "chart": documents.chart_key,
         },
         "emails_queued": queued,
         "emails": asdict(sent) if is_dataclass(sent) and not isinstance(sent, type) else sent,

@@ -22,6 +22,7 @@ from thidua.models.db import ensure_schema, make_engine
 from thidua.models.definition import CampaignDefinition, load_definition
 from thidua.models.schedule import build_schedule
 from thidua.models.settings import Settings
+from thidua.models.storage import storage_for
 from thidua.models.workdays import load_calendar
 from thidua.notifications.outbox import dispatch
 from thidua.tasks.core.events import emit_prefect_event
@@ -56,15 +57,15 @@ def launch_flow(definition_path: str, now: datetime, settings: Settings | None =
     enrolment = enrol_task(engine, persisted.campaign_id, defn)
     schedule = build_schedule(defn, load_calendar())
     new_deadlines = calendar_task(engine, persisted.campaign_id, schedule)
-    plan_path: Path = plan_task(settings, defn)
-    queued = queue_task(engine, settings, persisted.campaign_id, defn, plan_path, now=now)
+    plan_key: str = plan_task(settings, defn)
+    queued = queue_task(engine, settings, persisted.campaign_id, defn, plan_key, now=now)
     sent = dispatch_task(engine, settings, worker_id="launch")
     first_launch = mark_task(
         engine,
         persisted.campaign_id,
         now=now,
         as_of=as_of,
-        plan_document=plan_path.relative_to(settings.data_dir),
+        plan_document=plan_key,
     )
     engine.dispose()
     if first_launch:
@@ -79,7 +80,7 @@ def launch_flow(definition_path: str, now: datetime, settings: Settings | None =
         "units_without_email": enrolment.units_without_email,
         "deadlines": len(schedule),
         "new_deadlines": new_deadlines,
-        "plan": str(plan_path),
+        "plan": storage_for(settings).show(plan_key),
         "emails_queued": queued["queued"],
         "emails": asdict(sent) if hasattr(sent, "__dataclass_fields__") else sent,
     }

@@ -21,6 +21,13 @@ class Settings(BaseSettings):
 
     data_dir: Path = Path("./var")
     database_url: str = ""
+    # Where documents, reports, the inbox and attachments live (models/storage.py): empty = the data dir;
+    # s3://bucket/prefix = an S3-compatible bucket, reached at storage_endpoint_url when it is not AWS.
+    storage_url: str = ""
+    storage_endpoint_url: str = ""
+    storage_access_key: str = ""
+    storage_secret_key: SecretStr = SecretStr("")
+    storage_region: str = ""
     smtp_host: str = ""
     smtp_port: int = 0
     smtp_security: SmtpSecurity = "none"

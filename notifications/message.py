@@ -49,15 +49,24 @@ def _nfc(value: str) -> str:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file to attach as its name and bytes (read from the storage, models/storage.py)."""
+
+    name: str
+    data: bytes
+
+
+@dataclass(frozen=True)
 class EmailMessage:
-    """One email as plain data (what the outbox stores); attachments are absolute paths at build time."""
+    """One email as plain data (what the outbox stores); attachments are files read from the storage, or
+    local paths read when the message is built."""
 
     to: str
     subject: str
     text: str
     to_name: str | None = None
     html: str | None = None
-    attachments: tuple[Path, ...] = ()
+    attachments: tuple[Attachment | Path, ...] = ()
     reply_to: str | None = None
     cc: tuple[str, ...] = ()
     message_id: str | None = None
@@ -69,10 +78,11 @@ class EmailMessage:
         return (self.to, *self.cc)
 
 
-def mime_type_for(path: Path) -> tuple[str, str]:
+def mime_type_for(path: Path | str) -> tuple[str, str]:
     """(maintype, subtype) for an attachment, from our table first, the platform's second."""
-    suffix = path.suffix.lower()
-    full = _MIME_TYPES.get(suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    name = Path(path).name
+    suffix = Path(name).suffix.lower()
+    full = _MIME_TYPES.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"
     maintype, subtype = full.split("/", 1)
     return maintype, subtype
 
@@ -108,13 +118,15 @@ def _write_body(mime: MimeMessage, msg: EmailMessage) -> None:
     mime.set_content(_nfc(msg.text), subtype="plain", charset="utf-8")
     if msg.html:
         mime.add_alternative(_nfc(msg.html), subtype="html", charset="utf-8")
-    for path in msg.attachments:
-        maintype, subtype = mime_type_for(path)
+    for item in msg.attachments:
+        data = item.data if isinstance(item, Attachment) else item.read_bytes()
+        name = item.name
+        maintype, subtype = mime_type_for(name)
         # NFC file name: files saved on macOS arrive decomposed and show as broken glyphs in Outlook.
-        filename = _nfc(path.name)
+        filename = _nfc(name)
         # Only Content-Disposition carries the name: adding a non-ASCII `name` to a long Content-Type makes
         # the stdlib fold the type itself into encoded words, which breaks the MIME type (CPython bug).
-        mime.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype, filename=filename)
+        mime.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
 
 
 def build_mime(msg: EmailMessage, from_addr: str, from_name: str | None, *, now: datetime) -> MimeMessage:

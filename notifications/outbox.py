@@ -40,7 +40,7 @@ import socket
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.errors import MessageError
 from pathlib import Path
@@ -73,8 +73,10 @@ from sqlmodel import Session
 from thidua.models.db import insert_ignore
 from thidua.models.outbox import OutboxMessage, OutboxStatus
 from thidua.models.settings import Settings
+from thidua.models.storage import InvalidKey, LocalStorage, Storage, check_key, storage_for
 from thidua.models.text import nfc
 from thidua.notifications.message import (
+    Attachment,
     EmailMessage,
     domain_of,
     envelope_prefix,
@@ -148,6 +150,8 @@ def backoff(attempts: int) -> timedelta:
 
 
 def _relative_attachment(path: Path | str, data_dir: Path | None) -> str:
+    """The storage key of an attachment: a key as it is, or a local path inside the data dir made relative
+    to it (old callers and tests pass paths)."""
     p = Path(path)
     if p.is_absolute():
         if data_dir is None:
@@ -158,7 +162,23 @@ def _relative_attachment(path: Path | str, data_dir: Path | None) -> str:
             raise ValueError(f"tệp đính kèm {p} nằm ngoài thư mục dữ liệu {data_dir}") from exc
     if ".." in p.parts:
         raise ValueError(f"tệp đính kèm {p} không được trỏ ra ngoài thư mục dữ liệu")
-    return p.as_posix()
+    try:
+        return check_key(p.as_posix())
+    except InvalidKey as exc:
+        raise ValueError(f"tệp đính kèm {p}: {exc}") from exc
+
+
+def _storage_of(storage: Storage | None, data_dir: Path | None) -> Storage | None:
+    if storage is not None:
+        return storage
+    return LocalStorage(data_dir) if data_dir is not None else None
+
+
+def _local_base(storage: Storage | None, data_dir: Path | None) -> Path | None:
+    # Absolute attachment paths are accepted inside the local data dir only.
+    if data_dir is not None:
+        return data_dir
+    return storage.base if isinstance(storage, LocalStorage) else None
 
 
 def _row_values(
@@ -176,6 +196,7 @@ def _row_values(
     campaign_id: int | None,
     created_at: datetime,
     data_dir: Path | None,
+    storage: Storage | None = None,
 ) -> dict[str, Any]:
     key = nfc(dedupe_key)
     if not key:
@@ -189,7 +210,7 @@ def _row_values(
         "body_text": nfc(text),
         "body_html": nfc(html) if html else None,
         "attachments_json": json.dumps(
-            [_relative_attachment(a, data_dir) for a in attachments], ensure_ascii=False
+            [_relative_attachment(a, _local_base(storage, data_dir)) for a in attachments], ensure_ascii=False
         ),
         "reply_to": nfc(reply_to) or None,
         "cc_json": json.dumps([nfc(a) for a in cc if nfc(a)], ensure_ascii=False),
@@ -199,13 +220,18 @@ def _row_values(
         "created_at": created_at,
         "next_attempt_at": None,
     }
-    values["mime"] = _render(values, data_dir)
+    values["mime"] = _render(values, _storage_of(storage, data_dir))
     return values
 
 
-def _message(values: Mapping[str, Any] | RowMapping, data_dir: Path, message_id: str | None) -> EmailMessage:
-    """The plain message of an outbox row (or of the values about to become one)."""
-    attachments = tuple(data_dir / rel for rel in json.loads(values["attachments_json"] or "[]"))
+def _message(
+    values: Mapping[str, Any] | RowMapping, storage: Storage | Callable[[str], bytes], message_id: str | None
+) -> EmailMessage:
+    """The plain message of an outbox row (or of the values about to become one), its attachments read
+    from the storage by key (FileNotFoundError naming the key when one is not there)."""
+    read = storage.get if isinstance(storage, Storage) else storage
+    keys: list[str] = json.loads(values["attachments_json"] or "[]")
+    attachments = tuple(Attachment(rel.rsplit("/", 1)[-1], read(rel)) for rel in keys)
     return EmailMessage(
         to=values["recipient"],
         to_name=values["recipient_name"],
@@ -220,16 +246,16 @@ def _message(values: Mapping[str, Any] | RowMapping, data_dir: Path, message_id:
     )
 
 
-def _render(values: Mapping[str, Any], data_dir: Path | None) -> bytes | None:
+def _render(values: Mapping[str, Any], storage: Storage | None) -> bytes | None:
     """The rendered message, or None when it is not rendered now; the dispatcher then builds it itself
     and records why it fails, if it still does (an attachment not written yet, an unwritable address)."""
-    if data_dir is None and values["attachments_json"] != "[]":
-        return None  # relative paths with no data dir to read them from
+    keys = json.loads(values["attachments_json"] or "[]")
+    if storage is None and keys:
+        return None  # keys with no storage to read them from
     try:
-        message = _message(values, Path(data_dir or "."), None)
-        if sum(path.stat().st_size for path in message.attachments) > RENDER_ATTACHMENTS_UP_TO:
+        if keys and sum(cast(Storage, storage).size(k) for k in keys) > RENDER_ATTACHMENTS_UP_TO:
             return None
-        return render_body(message)
+        return render_body(_message(values, cast(Storage, storage), None))
     except (OSError, ValueError, MessageError):
         return None
 
@@ -258,13 +284,14 @@ def enqueue(
     campaign_id: int | None = None,
     now: datetime,
     data_dir: Path | None = None,
+    storage: Storage | None = None,
 ) -> bool:
     """Queue one email; False when an email with this dedupe_key was already queued (nothing changes).
 
-    Attachments are stored relative to the data dir: pass relative paths, or absolute ones with `data_dir`.
-    The message is rendered here and stored with the row (attachments included, read from `data_dir`;
-    without it a message with attachments is built at dispatch instead). The caller owns the transaction
-    (this only executes one INSERT ... ON CONFLICT DO NOTHING).
+    Attachments are stored as storage keys (models/storage.py): pass keys, or absolute paths inside
+    `data_dir`. The message is rendered here and stored with the row (attachments included, read from
+    `storage`, or the local `data_dir`; without either a message with attachments is built at dispatch).
+    The caller owns the transaction (this only executes one INSERT ... ON CONFLICT DO NOTHING).
     """
     values = _row_values(
         dedupe_key=dedupe_key,
@@ -280,6 +307,7 @@ def enqueue(
         campaign_id=campaign_id,
         created_at=_aware_utc(now),
         data_dir=data_dir,
+        storage=storage,
     )
     return _insert_ignoring_duplicates(session, [values]) == 1
 
@@ -346,13 +374,19 @@ def cancel_unsent(
 
 
 def enqueue_many(
-    session: Session, rows: list[dict[str, Any]], now: datetime, *, data_dir: Path | None = None
+    session: Session,
+    rows: list[dict[str, Any]],
+    now: datetime,
+    *,
+    data_dir: Path | None = None,
+    storage: Storage | None = None,
 ) -> int:
     """Queue many emails in one statement (per 500 rows); returns how many were new.
 
     Each row has the keyword arguments of `enqueue` (dedupe_key, kind, recipient, subject, text, and
     optionally recipient_name, html, attachments, reply_to, cc, campaign_id). Each new email is rendered
-    here, once; pass `data_dir` when rows have attachments, or they are built at dispatch instead.
+    here, once; pass `storage` (or a local `data_dir`) when rows have attachments, or they are built at
+    dispatch instead.
     """
     created_at = _aware_utc(now)
     for row in rows:
@@ -381,6 +415,7 @@ def enqueue_many(
                 campaign_id=row.get("campaign_id"),
                 created_at=created_at,
                 data_dir=data_dir,
+                storage=storage,
             )
         )
     if not values:
@@ -529,9 +564,11 @@ def _message_id_sql(conn: Connection, from_addr: str) -> ColumnElement[str]:
     )
 
 
-def message_from_row(row: RowMapping, data_dir: Path, from_addr: str) -> EmailMessage:
-    """The plain message of a row, attachments resolved in `data_dir`, with the row's Message-ID."""
-    return _message(row, data_dir, row["message_id"] or message_id_for(row, from_addr))
+def message_from_row(row: RowMapping, storage: Storage | Path, from_addr: str) -> EmailMessage:
+    """The plain message of a row, attachments read from `storage` (or a local data dir), with the row's
+    Message-ID."""
+    store = storage if isinstance(storage, Storage) else LocalStorage(storage)
+    return _message(row, store, row["message_id"] or message_id_for(row, from_addr))
 
 
 @dataclass(frozen=True)
@@ -628,6 +665,16 @@ class _Run:
     stamped_at: datetime = datetime.min
     paced: bool = False  # a message has gone: the next one waits `interval`
     renew_at: datetime = datetime.min  # when the batch's lease is renewed (set per batch)
+    # Attachments read once per run for the rows built here (a bucket answers each read over the network;
+    # a closing report goes to hundreds of units). Only rows without stored bytes come here.
+    attachments: dict[str, bytes] = field(default_factory=dict)
+
+    def read_attachment(self, k: str) -> bytes:
+        if k not in self.attachments:
+            if sum(map(len, self.attachments.values())) > RENDER_ATTACHMENTS_UP_TO:
+                self.attachments.clear()
+            self.attachments[k] = storage_for(self.settings).get(k)
+        return self.attachments[k]
 
     def now(self) -> datetime:
         return _aware_utc(self.clock())
@@ -652,7 +699,7 @@ def _deliver(run: _Run, row: RowMapping) -> _Outcome:
     try:
         body = row["mime"]
         if body is None:
-            body = render_body(_message(row, settings.data_dir, None))
+            body = render_body(_message(row, run.read_attachment, None))
     except FileNotFoundError as exc:
         reason = f"Không tìm thấy tệp đính kèm: {exc.filename}"
         return _failure(row, run.now(), reason, permanent=True, max_attempts=max_attempts)

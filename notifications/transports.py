@@ -38,6 +38,7 @@ from yagmail.validate import validate_email_with_regex
 from thidua.errors import Unavailable
 from thidua.models.files import write_atomic
 from thidua.models.settings import Settings
+from thidua.models.storage import ObjectStorage, StorageUnavailable, storage_for, storage_key
 from thidua.notifications.message import WIRE_POLICY
 
 Scope = Literal["message", "session", "server"]
@@ -369,10 +370,14 @@ class FileTransport(_Session):
     The name derives from the Date and Message-ID headers, so a retried message replaces its own file.
     """
 
-    def __init__(self, outbox_dir: Path) -> None:
+    def __init__(self, outbox_dir: Path, storage: ObjectStorage | None = None) -> None:
         self.outbox_dir = Path(outbox_dir)
+        # With a bucket as the storage, the files go to its outbox/ folder instead (no local file).
+        self.storage = storage
 
     def open(self) -> None:
+        if self.storage is not None:
+            return
         try:
             self.outbox_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -405,13 +410,18 @@ class FileTransport(_Session):
 
     def _write(self, target: Path, data: bytes) -> None:
         try:
+            if self.storage is not None:
+                self.storage.put(storage_key("outbox", target.name), data)
+                return
             write_atomic(target, data)
-        except OSError as exc:
+        except (OSError, StorageUnavailable) as exc:
             raise TransportError(f"Không ghi được tệp thư {target.name}: {exc}", permanent=False) from exc
 
 
 def transport_for(settings: Settings) -> Transport:
-    """SMTP when a host is configured, otherwise `.eml` files in the data dir's outbox folder."""
+    """SMTP when a host is configured, otherwise `.eml` files in the storage's outbox folder (the data
+    dir's, or the bucket's)."""
     if settings.smtp_host:
         return SmtpTransport(settings)
-    return FileTransport(settings.outbox_dir)
+    storage = storage_for(settings)
+    return FileTransport(settings.outbox_dir, storage if isinstance(storage, ObjectStorage) else None)

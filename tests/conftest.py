@@ -287,6 +287,44 @@ def smtp_server() -> Iterator[SmtpRecorder]:
     recorder.stop()
 
 
+# ---------------------------------------------------------------- S3-compatible storage
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real SeaweedFS S3 gateway for this run (tests/storage_server.py); a test takes its own bucket."""
+    from tests.storage_server import start_s3_server
+
+    try:
+        server = start_s3_server(tmp_path_factory.mktemp("seaweedfs"), _free_ports(8))
+    except RuntimeError as exc:
+        message = f"the S3-compatible server (SeaweedFS) could not start: {exc}"
+        if IN_CI:
+            pytest.fail(message + " (CI=true: storage tests must run)", pytrace=False)
+        pytest.skip(message)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server: Any) -> str:
+    """A new, empty bucket on the test S3 server."""
+    return str(s3_server.new_bucket())
+
+
 # ---------------------------------------------------------------- Prefect
 
 

@@ -24,11 +24,18 @@ from thidua.deploy.demo.ledger import write_demo_ledger
 from thidua.models.campaign import Campaign, Deadline, DeadlineKind, EnrolledUnit
 from thidua.models.report_rows import build_layout
 from thidua.models.settings import Settings
+from thidua.models.storage import storage_for
 from thidua.models.workdays import load_calendar
 from thidua.notifications.documents.sheets import write_xlsx
 from thidua.tasks.collect.ledger import import_ledger, ledger_figures
 from thidua.tasks.collect.progress import period_status
-from thidua.tasks.collect.reports import IngestResult, ingest_files, template_info, write_template
+from thidua.tasks.collect.reports import (
+    IngestResult,
+    inbox_key,
+    ingest_files,
+    template_info,
+    write_template,
+)
 
 LATE = ("TQ-HY", "2024-03")
 MISSING = ("TQ-LB", "2024-05")
@@ -195,9 +202,11 @@ def _unit_events(
     if (unit, key) == LATE:
         # Sent to the inbox after the due date: the next collection run picks it up, marked late.
         def late() -> None:
-            inbox = settings.inbox_dir / code
-            inbox.mkdir(parents=True, exist_ok=True)
-            fill_template(engine, code, unit, key, inbox / f"{unit}-{key}.xlsx", values, officers)
+            name = f"{unit}-{key}.xlsx"
+            storage_for(settings).put_rendered(
+                f"{inbox_key(code)}/{name}",
+                lambda path: fill_template(engine, code, unit, key, path, values, officers),
+            )
             log.late.append(unit)
 
         due = log.due

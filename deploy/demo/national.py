@@ -63,11 +63,12 @@ from thidua.models.review import (
     ReviewResult,
 )
 from thidua.models.settings import Settings
+from thidua.models.storage import storage_for
 from thidua.models.workdays import load_calendar
 from thidua.notifications.documents.sheets import write_csv
 from thidua.tasks.collect.ledger import import_ledger, ledger_figures
 from thidua.tasks.collect.progress import period_status
-from thidua.tasks.collect.reports import ingest_files, template_info
+from thidua.tasks.collect.reports import inbox_key, ingest_files, template_info
 from thidua.tasks.core.directory import import_directory
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"  # a link to the top-level examples/
@@ -383,7 +384,10 @@ def _run_periods(
 
     def to_inbox(month: MonthLog, unit: str, key: str, values: dict[str, int]) -> None:
         # Sent after the day's sweep to the inbox: the next collection run takes it in, marked late.
-        write_csv_report(engine, code, unit, key, settings.inbox_dir / code / f"{unit}-{key}.csv", values)
+        storage_for(settings).put_rendered(
+            f"{inbox_key(code)}/{unit}-{key}.csv",
+            lambda path: write_csv_report(engine, code, unit, key, path, values),
+        )
         month.late.append(unit)
 
     def collect(month: MonthLog, moment: datetime) -> None:

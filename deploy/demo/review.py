@@ -27,6 +27,7 @@ from thidua.deploy.demo.council import demo_council
 from thidua.models.labels import campaign_status
 from thidua.models.review import CouncilMember, Nomination, ReviewOutcome
 from thidua.models.settings import Settings
+from thidua.models.storage import storage_for, storage_key
 from thidua.tasks.review.council import (
     VoteRefused,
     break_tie,
@@ -85,7 +86,7 @@ class ReviewLog:
     meeting_id: int | None = None
     ballots: int = 0
     refused: list[str] = field(default_factory=list)
-    minutes: Path | None = None
+    minutes: Path | str | None = None  # the local file, or its URL in a bucket
     tie: str | None = None
     award: dict[str, Any] = field(default_factory=dict)
 
@@ -367,12 +368,13 @@ def print_account(settings: Settings, engine: Engine, code: str, echo: Callable[
     by_kind: dict[str, list[str]] = {"plan": [plan]} if plan else {}
     for doc_kind, path in documents:
         by_kind.setdefault(str(doc_kind), []).append(path)
-    echo(f"   Tài liệu (trong {settings.data_dir}):")
+    storage = storage_for(settings)
+    echo(f"   Tài liệu (trong {storage.url}):")
     for kind_key, paths in by_kind.items():
         label = DOCUMENT_LABELS.get(kind_key, kind_key)
         shown = paths[0] if len(paths) == 1 else f"{len(paths)} tệp, ví dụ {paths[0]}"
         echo(f"     {label}: {shown}")
-    echo(f"   Hồ sơ đề nghị do đơn vị nộp: {settings.data_dir / 'dossiers' / code}")
+    echo(f"   Hồ sơ đề nghị do đơn vị nộp: {storage.show(storage_key('dossiers', code))}")
     print_ledger_account(engine, code, echo, by_kind)
 
 

@@ -23,6 +23,7 @@ import typer
 from thidua.deploy.demo.directory import write_demo
 from thidua.models.db import ensure_schema, make_engine
 from thidua.models.settings import Settings
+from thidua.models.storage import storage_for, storage_key
 from thidua.tasks.core.directory import import_directory
 
 EXAMPLES_DIR = Path(__file__).resolve().parent / "examples"  # a link to the top-level examples/
@@ -99,9 +100,15 @@ def print_final_status(settings: Settings, code: str, as_of: Any) -> None:
     table = campaign_status(engine, code, as_of=as_of, period="2024-06", tz=settings.tz)
     for line in status_lines(table):
         typer.echo("   " + line)
-    out = settings.documents_dir / code
-    typer.echo(f"   Bảng tính: {write_status_xlsx(table, out / 'tinh-hinh-2024-06.xlsx')}")
-    typer.echo(f"   Biểu đồ:   {write_status_chart(table, out / 'tinh-hinh-2024-06.png')}")
+    storage = storage_for(settings)
+    xlsx, png = (
+        storage_key("documents", code, "tinh-hinh-2024-06.xlsx"),
+        storage_key("documents", code, "tinh-hinh-2024-06.png"),
+    )
+    storage.put_rendered(xlsx, lambda path: write_status_xlsx(table, path))
+    storage.put_rendered(png, lambda path: write_status_chart(table, path))
+    typer.echo(f"   Bảng tính: {storage.show(xlsx)}")
+    typer.echo(f"   Biểu đồ:   {storage.show(png)}")
     differences = [row for row in reconcile(engine, code, "2024-06") if not row.matches]
     typer.echo(f"   Đối chiếu với sổ thụ lý (kỳ 2024-06): {len(differences)} chênh lệch")
     for row in differences:

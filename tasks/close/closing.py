@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
@@ -50,6 +51,7 @@ from thidua.models.reconciliation import LedgerCheck
 from thidua.models.reporting import ProgressSnapshot, SnapshotSource, Submission
 from thidua.models.review import CampaignDocument, DocumentKind, FinalResult
 from thidua.models.settings import Settings
+from thidua.models.storage import LocalStorage, storage_for, storage_key
 from thidua.models.text import fmt_date, nfc
 from thidua.notifications.documents.closing import (
     ClosingContent,
@@ -618,9 +620,12 @@ def final_ledger_checks(engine: Engine, code: str) -> dict[SubjectKey, LedgerChe
 
 @dataclass(frozen=True)
 class ClosingDocuments:
-    report: Path  # DOCX, absolute
-    table: Path  # XLSX
-    chart: Path  # PNG
+    report_key: str  # DOCX, its storage key (models/storage.py)
+    table_key: str  # XLSX
+    chart_key: str  # PNG
+    report: Path | None  # the local files, when the storage is the data dir
+    table: Path | None
+    chart: Path | None
     met: list[str] = field(default_factory=list)  # reporting units by outcome, best first
     not_met: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
@@ -629,15 +634,14 @@ class ClosingDocuments:
     to_verify: list[str] = field(default_factory=list)  # reporting units whose figures differ from the ledger
 
 
-def closing_paths(settings: Settings, code: str, version: int = 1) -> tuple[Path, Path, Path]:
-    """The report, table and chart of a version; from version 2 on the names say "lan-N", so the files of a
-    version already sent stay as they were sent."""
-    folder = settings.documents_dir / code
+def closing_keys(code: str, version: int = 1) -> tuple[str, str, str]:
+    """The storage keys of the report, table and chart of a version; from version 2 on the names say
+    "lan-N", so the files of a version already sent stay as they were sent."""
     slug = code.lower() + (f"-lan-{version}" if version > 1 else "")
     return (
-        folder / f"bao-cao-tong-ket-{slug}.docx",
-        folder / f"tong-ket-{slug}.xlsx",
-        folder / f"bieu-do-tong-ket-{slug}.png",
+        storage_key("documents", code, f"bao-cao-tong-ket-{slug}.docx"),
+        storage_key("documents", code, f"tong-ket-{slug}.xlsx"),
+        storage_key("documents", code, f"bieu-do-tong-ket-{slug}.png"),
     )
 
 
@@ -661,10 +665,17 @@ def write_closing_documents(
     The documents are dated the day of the close that made their version, so a re-run writes the same bytes;
     a new version (after a reopening changed the results) gets files of its own."""
     content, version = versioned_content(engine, code, now=now, tz=settings.tz)
-    report, table, chart = closing_paths(settings, content.campaign_code, version.number)
-    write_closing_chart(content, chart)
-    render_closing_report(content, report, chart)
-    write_closing_xlsx(content, table)
+    report, table, chart = closing_keys(content.campaign_code, version.number)
+    storage = storage_for(settings)
+    # Rendered in a temporary folder (the DOCX embeds the chart from its file), then stored.
+    with tempfile.TemporaryDirectory(prefix="thidua-close-") as tmp:
+        local = {k: Path(tmp) / k.rsplit("/", 1)[-1] for k in (report, table, chart)}
+        write_closing_chart(content, local[chart])
+        render_closing_report(content, local[report], local[chart])
+        write_closing_xlsx(content, local[table])
+        data = {k: path.read_bytes() for k, path in local.items()}
+    for k, payload in data.items():
+        storage.put(k, payload)
     files = {
         DocumentKind.CLOSING_REPORT: report,
         DocumentKind.CLOSING_TABLE: table,
@@ -686,9 +697,8 @@ def write_closing_documents(
             )
         }
         rows = []
-        for kind, path in files.items():
-            rel = path.relative_to(settings.data_dir).as_posix()
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        for kind, rel in files.items():
+            digest = hashlib.sha256(data[rel]).hexdigest()
             if known.get(kind) != (rel, digest):
                 rows.append(
                     {"campaign_id": campaign.id, "kind": kind, "ref": "", "path": rel, "sha256": digest,
@@ -696,10 +706,14 @@ def write_closing_documents(
                 )  # fmt: skip
         upsert(conn, CAMPAIGN_DOCUMENT, rows, ("campaign_id", "kind", "ref"))
     verdict = assess(content)
+    local_file = storage.file if isinstance(storage, LocalStorage) else None
     return ClosingDocuments(
-        report=report,
-        table=table,
-        chart=chart,
+        report_key=report,
+        table_key=table,
+        chart_key=chart,
+        report=local_file(report) if local_file else None,
+        table=local_file(table) if local_file else None,
+        chart=local_file(chart) if local_file else None,
         version=version.number,
         to_verify=[u.code for u in content.units_to_verify],
         met=[u.code for u in verdict.met],
@@ -754,7 +768,7 @@ def queue_closing_emails(engine: Engine, settings: Settings, code: str, *, now: 
                     "campaign_id": campaign.id,
                 }
             )
-        return enqueue_many(s, rows, now, data_dir=settings.data_dir)
+        return enqueue_many(s, rows, now, storage=storage_for(settings))
 
 
 def _version_documents(
@@ -773,11 +787,8 @@ def _version_documents(
             )
         ).tuples()
     }
-    report, table, _chart = closing_paths(settings, campaign.code, version)
-    wanted = {
-        DocumentKind.CLOSING_REPORT: report.relative_to(settings.data_dir).as_posix(),
-        DocumentKind.CLOSING_TABLE: table.relative_to(settings.data_dir).as_posix(),
-    }
+    report, table, _chart = closing_keys(campaign.code, version)
+    wanted = {DocumentKind.CLOSING_REPORT: report, DocumentKind.CLOSING_TABLE: table}
     if any(documents.get(kind, ("", ""))[0] != path for kind, path in wanted.items()):
         lan = f" lần {version}" if version > 1 else ""
         raise CampaignNotClosed(

@@ -16,16 +16,12 @@ The rules (layout, reading, checks) are pure, in models/report_rows.py; this mod
 from __future__ import annotations
 
 import csv
-import fcntl
 import hashlib
 import io
 import json
 import logging
-import os
 import re
-import stat
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -39,7 +35,7 @@ from thidua.models.campaign import Campaign, Deadline, DeadlineKind, DomainEvent
 from thidua.models.db import transaction
 from thidua.models.definition import CampaignDefinition, definition_from_json
 from thidua.models.directory import Unit
-from thidua.models.files import NotARegularFile, read_regular_file, shown_name, write_atomic
+from thidua.models.files import NotARegularFile, read_regular_file, shown_name
 from thidua.models.reminders import KIND_REMINDER, reminder_key_prefix
 from thidua.models.report_rows import (
     CLOSED_STATUSES,
@@ -66,6 +62,7 @@ from thidua.models.report_rows import (
 )
 from thidua.models.reporting import RejectedFile, Submission
 from thidua.models.settings import Settings
+from thidua.models.storage import LocalStorage, Storage, storage_for, storage_key
 from thidua.models.text import fmt_date, nfc
 from thidua.notifications.documents.sheets import csv_text, write_csv, write_xlsx
 from thidua.notifications.outbox import cancel_unsent, enqueue
@@ -453,7 +450,8 @@ class IngestResult:
     changes: dict[str, list[int | None]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    stored_path: Path | None = None  # absolute, under the data dir
+    stored_path: Path | None = None  # the local file, when the storage is the data dir
+    stored_key: str | None = None  # where the file is kept (models/storage.py)
     unsafe: bool = False  # a link or special file: refused unread, moved aside as it is
     notified: bool = False  # a rejection email was queued
 
@@ -507,10 +505,13 @@ def _ingest_one(
     now: datetime,
     submitted_by: str | None,
     within: Path | None = None,
+    stored: str | None = None,
 ) -> IngestResult:
+    """One file: a local `path` (read only as a regular file, inside `within` when given) or, with
+    `stored`, the file of that storage key (the inbox), `path` then being its name as received."""
     source_name = (shown_name(nfc(path.name)) or "tệp")[:300]
     try:
-        data = read_regular_file(path, within=within)
+        data = storage_for(settings).get(stored) if stored else read_regular_file(path, within=within)
     except NotARegularFile as exc:
         return IngestResult(path, source_name, "rejected", "", errors=[str(exc)], unsafe=True)
     except OSError as exc:
@@ -540,7 +541,8 @@ def _ingest_one(
                 revision=same.revision,
                 on_time=same.on_time,
                 is_correction=same.is_correction,
-                stored_path=settings.data_dir / same.stored_path if same.stored_path else None,
+                stored_path=_local_file(settings, same.stored_path),
+                stored_key=same.stored_path,
             )
         deadlines = _report_deadlines(s, view.id)
         ctx = _context(s, campaign, view, raw, deadlines, received_on)
@@ -704,10 +706,8 @@ def _accept(
         s.flush()
 
     # Never the sender's file name in a path: codes checked against the campaign, a revision and a digest.
-    rel = Path("reports") / view.code / unit / key / f"r{revision}-{sha[:8]}{_suffix(source_name)}"
-    target = settings.data_dir / rel
-    target.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(target, data)
+    rel = storage_key("reports", view.code, unit, key, f"r{revision}-{sha[:8]}{_suffix(source_name)}")
+    storage_for(settings).put(rel, data)
 
     received_on = now.astimezone(settings.tz).date()
     on_time = received_on <= deadline.due_date
@@ -725,7 +725,7 @@ def _accept(
             on_time=on_time,
             is_correction=checked.is_correction,
             source_name=source_name,
-            stored_path=rel.as_posix(),
+            stored_path=rel,
             file_sha256=sha,
             values_json=json.dumps(checked.values, ensure_ascii=False),
             officers_json=json.dumps(
@@ -769,7 +769,8 @@ def _accept(
         is_correction=checked.is_correction,
         changes=changes,
         warnings=warnings,
-        stored_path=target,
+        stored_path=_local_file(settings, rel),
+        stored_key=rel,
     )
 
 
@@ -795,7 +796,7 @@ def _reject(
     errors = [str(e) for e in listed]
     unit = (raw.unit_code or "")[:40] or None
     key = (raw.period_key or "")[:40] or None
-    rel = Path("reports") / view.code / "rejected" / f"{sha[:16]}{_suffix(source_name)}"
+    rel = storage_key("reports", view.code, "rejected", f"{sha[:16]}{_suffix(source_name)}")
     known = s.scalars(
         select(RejectedFile).where(
             col(RejectedFile.campaign_id) == view.id, col(RejectedFile.file_sha256) == sha
@@ -809,14 +810,13 @@ def _reject(
         unit_code=unit,
         period_key=key,
         errors=errors,
-        stored_path=settings.data_dir / rel,
+        stored_path=_local_file(settings, rel),
+        stored_key=rel,
     )
     if known is not None:
         # The same bytes were rejected before (a re-run, or the sender tried again): one record, one email.
         return base
-    target = settings.data_dir / rel
-    target.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(target, data)
+    storage_for(settings).put(rel, data)
     s.add(
         RejectedFile(
             campaign_id=view.id,
@@ -824,7 +824,7 @@ def _reject(
             period_key=key,
             received_at=now,
             source_name=source_name,
-            stored_path=rel.as_posix(),
+            stored_path=rel,
             file_sha256=sha,
             errors_json=json.dumps([e.as_dict() for e in listed], ensure_ascii=False),
         )
@@ -854,7 +854,8 @@ def _reject(
         unit_code=unit,
         period_key=key,
         errors=errors,
-        stored_path=target,
+        stored_path=_local_file(settings, rel),
+        stored_key=rel,
         notified=notified,
     )
 
@@ -869,7 +870,7 @@ def _queue_rejection(
     source_name: str,
     sha: str,
     errors: list[str],
-    attachment: Path,
+    attachment: str,
     now: datetime,
 ) -> bool:
     """Email the unit's contact the list of errors (when the unit is known and has an address)."""
@@ -913,11 +914,11 @@ def _queue_rejection(
         subject=subject,
         text=text,
         html=html,
-        attachments=[attachment.as_posix()],
+        attachments=[attachment],
         reply_to=contact.email,
         campaign_id=view.id,
         now=now,
-        data_dir=settings.data_dir,
+        storage=storage_for(settings),
     )
 
 
@@ -926,9 +927,9 @@ def _queue_rejection(
 
 @dataclass(frozen=True)
 class InboxResult:
-    inbox: Path
+    inbox: str  # where the inbox is, as an operator finds it (a folder or an s3:// URL)
     results: list[IngestResult]
-    moved: list[tuple[Path, Path]]  # (from, to)
+    moved: list[tuple[str, str]]  # (from, to) storage keys
 
     @property
     def accepted(self) -> int:
@@ -945,7 +946,7 @@ class InboxResult:
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-able summary (for a flow's return value or an audit payload)."""
         return {
-            "inbox": str(self.inbox),
+            "inbox": self.inbox,
             "accepted": self.accepted,
             "unchanged": self.unchanged,
             "rejected": self.rejected,
@@ -965,86 +966,86 @@ class InboxResult:
         }
 
 
+def inbox_key(code: str) -> str:
+    """The storage folder (key prefix) of a campaign's inbox: inbox/<CODE>."""
+    return storage_key("inbox", nfc(code).upper())
+
+
 def inbox_dir(settings: Settings, code: str) -> Path:
+    """The inbox's local folder, when the storage is the data dir."""
     return settings.inbox_dir / nfc(code).upper()
 
 
+def _local_file(settings: Settings, rel: str | None) -> Path | None:
+    storage = storage_for(settings)
+    return storage.file(rel) if rel and isinstance(storage, LocalStorage) else None
+
+
 def process_inbox(engine: Engine, settings: Settings, code: str, *, now: datetime) -> InboxResult:
-    """Ingest every .xlsx/.csv dropped in `<data>/inbox/<CODE>/`, then move it to processed/ or rejected/.
+    """Ingest every .xlsx/.csv dropped in the campaign's inbox (`inbox/<CODE>/` in the storage: a folder of
+    the data dir, or a bucket's prefix), then move it to processed/ or rejected/.
 
     Safe to run twice: a moved file is not seen again, and a file ingested but not moved (crash) is
     byte-identical to the revision it created, so the second run changes nothing and moves it.
     """
     with Session(engine) as s:
         campaign_code = get_campaign(s, code).code
-    inbox = inbox_dir(settings, campaign_code)
-    processed, rejected = inbox / "processed", inbox / "rejected"
-    for folder in (inbox, processed, rejected):
-        folder.mkdir(parents=True, exist_ok=True)
-    with _inbox_lock(inbox):
-        return _process_inbox(engine, settings, campaign_code, inbox, processed, rejected, now)
-
-
-@contextmanager
-def _inbox_lock(inbox: Path) -> Iterator[None]:
-    """One inbox run at a time per campaign: a second run (thread or process) waits, then finds it empty.
-
-    SQLite cannot lock the campaign row as PostgreSQL does, so two runs ingesting the same file would race
-    for its revision number."""
-    # Beside the campaign's inbox, not in it: the folder units and clerks see holds only their files.
-    with open(inbox.parent / f".{inbox.name}.lock", "a+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    storage = storage_for(settings)
+    inbox = inbox_key(campaign_code)
+    if isinstance(storage, LocalStorage):
+        for folder in (inbox, f"{inbox}/processed", f"{inbox}/rejected"):
+            storage.file(folder).mkdir(parents=True, exist_ok=True)  # where units and clerks drop files
+    # One inbox run at a time per campaign: a second run waits, then finds it empty. SQLite cannot lock
+    # the campaign row as PostgreSQL does, so two runs ingesting the same file would race for its revision.
+    with storage.lock(inbox):
+        return _process_inbox(engine, settings, storage, campaign_code, inbox, now)
 
 
 def _process_inbox(
-    engine: Engine,
-    settings: Settings,
-    campaign_code: str,
-    inbox: Path,
-    processed: Path,
-    rejected: Path,
-    now: datetime,
+    engine: Engine, settings: Settings, storage: Storage, campaign_code: str, inbox: str, now: datetime
 ) -> InboxResult:
-    # is_file() follows links; lstat does not: a link is listed here and refused unread by ingest.
-    files = sorted(
-        p
-        for p in inbox.iterdir()
-        if not stat.S_ISDIR(p.lstat().st_mode)
-        and p.suffix.lower() in REPORT_SUFFIXES
-        and not p.name.startswith(("~$", "."))
-    )
-    results: list[IngestResult] = []
-    moved: list[tuple[Path, Path]] = []
-    for path in files:
-        [result] = ingest_files(
-            engine, settings, campaign_code, [path], now=now, submitted_by="inbox", within=inbox
+    names = [
+        name
+        for name in storage.names(inbox)
+        if Path(name).suffix.lower() in REPORT_SUFFIXES and not name.startswith(("~$", "."))
+    ]
+    with Session(engine) as s:
+        campaign = get_campaign(s, campaign_code)
+        assert campaign.id is not None
+        view = _CampaignView(
+            campaign.id, campaign.code, campaign.title, definition_from_json(campaign.definition_json)
         )
+    results: list[IngestResult] = []
+    moved: list[tuple[str, str]] = []
+    for name in names:
+        source = f"{inbox}/{name}"
+        result = _ingest_one(engine, settings, view, Path(name), now=now, submitted_by="inbox", stored=source)
         results.append(result)
         if result.sha256 == "" and not result.unsafe:
             continue  # unreadable right now (locked, vanished): leave it for the next run
-        target = _free_name(processed if result.accepted else rejected, path.name, result.sha256 or "link")
+        folder = f"{inbox}/processed" if result.accepted else f"{inbox}/rejected"
+        target = _free_name(storage, folder, name, result.sha256 or "link")
         if not result.accepted:
             # Written before the move: a crash in between leaves the file in the inbox, to be redone whole.
-            report = target.with_name(target.name + ".errors.txt")
-            report.write_text("\n".join(result.errors) + "\n", encoding="utf-8")
+            storage.put(target + ".errors.txt", ("\n".join(result.errors) + "\n").encode("utf-8"))
         try:
-            os.replace(path, target)  # a link is moved as a link: its target is never touched
+            storage.move(source, target)
         except FileNotFoundError:
             continue  # another inbox run moved it first; that run's result stands
-        moved.append((path, target))
-    return InboxResult(inbox, results, moved)
+        moved.append((source, target))
+    return InboxResult(storage.show(inbox), results, moved)
 
 
-def _free_name(folder: Path, name: str, sha: str) -> Path:
-    target = folder / name
-    if not target.exists():
+def _free_name(storage: Storage, folder: str, name: str, sha: str) -> str:
+    target = f"{folder}/{name}"
+    if not storage.exists(target) and not _is_link(storage, target):
         return target
     stem, suffix = Path(name).stem, Path(name).suffix
-    return folder / f"{stem}-{sha[:8]}{suffix}"
+    return f"{folder}/{stem}-{sha[:8]}{suffix}"
+
+
+def _is_link(storage: Storage, k: str) -> bool:
+    return isinstance(storage, LocalStorage) and storage.file(k).is_symlink()
 
 
 # ---------------------------------------------------------------- history

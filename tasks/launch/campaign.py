@@ -235,14 +235,14 @@ def store_deadlines(engine: Engine, campaign_id: int, schedule: list[ScheduledDe
 
 
 def mark_launched(
-    engine: Engine, campaign_id: int, *, now: datetime, as_of: date, plan_document: Path | None
+    engine: Engine, campaign_id: int, *, now: datetime, as_of: date, plan_document: str | Path | None
 ) -> bool:
     """Move a draft to launched (once). Returns False when it was already launched."""
     with transaction(engine) as s:
         campaign = s.get(Campaign, campaign_id)
         assert campaign is not None
         if plan_document is not None:
-            campaign.plan_document = plan_document.as_posix()
+            campaign.plan_document = Path(plan_document).as_posix()
         if campaign.status != CampaignStatus.DRAFT:
             s.add(campaign)
             return False

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -14,6 +13,7 @@ from thidua.models.db import transaction
 from thidua.models.definition import CampaignDefinition
 from thidua.models.directory import Unit
 from thidua.models.settings import Settings
+from thidua.models.storage import storage_for
 from thidua.notifications.outbox import enqueue_many
 from thidua.notifications.templating import render_email
 from thidua.tasks.launch.campaign import plan_reference
@@ -38,7 +38,7 @@ def queue_launch_emails(
     settings: Settings,
     campaign_id: int,
     defn: CampaignDefinition,
-    plan_path: Path,
+    plan_key: str,
     *,
     now: datetime,
 ) -> dict[str, int]:
@@ -76,7 +76,7 @@ def queue_launch_emails(
             "contact_department": defn.issuer.contact.department,
             "contact_email": defn.issuer.contact.email,
         }
-        attachment = plan_path.relative_to(settings.data_dir).as_posix()
+        attachment = plan_key
         rows = []
         for code, name, email in units:
             if not email:
@@ -97,5 +97,5 @@ def queue_launch_emails(
                     "campaign_id": campaign_id,
                 }
             )
-        queued = enqueue_many(s, rows, now=now, data_dir=settings.data_dir)
+        queued = enqueue_many(s, rows, now=now, storage=storage_for(settings))
         return {"recipients": len(rows), "queued": queued, "without_email": len(units) - len(rows)}

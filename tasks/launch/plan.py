@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from thidua.models.definition import CampaignDefinition, Indicator
 from thidua.models.directory import DISCIPLINE_LABELS, DisciplineForm
 from thidua.models.settings import Settings
+from thidua.models.storage import storage_for, storage_key
 from thidua.models.text import fmt_date
 from thidua.notifications.documents.decree30 import DocumentHeader, SignatureBlock
 from thidua.notifications.documents.plan import PlanContent, PlanParagraph, PlanSection, render_plan
@@ -20,8 +19,9 @@ def _kind(defn: CampaignDefinition) -> str:
     return KIND_LABELS.get(str(value), str(value))
 
 
-def plan_path(settings: Settings, defn: CampaignDefinition) -> Path:
-    return settings.documents_dir / defn.code / f"ke-hoach-{defn.code.lower()}.docx"
+def plan_key(defn: CampaignDefinition) -> str:
+    """The storage key of the campaign's plan DOCX."""
+    return storage_key("documents", defn.code, f"ke-hoach-{defn.code.lower()}.docx")
 
 
 def _percent(value: object) -> str:
@@ -192,8 +192,9 @@ def _eligibility_paragraphs(defn: CampaignDefinition) -> list[PlanParagraph]:
     return out
 
 
-def render_campaign_plan(settings: Settings, defn: CampaignDefinition) -> Path:
-    """Write the plan DOCX under the data dir (regenerated identically on a re-run)."""
-    path = plan_path(settings, defn)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return render_plan(plan_content(defn), path)
+def render_campaign_plan(settings: Settings, defn: CampaignDefinition) -> str:
+    """Store the plan DOCX (regenerated identically on a re-run); its storage key."""
+    k = plan_key(defn)
+    content = plan_content(defn)
+    storage_for(settings).put_rendered(k, lambda path: render_plan(content, path))
+    return k

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
+from functools import partial
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -50,6 +50,7 @@ from thidua.models.report_rows import opens_on
 from thidua.models.reporting import Exemption, Submission
 from thidua.models.review import DossierFile
 from thidua.models.settings import Settings
+from thidua.models.storage import storage_for, storage_key
 from thidua.models.text import nfc
 from thidua.models.workdays import WorkCalendar, load_calendar
 from thidua.notifications.outbox import cancel_unsent, enqueue_many, queued_keys, unsent
@@ -238,8 +239,9 @@ def _cancel_stale(session: Session, plan: ReminderPlan) -> int:
 # ---------------------------------------------------------------- queueing
 
 
-def template_path(settings: Settings, code: str, unit_code: str, period_key: str) -> Path:
-    return settings.documents_dir / code / "templates" / f"{unit_code}-{period_key}.xlsx"
+def template_key(code: str, unit_code: str, period_key: str) -> str:
+    """The storage key of a unit's pre-filled template for one period."""
+    return storage_key("documents", code, "templates", f"{unit_code}-{period_key}.xlsx")
 
 
 def already_queued(target: Engine | Session, plan: ReminderPlan) -> set[str]:
@@ -263,14 +265,16 @@ def queue_reminders(
 
     already = already_queued(engine, plan)  # rendering is skipped for these; settled under the lock below
     fresh = [e for e in plan.emails if e.dedupe_key not in already]
+    storage = storage_for(settings)
     rows: list[dict[str, Any]] = []
     for e in fresh:
-        attachments: list[Path] = []
+        attachments: list[str] = []
         if e.attach_period and e.unit_code:
-            path = template_path(settings, plan.code, e.unit_code, e.attach_period)
-            if not path.is_file():  # one file per unit and period, reused by every later step
-                write_template(engine, plan.code, e.unit_code, e.attach_period, path)
-            attachments.append(path)
+            k = template_key(plan.code, e.unit_code, e.attach_period)
+            if not storage.exists(k):  # one file per unit and period, reused by every later step
+                render = partial(write_template, engine, plan.code, e.unit_code, e.attach_period)
+                storage.put_rendered(k, render)
+            attachments.append(k)
         subject, text, html = render_email(e.kind, e.context)
         rows.append(
             {
@@ -290,9 +294,7 @@ def queue_reminders(
         _lock_campaign(s, plan.campaign_id)
         earlier = already_queued(s, plan)
         cancelled = _cancel_stale(s, plan)
-        queued = enqueue_many(
-            s, [r for r in rows if r["dedupe_key"] not in earlier], now, data_dir=settings.data_dir
-        )
+        queued = enqueue_many(s, [r for r in rows if r["dedupe_key"] not in earlier], now, storage=storage)
         events = 0 if plan.inactive else len(emit_calendar_events(s, plan, now=now, tz=settings.tz))
     return {
         "planned": len(plan.emails),
@@ -488,5 +490,5 @@ __all__ = [
     "grant_exemption",
     "plan_reminders",
     "queue_reminders",
-    "template_path",
+    "template_key",
 ]

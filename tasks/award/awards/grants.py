@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
+from functools import partial
 from typing import Any
 
 from sqlmodel import Session
@@ -20,6 +20,7 @@ from thidua.models.review import (
     SubjectKind,
 )
 from thidua.models.settings import Settings
+from thidua.models.storage import storage_for, storage_key
 from thidua.notifications.documents.certificate import CertificateContent, render_certificate
 from thidua.notifications.documents.decision import (
     Awardee,
@@ -34,14 +35,14 @@ from thidua.tasks.award.awards.numbering import decision_reference
 from thidua.tasks.award.awards.paperwork import (
     _amounts,
     _award_dir,
-    _certificate_path,
+    _certificate_key,
     _decision_ref,
     _document_row,
     _form_name,
     _plan_clause,
-    _relative,
     _result_from_stored,
     _safe,
+    _store,
     _transition_when_all_decided,
     _upsert_documents,
     authority_title,
@@ -98,21 +99,19 @@ def _issue(
         subject=decision_reference(decision.number, decision.symbol),
         payload={"before": before, "after": {"award_key": ctx.award.key, **_decision_payload(decision)}},
     )
-    cert_paths = {n.nomination_id: _certificate_path(settings, ctx.code, ctx.award, n) for n in nominees}
+    cert_paths = {n.nomination_id: _certificate_key(ctx.code, ctx.award, n) for n in nominees}
     amounts = _amounts(ctx, settings, decision.decided_on)
     grants = _create_grants(session, settings, ctx, decision, nominees, amounts, cert_paths)
     agency = _agency(session, ctx.defn, ctx.award.authority_unit_code)
     job = _Granting(ctx, decision, council, nominees, grants, amounts, agency)
-    decision_path = _write_decision(session, settings, job)
+    decision_doc = _write_decision(session, settings, job)
     doc_rows = [
-        _document_row(
-            settings, ctx.id, DocumentKind.DECISION, _decision_ref(decision, ctx.award), decision_path, now
-        ),
+        _document_row(ctx.id, DocumentKind.DECISION, _decision_ref(decision, ctx.award), decision_doc, now),
         *_write_certificates(settings, job, cert_paths, now),
     ]
     _upsert_documents(session, doc_rows)
-    rows, without = _award_emails(session, settings, job, _relative(settings, decision_path))
-    queued = enqueue_many(session, rows, now, data_dir=settings.data_dir)
+    rows, without = _award_emails(session, settings, job, decision_doc[0])
+    queued = enqueue_many(session, rows, now, storage=storage_for(settings))
     _record_grants(session, job, now=now, actor=actor)
     _transition_when_all_decided(session, ctx, now=now, actor=actor)
     documents = [row["path"] for row in doc_rows]
@@ -128,7 +127,7 @@ def _create_grants(
     decision: AwardDecision,
     nominees: list[_Selected],
     amounts: AwardAmounts,
-    cert_paths: dict[int, Path],
+    cert_paths: dict[int, str],
 ) -> list[AwardGrant]:
     assert decision.id is not None
     grants = [
@@ -141,7 +140,7 @@ def _create_grants(
             subject_name=n.name,
             unit_code=n.unit_code,
             amount_vnd=amounts.for_subject(n.kind.value),
-            certificate_path=_relative(settings, cert_paths[n.nomination_id]),
+            certificate_path=cert_paths[n.nomination_id],
             status=GrantStatus.ISSUED,
         )
         for n in nominees
@@ -151,8 +150,8 @@ def _create_grants(
     return grants
 
 
-def _write_decision(session: Session, settings: Settings, job: _Granting) -> Path:
-    """The Quyết định (DOCX) under the campaign's award folder."""
+def _write_decision(session: Session, settings: Settings, job: _Granting) -> tuple[str, bytes]:
+    """The Quyết định (DOCX), stored in the campaign's award folder: (key, bytes)."""
     award, defn, decision, agency = job.ctx.award, job.ctx.defn, job.decision, job.agency
     header = DocumentHeader(
         parent_agency=agency.parent_agency,
@@ -182,12 +181,12 @@ def _write_decision(session: Session, settings: Settings, job: _Granting) -> Pat
         signature=agency.signer,
         recipients=["Như Điều 3", job.council.name, "Lưu: VT"],
     )
-    folder = _award_dir(settings, job.ctx.code)
-    return render_decision(content, folder / f"quyet-dinh-{_safe(award.key)}.docx")
+    k = f"{_award_dir(job.ctx.code)}/{storage_key(_safe(f'quyet-dinh-{award.key}.docx'))}"
+    return _store(settings, k, lambda path: render_decision(content, path))
 
 
 def _write_certificates(
-    settings: Settings, job: _Granting, cert_paths: dict[int, Path], now: datetime
+    settings: Settings, job: _Granting, cert_paths: dict[int, str], now: datetime
 ) -> list[dict[str, Any]]:
     """One certificate (PDF) per awardee; their document rows."""
     award, decision, agency = job.ctx.award, job.decision, job.agency
@@ -197,22 +196,20 @@ def _write_certificates(
     for n, grant in job.pairs():
         assert grant.id is not None
         detail = ", ".join(part for part in (n.title, n.unit_name) if part) or None
-        cert = render_certificate(
-            CertificateContent(
-                form_title=title,
-                authority_title=authority_title(award.authority),
-                recipient=n.name,
-                recipient_detail=detail,
-                achievement=line,
-                decision_ref=job.reference,
-                decided_on=decision.decided_on,
-                place=agency.place,
-                signature=agency.signer,
-                register_number=f"{decision.number:02d}/{decision.year}-{grant.id}",
-            ),
-            cert_paths[n.nomination_id],
+        content = CertificateContent(
+            form_title=title,
+            authority_title=authority_title(award.authority),
+            recipient=n.name,
+            recipient_detail=detail,
+            achievement=line,
+            decision_ref=job.reference,
+            decided_on=decision.decided_on,
+            place=agency.place,
+            signature=agency.signer,
+            register_number=f"{decision.number:02d}/{decision.year}-{grant.id}",
         )
-        rows.append(_document_row(settings, job.ctx.id, DocumentKind.CERTIFICATE, str(grant.id), cert, now))
+        cert = _store(settings, cert_paths[n.nomination_id], partial(render_certificate, content))
+        rows.append(_document_row(job.ctx.id, DocumentKind.CERTIFICATE, str(grant.id), cert, now))
     return rows
 
 

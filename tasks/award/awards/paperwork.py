@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from thidua.models.review import (
     SubjectKind,
 )
 from thidua.models.settings import Settings
+from thidua.models.storage import storage_for, storage_key
 from thidua.models.text import nfc
 from thidua.notifications.documents.decision import (
     plan_clause,
@@ -65,16 +66,18 @@ def _form_name(award: Award) -> str:
     return FORM_NAMES.get(award.form, "hình thức khen thưởng")
 
 
-def _award_dir(settings: Settings, code: str) -> Path:
-    return settings.documents_dir / code / "khen-thuong"
+def _award_dir(code: str) -> str:
+    """The storage folder (key prefix) of a campaign's award papers."""
+    return storage_key("documents", code, "khen-thuong")
 
 
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", name)
 
 
-def _relative(settings: Settings, path: Path) -> str:
-    return path.relative_to(settings.data_dir).as_posix()
+def _store(settings: Settings, k: str, render: Callable[[Path], object]) -> tuple[str, bytes]:
+    """Render a document through a temporary file into the storage under `k`: (key, bytes)."""
+    return k, storage_for(settings).put_rendered(k, render)
 
 
 def _decision_ref(decision: AwardDecision, award: Award) -> str:
@@ -84,12 +87,9 @@ def _decision_ref(decision: AwardDecision, award: Award) -> str:
     return ref if award.proposed_by is None else f"{ref}/{decision.authority_unit_code}"
 
 
-def _certificate_path(settings: Settings, code: str, award: Award, nominee: _Selected) -> Path:
-    return _award_dir(settings, code) / _safe(award.key) / _safe(f"{nominee.kind.value}-{nominee.code}.pdf")
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _certificate_key(code: str, award: Award, nominee: _Selected) -> str:
+    name = _safe(f"{nominee.kind.value}-{nominee.code}.pdf")
+    return f"{_award_dir(code)}/{storage_key(_safe(award.key), name)}"
 
 
 def _upsert_documents(session: Session, rows: list[dict[str, Any]]) -> None:
@@ -98,14 +98,15 @@ def _upsert_documents(session: Session, rows: list[dict[str, Any]]) -> None:
 
 
 def _document_row(
-    settings: Settings, campaign_id: int, kind: DocumentKind, ref: str, path: Path, now: datetime
+    campaign_id: int, kind: DocumentKind, ref: str, stored: tuple[str, bytes], now: datetime
 ) -> dict[str, Any]:
+    k, data = stored
     return {
         "campaign_id": campaign_id,
         "kind": kind.value,
         "ref": ref,
-        "path": _relative(settings, path),
-        "sha256": _sha256(path),
+        "path": k,
+        "sha256": hashlib.sha256(data).hexdigest(),
         "created_at": now,
     }
 

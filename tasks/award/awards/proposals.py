@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
+from functools import partial
 
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session, col
@@ -23,6 +24,7 @@ from thidua.models.review import (
     DocumentKind,
 )
 from thidua.models.settings import Settings
+from thidua.models.storage import storage_key
 from thidua.models.text import fmt_date, nfc
 from thidua.notifications.documents.decision import (
     decision_legal_basis,
@@ -43,9 +45,9 @@ from thidua.tasks.award.awards.paperwork import (
     _document_row,
     _form_name,
     _plan_clause,
-    _relative,
     _result_from_stored,
     _safe,
+    _store,
     _transition_when_all_decided,
     _upsert_documents,
     campaign_phrase,
@@ -151,18 +153,20 @@ def _propose(
         signature=proposer.signer,
         recipients=["Như trên", "Lưu: VT"],
     )
-    folder = _award_dir(settings, ctx.code)
-    to_trinh = render_proposal(content, folder / f"to-trinh-{_safe(award.key)}.docx")
-    danh_sach = render_proposal_list(content, folder / f"danh-sach-{_safe(award.key)}.docx")
+    folder = _award_dir(ctx.code)
+    to_trinh = _store(settings, f"{folder}/{storage_key(_safe(f'to-trinh-{award.key}.docx'))}",
+                      partial(render_proposal, content))  # fmt: skip
+    danh_sach = _store(settings, f"{folder}/{storage_key(_safe(f'danh-sach-{award.key}.docx'))}",
+                       partial(render_proposal_list, content))  # fmt: skip
     ref = f"{number}/{decided_on.year}"
     _upsert_documents(
         session,
         [
-            _document_row(settings, ctx.id, DocumentKind.PROPOSAL, ref, to_trinh, now),
-            _document_row(settings, ctx.id, DocumentKind.PROPOSAL_LIST, ref, danh_sach, now),
+            _document_row(ctx.id, DocumentKind.PROPOSAL, ref, to_trinh, now),
+            _document_row(ctx.id, DocumentKind.PROPOSAL_LIST, ref, danh_sach, now),
         ],
     )
-    documents = [_relative(settings, to_trinh), _relative(settings, danh_sach)]
+    documents = [to_trinh[0], danh_sach[0]]
     notes: list[str] = []
     if minutes is not None:
         documents.append(minutes.path)

@@ -23,6 +23,7 @@ from thidua.models.review import (
     ReviewOutcome,
 )
 from thidua.models.settings import Settings
+from thidua.models.storage import storage_for, storage_key
 from thidua.notifications.documents.decree30 import DocumentHeader
 from thidua.notifications.documents.minutes import (
     MinutesContent,
@@ -40,8 +41,14 @@ from thidua.tasks.review.council.results import AttendanceLine, ReviewSummary, _
 from thidua.tasks.review.council.shared import CAMPAIGN_DOCUMENT, KIND_WORDS, MINUTES_SYMBOL
 
 
-def minutes_path(settings: Settings, code: str, council_unit: str, meeting_id: int) -> Path:
-    return settings.documents_dir / code / f"bien-ban-hop-hoi-dong-{council_unit.lower()}-{meeting_id}.docx"
+def minutes_key(code: str, council_unit: str, meeting_id: int) -> str:
+    """The storage key of a meeting's minutes."""
+    return storage_key("documents", code, f"bien-ban-hop-hoi-dong-{council_unit.lower()}-{meeting_id}.docx")
+
+
+def minutes_path(settings: Settings, code: str, council_unit: str, meeting_id: int) -> Path | str:
+    """Where a meeting's minutes are (models/storage.Storage.location)."""
+    return storage_for(settings).location(minutes_key(code, council_unit, meeting_id))
 
 
 def _long_date(moment: datetime) -> str:
@@ -162,9 +169,12 @@ def minutes_content(s: Session, summary: ReviewSummary, tz: ZoneInfo) -> Minutes
     )
 
 
-def write_minutes(engine: Engine, settings: Settings, code: str, meeting_id: int, *, now: datetime) -> Path:
+def write_minutes(
+    engine: Engine, settings: Settings, code: str, meeting_id: int, *, now: datetime
+) -> Path | str:
     """'BIÊN BẢN họp Hội đồng Thi đua – Khen thưởng' as DOCX; recorded as the campaign's document of kind
-    minutes, ref = meeting id (a re-run rewrites the file and updates the record, never duplicates it)."""
+    minutes, ref = meeting id (a re-run rewrites the file and updates the record, never duplicates it).
+    Stored under `minutes_key`; returns where it is (the local file, or its URL in a bucket)."""
     with transaction(engine) as s:
         meeting = _meeting(s, meeting_id)
         camp = _check_campaign(s, meeting, code)
@@ -174,11 +184,10 @@ def write_minutes(engine: Engine, settings: Settings, code: str, meeting_id: int
                 f"Cuộc họp số {meeting_id} chưa kết thúc: biên bản lập sau khi kết thúc cuộc họp."
             )
         content = minutes_content(s, summary, settings.tz)
-        path = minutes_path(settings, camp.code, summary.council_unit, meeting_id)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        render_minutes(content, path)
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        relative = path.resolve().relative_to(settings.data_dir.resolve()).as_posix()
+        relative = minutes_key(camp.code, summary.council_unit, meeting_id)
+        storage = storage_for(settings)
+        data = storage.put_rendered(relative, lambda path: render_minutes(content, path))
+        digest = hashlib.sha256(data).hexdigest()
         existing = s.execute(
             select(col(CampaignDocument.path), col(CampaignDocument.sha256)).where(
                 col(CampaignDocument.campaign_id) == camp.id,
@@ -202,4 +211,4 @@ def write_minutes(engine: Engine, settings: Settings, code: str, meeting_id: int
                 ],
                 ["campaign_id", "kind", "ref"],
             )
-        return path
+        return storage.location(relative)

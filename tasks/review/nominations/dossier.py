@@ -14,13 +14,13 @@ from sqlmodel import Session, col
 
 from thidua.models.campaign import Campaign, EnrolledUnit
 from thidua.models.definition import CampaignDefinition, DossierPart
-from thidua.models.files import write_atomic
 from thidua.models.review import (
     DossierFile,
     Nomination,
     NominationStatus,
 )
 from thidua.models.settings import Settings
+from thidua.models.storage import InvalidKey, storage_for, storage_key
 from thidua.models.text import nfc
 from thidua.tasks.core.events import record_event
 from thidua.tasks.review.nominations.errors import DossierFileError, NominationError
@@ -291,12 +291,12 @@ def _store(
     revision = last + 1
     # Never the sender's name in a path: checked codes, the part key, a revision and a digest.
     owner = "chung" if nomination_id is None else str(nomination_id)
-    rel = Path(DOSSIER_DIR) / campaign.code / unit_code / f"{part.key}-{owner}-r{revision}-{sha[:8]}.{ext}"
-    root = (settings.data_dir / DOSSIER_DIR).resolve()
-    target = (settings.data_dir / rel).resolve()
-    if not target.is_relative_to(root):
-        raise DossierFileError(f"Đường dẫn lưu tệp không hợp lệ: {rel}")
-    write_atomic(target, data)
+    name = f"{part.key}-{owner}-r{revision}-{sha[:8]}.{ext}"
+    try:
+        rel = storage_key(DOSSIER_DIR, campaign.code, unit_code, name)
+    except InvalidKey as exc:
+        raise DossierFileError(f"Đường dẫn lưu tệp không hợp lệ: {_shown_name(name)}") from exc
+    storage_for(settings).put(rel, data)
     if current is not None:
         current.is_current = False
         s.add(current)
@@ -309,7 +309,7 @@ def _store(
         revision=revision,
         is_current=True,
         original_name=original_name,
-        stored_path=rel.as_posix(),
+        stored_path=rel,
         sha256=sha,
         size_bytes=len(data),
         content_type=mime,

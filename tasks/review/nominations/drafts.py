@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -43,7 +42,6 @@ from thidua.tasks.collect.ledger import ReportedFigures, SubjectKey, ledger_chec
 from thidua.tasks.core.declines import NO_PROPOSAL, declined_units
 from thidua.tasks.review.nominations.dossier import _MIME, _current_file, _store, _unit
 from thidua.tasks.review.nominations.lookups import campaign_and_definition, dossier_deadline, local_day
-from thidua.tasks.review.nominations.shared import DOSSIER_DIR
 
 
 @dataclass(frozen=True)
@@ -164,21 +162,17 @@ def draft_documents(
         }
         on_time = day <= dossier_deadline(s, campaign.id, defn)
         awards = {a.key: a.name for a in defn.awards}
-        folder = settings.data_dir / DOSSIER_DIR / campaign.code / unit.unit_code
-        folder.mkdir(parents=True, exist_ok=True)
         drafts: list[tuple[DossierPart, DocumentKind, str, bytes]] = []
         if list_part is not None:
             content = _list_content(s, campaign, defn, unit, units, nominations, awards, day)
-            drafts.append((list_part, DocumentKind.DRAFT_LIST, "docx", _render(folder, "docx", content)))
+            drafts.append((list_part, DocumentKind.DRAFT_LIST, "docx", _render("docx", content)))
         if summary_part is not None:
             finals = _final_results(s, campaign.id)
             checks = _ledger_checks(engine, campaign.code, defn, nominations, units, finals)
             summary = _summary_content(
                 campaign, defn, summary_part, unit, units, nominations, awards, finals, checks
             )
-            drafts.append(
-                (summary_part, DocumentKind.DRAFT_SUMMARY, "xlsx", _render(folder, "xlsx", summary))
-            )
+            drafts.append((summary_part, DocumentKind.DRAFT_SUMMARY, "xlsx", _render("xlsx", summary)))
         for part, kind, ext, data in drafts:
             current, _last = _current_file(s, campaign.id, unit.unit_code, part.key, None)
             if current is not None and not current.generated:
@@ -215,18 +209,15 @@ def _list_order(n: Nomination) -> tuple[int, tuple[str, str, str], str]:
     return (1, vn_sort_key(n.subject_name), n.subject_code)
 
 
-def _render(folder: Path, ext: str, content: NominationListContent | ResultsSummaryContent) -> bytes:
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".draft-", suffix=f".{ext}")
-    os.close(fd)
-    path = Path(tmp)
-    try:
+def _render(ext: str, content: NominationListContent | ResultsSummaryContent) -> bytes:
+    # A temporary file outside the data dir: the bytes go to the storage with the unit's other files.
+    with tempfile.TemporaryDirectory(prefix="thidua-draft-") as tmp:
+        path = Path(tmp) / f"draft.{ext}"
         if isinstance(content, NominationListContent):
             render_nomination_list(content, path)
         else:
             render_results_summary(content, path)
         return path.read_bytes()
-    finally:
-        path.unlink(missing_ok=True)
 
 
 def _record_document(
