@@ -34,9 +34,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import re
-import socket
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -44,7 +41,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.errors import MessageError
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, cast
 from uuid import uuid4
 
 from sqlalchemy import (
@@ -74,6 +71,7 @@ from thidua.models.db import insert_ignore
 from thidua.models.outbox import OutboxMessage, OutboxStatus
 from thidua.models.settings import Settings
 from thidua.models.text import nfc
+from thidua.notifications.claims import holder_label, holder_of, holder_state
 from thidua.notifications.message import (
     EmailMessage,
     domain_of,
@@ -396,45 +394,6 @@ Clock = Callable[[], datetime]
 def utc_now() -> datetime:
     """The machinery's clock (leases, backoffs, retry times, sent_at, the Date header): the real one."""
     return datetime.now(UTC)
-
-
-def holder_of(worker_id: str) -> str:
-    """Who claims: the worker's name, the host and the process id, as `thidua outbox list` shows them."""
-    return f"{worker_id[:40]}@{socket.gethostname()[:30]}#{os.getpid()}"
-
-
-_TOKEN = re.compile(r"@(?P<host>[^@#]*)#(?P<pid>\d+):[0-9a-f]{12}$")
-HolderState = Literal["running", "gone", "unknown"]
-
-
-def _process_runs(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process, but it exists
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return not Path("/proc/self/stat").exists()  # gone meanwhile, or no procfs to ask
-    except OSError:
-        return True
-    # A killed process its parent has not reaped yet is a zombie: it sends nothing any more.
-    return stat.rsplit(")", 1)[-1].split()[:1] != ["Z"]
-
-
-def holder_state(token: str | None) -> HolderState:
-    """Whether the process holding a claim still runs: known only for a claim taken on this host."""
-    match = _TOKEN.search(token or "")
-    if match is None or match["host"] != socket.gethostname()[:30]:
-        return "unknown"
-    return "running" if _process_runs(int(match["pid"])) else "gone"
-
-
-def holder_label(token: str) -> str:
-    """The claim token without its per-claim suffix: worker@host#pid."""
-    return token.rsplit(":", 1)[0] if _TOKEN.search(token) else token
 
 
 # ---------------------------------------------------------------- dispatch
