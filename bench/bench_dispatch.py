@@ -54,13 +54,13 @@ from sqlalchemy.engine import RowMapping  # noqa: E402
 from thidua.models.db import make_engine, transaction, upgrade  # noqa: E402
 from thidua.models.outbox import OutboxStatus  # noqa: E402
 from thidua.models.settings import Settings  # noqa: E402
-from thidua.notifications.message import assemble, build_mime, envelope_prefix  # noqa: E402
+from thidua.notifications.message import EmailMessage, assemble, build_mime, envelope_prefix  # noqa: E402
 from thidua.notifications.outbox import (  # noqa: E402
     OUTBOX,
     dispatch,
     enqueue_many,
-    message_from_row,
     message_id_for,
+    row_message,
 )
 from thidua.notifications.transports import SmtpTransport  # noqa: E402
 
@@ -243,6 +243,11 @@ def bench_settings(work: Path, url: str, server: SmtpServer) -> Settings:
 def outbox_rows(engine: Engine) -> list[RowMapping]:
     with engine.connect() as conn:
         return list(conn.execute(select(OUTBOX).order_by(OUTBOX.c.id)).mappings())
+
+
+def message_from_row(row: RowMapping, data_dir: Path, from_addr: str) -> EmailMessage:
+    """The plain message of a row, attachments resolved in `data_dir`, with the row's Message-ID."""
+    return row_message(row, data_dir, row["message_id"] or message_id_for(row, from_addr))
 
 
 def floor_messages(rows: list[RowMapping], settings: Settings) -> list[MimeMessage]:

@@ -74,9 +74,9 @@ from thidua.models.text import nfc
 from thidua.notifications.claims import holder_label, holder_of, holder_state
 from thidua.notifications.message import (
     EmailMessage,
+    assemble,
     domain_of,
     envelope_prefix,
-    message_id_line,
     render_body,
 )
 from thidua.notifications.transports import RawMessage, Transport, TransportError, parse_raw, transport_for
@@ -201,8 +201,11 @@ def _row_values(
     return values
 
 
-def _message(values: Mapping[str, Any] | RowMapping, data_dir: Path, message_id: str | None) -> EmailMessage:
-    """The plain message of an outbox row (or of the values about to become one)."""
+def row_message(
+    values: Mapping[str, Any] | RowMapping, data_dir: Path, message_id: str | None
+) -> EmailMessage:
+    """The plain message of an outbox row (or of the values about to become one), attachments resolved in
+    `data_dir`."""
     attachments = tuple(data_dir / rel for rel in json.loads(values["attachments_json"] or "[]"))
     return EmailMessage(
         to=values["recipient"],
@@ -224,7 +227,7 @@ def _render(values: Mapping[str, Any], data_dir: Path | None) -> bytes | None:
     if data_dir is None and values["attachments_json"] != "[]":
         return None  # relative paths with no data dir to read them from
     try:
-        message = _message(values, Path(data_dir or "."), None)
+        message = row_message(values, Path(data_dir or "."), None)
         if sum(path.stat().st_size for path in message.attachments) > RENDER_ATTACHMENTS_UP_TO:
             return None
         return render_body(message)
@@ -488,11 +491,6 @@ def _message_id_sql(conn: Connection, from_addr: str) -> ColumnElement[str]:
     )
 
 
-def message_from_row(row: RowMapping, data_dir: Path, from_addr: str) -> EmailMessage:
-    """The plain message of a row, attachments resolved in `data_dir`, with the row's Message-ID."""
-    return _message(row, data_dir, row["message_id"] or message_id_for(row, from_addr))
-
-
 @dataclass(frozen=True)
 class _Outcome:
     """What one claimed row came to: "sent", "failed", "retried" (with the columns to write), "skipped"
@@ -611,7 +609,7 @@ def _deliver(run: _Run, row: RowMapping) -> _Outcome:
     try:
         body = row["mime"]
         if body is None:
-            body = render_body(_message(row, settings.data_dir, None))
+            body = render_body(row_message(row, settings.data_dir, None))
     except FileNotFoundError as exc:
         reason = f"Không tìm thấy tệp đính kèm: {exc.filename}"
         return _failure(row, run.now(), reason, permanent=True, max_attempts=max_attempts)
@@ -623,7 +621,7 @@ def _deliver(run: _Run, row: RowMapping) -> _Outcome:
     cc_json = row["cc_json"]
     recipients = (row["recipient"], *(json.loads(cc_json) if cc_json and cc_json != "[]" else ()))
     raw = RawMessage(
-        data=b"".join((run.prefix, message_id_line(message_id), bytes(body))),
+        data=assemble(run.prefix, message_id, bytes(body)),
         recipients=recipients,
         message_id=message_id,
         date=run.local_now,
