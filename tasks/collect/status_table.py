@@ -39,7 +39,6 @@ from thidua.models.indicators import (
     tree_order,
     trend,
 )
-from thidua.models.report_rows import normalise_period
 from thidua.models.states import DeadlineKind
 from thidua.models.text import fmt_date, nfc
 from thidua.tasks.core.queries import find_campaign
@@ -131,6 +130,9 @@ def _periods(conn: Connection, campaign_id: int) -> list[_Period]:
 
 
 def _period(periods: Sequence[_Period], key: str, code: str) -> _Period:
+    # The report-file module is large; only a period typed by hand (`--period`) needs its reading of one.
+    from thidua.models.report_rows import normalise_period
+
     wanted = normalise_period(key) or nfc(key) or ""
     for p in periods:
         if p.key == wanted:
