@@ -15,7 +15,7 @@ pydantic-settings); the full `Settings` are built when a command first asks for 
 from __future__ import annotations
 
 import getpass
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -77,34 +77,35 @@ _SETTINGS_KEY = "thidua.settings"
 _CORE_KEY = "thidua.core_settings"
 
 
+def _once(key: str, read: Callable[[dict[str, Any]], Any]) -> Any:
+    """A value read once per invocation and kept on the root click context (read afresh outside a command)."""
+    ctx = get_current_context(silent=True)
+    if ctx is None:
+        return read({})
+    meta = ctx.find_root().meta
+    if key not in meta:
+        meta[key] = read(meta)
+    return meta[key]
+
+
 def current_settings() -> Settings:
     """The settings of this invocation: read from the environment once, then shared by every helper."""
     from thidua.models.settings import Settings  # pydantic-settings: only for commands that need it
 
-    ctx = get_current_context(silent=True)
-    if ctx is None:
-        return Settings()
-    meta = ctx.find_root().meta
+    settings: Settings = _once(_SETTINGS_KEY, lambda _meta: Settings())
+    return settings
+
+
+def _core_of(meta: dict[str, Any]) -> CoreSettings:
     settings = meta.get(_SETTINGS_KEY)
     if settings is None:
-        settings = meta[_SETTINGS_KEY] = Settings()
-    return settings
+        return read_core_settings()
+    return CoreSettings(settings.data_dir, settings.database_url, settings.timezone)
 
 
 def current_core_settings() -> CoreSettings:
     """Data folder, database and zone of this invocation (read once; the same values `Settings` has)."""
-    ctx = get_current_context(silent=True)
-    if ctx is None:
-        return read_core_settings()
-    meta = ctx.find_root().meta
-    core = meta.get(_CORE_KEY)
-    if core is None:
-        settings = meta.get(_SETTINGS_KEY)
-        core = meta[_CORE_KEY] = (
-            read_core_settings()
-            if settings is None
-            else CoreSettings(settings.data_dir, settings.database_url, settings.timezone)
-        )
+    core: CoreSettings = _once(_CORE_KEY, _core_of)
     return core
 
 

@@ -68,8 +68,9 @@ def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 # ---------------------------------------------------------------- loading only what a command needs
 
 
-def test_campaign_list_and_help_import_no_heavy_library(cli_env: str, tmp_path: Path) -> None:
-    probe = (
+def _loaded_probe(modules: tuple[str, ...]) -> str:
+    """A script that runs `thidua ARGS`, then prints which of `modules` the run loaded (`LOADED [...]`)."""
+    return (
         "import sys\n"
         "from thidua.deploy.cli import main\n"
         "sys.argv = ['thidua', *sys.argv[1:]]\n"
@@ -77,8 +78,12 @@ def test_campaign_list_and_help_import_no_heavy_library(cli_env: str, tmp_path: 
         "    main()\n"
         "except SystemExit as exc:\n"
         "    assert not exc.code, exc.code\n"
-        f"print('LOADED', sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+        f"print('LOADED', sorted(m for m in {modules!r} if m in sys.modules))\n"
     )
+
+
+def test_campaign_list_and_help_import_no_heavy_library(cli_env: str, tmp_path: Path) -> None:
+    probe = _loaded_probe(HEAVY)
     env = {**os.environ}
     for args in (["campaign", "list"], ["outbox", "list"], ["--help"], ["campaign", "show", "--help"]):
         out = subprocess.run(
@@ -112,16 +117,7 @@ def test_read_only_commands_load_no_orm_no_settings_class_no_heavy_library(
     load_demo_directory(engine, "tuyen-quang-2024", tmp_path)
     launch_campaign_rows(engine)
     engine.dispose()
-    probe = (
-        "import sys\n"
-        "from thidua.deploy.cli import main\n"
-        "sys.argv = ['thidua', *sys.argv[1:]]\n"
-        "try:\n"
-        "    main()\n"
-        "except SystemExit as exc:\n"
-        "    assert not exc.code, exc.code\n"
-        f"print('LOADED', sorted(m for m in {NOT_ON_THE_READ_PATH!r} if m in sys.modules))\n"
-    )
+    probe = _loaded_probe(NOT_ON_THE_READ_PATH)
     commands = {
         ("campaign", "list"): CODE,
         ("campaign", "show", CODE): "Lịch báo cáo:",
