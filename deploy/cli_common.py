@@ -121,7 +121,9 @@ def os_user() -> str:
 class Invocation:
     """One command's settings, the moment it acts at, and its database (opened on first use)."""
 
-    core: CoreSettings  # data folder, database, zone: all a read-only command needs
+    # Data folder, database and zone (all a read-only command needs); or the full Settings of a caller that
+    # has them already (a Prefect stage), which `settings` then returns.
+    core: CoreSettings | Settings
     now: datetime
     migrate: bool = True  # bring the schema to head on first use (`thidua db` manages it itself)
     _engine: Engine | None = field(default=None, repr=False)
@@ -129,6 +131,8 @@ class Invocation:
     @property
     def settings(self) -> Settings:
         """Every setting (built on first use: loading pydantic-settings costs a read-only command dearly)."""
+        if not isinstance(self.core, CoreSettings):
+            return self.core
         return current_settings()
 
     @property
