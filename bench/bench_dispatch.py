@@ -54,13 +54,14 @@ from sqlalchemy.engine import RowMapping  # noqa: E402
 from thidua.models.db import make_engine, transaction, upgrade  # noqa: E402
 from thidua.models.outbox import OutboxStatus  # noqa: E402
 from thidua.models.settings import Settings  # noqa: E402
-from thidua.notifications.message import assemble, build_mime, envelope_prefix  # noqa: E402
+from thidua.models.storage import storage_for  # noqa: E402
+from thidua.notifications.message import EmailMessage, assemble, build_mime, envelope_prefix  # noqa: E402
 from thidua.notifications.outbox import (  # noqa: E402
     OUTBOX,
     dispatch,
     enqueue_many,
-    message_from_row,
     message_id_for,
+    row_message,
 )
 from thidua.notifications.transports import SmtpTransport  # noqa: E402
 
@@ -245,10 +246,15 @@ def outbox_rows(engine: Engine) -> list[RowMapping]:
         return list(conn.execute(select(OUTBOX).order_by(OUTBOX.c.id)).mappings())
 
 
+def message_from_row(row: RowMapping, settings: Settings, from_addr: str) -> EmailMessage:
+    """The plain message of a row, attachments read from the storage, with the row's Message-ID."""
+    return row_message(row, storage_for(settings), row["message_id"] or message_id_for(row, from_addr))
+
+
 def floor_messages(rows: list[RowMapping], settings: Settings) -> list[MimeMessage]:
     """MIME objects built from the same rows (outside any timing), for the earlier floor."""
     return [
-        build_mime(message_from_row(row, settings.data_dir, FROM), FROM, settings.mail_from_name, now=NOW)
+        build_mime(message_from_row(row, settings, FROM), FROM, settings.mail_from_name, now=NOW)
         for row in rows
     ]
 

@@ -5,18 +5,18 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from thidua.deploy.cli_common import AsOf, Invocation, ThiduaGroup, invocation
 from thidua.deploy.cli_status import status as status_command
 from thidua.deploy.cli_status import targets as targets_command
-from thidua.models.directory import LEVEL_LABELS, UnitLevel
-from thidua.models.labels import campaign_status
-from thidua.models.settings import Settings
-from thidua.models.storage import storage_for
+from thidua.models.labels import campaign_status, unit_level
 from thidua.models.text import fmt_date
+
+if TYPE_CHECKING:
+    from thidua.models.settings import Settings
 
 app = typer.Typer(cls=ThiduaGroup, help="Phong trào thi đua: kiểm tra, phát động, xem.", no_args_is_help=True)
 campaign_app = app
@@ -44,7 +44,7 @@ def _scope_line(run: Invocation, defn: Any) -> str:
 
     from thidua.tasks.launch.campaign import EmptyDirectory, check_scope
 
-    url = make_url(run.settings.database_url)
+    url = make_url(run.core.database_url)
     if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
         return "  Phạm vi: chưa kiểm tra — chưa có cơ sở dữ liệu (danh bạ chưa được nhập)."
     try:
@@ -116,13 +116,6 @@ def campaign_list() -> None:
         )
 
 
-def _level(value: str) -> str:
-    try:
-        return LEVEL_LABELS[UnitLevel(value)]
-    except ValueError:
-        return value
-
-
 @campaign_app.command("show")
 def campaign_show(
     code: str,
@@ -162,10 +155,10 @@ def campaign_show(
         f"  Trạng thái: {campaign_status(c.status)} · thời gian: {fmt_date(c.start)} – {fmt_date(c.end)}"
     )
     if c.plan_document:
-        typer.echo(f"  Kế hoạch: {storage_for(run.settings).show(c.plan_document)}")
+        typer.echo(f"  Kế hoạch: {run.shown(c.plan_document)}")
     typer.echo(f"  Đơn vị tham gia: {sum(lv.units for lv in c.levels)} · cán bộ: {c.people}")
     for lv in c.levels:
-        typer.echo(f"    cấp {_level(lv.level)}: {lv.units} (báo cáo định kỳ: {lv.reporting})")
+        typer.echo(f"    cấp {unit_level(lv.level)}: {lv.units} (báo cáo định kỳ: {lv.reporting})")
     typer.echo("  Lịch báo cáo:")
     for d in c.deadlines:
         moved = f" (theo kế hoạch {fmt_date(d.nominal_due)})" if d.nominal_due != d.due_date else ""

@@ -14,7 +14,7 @@ import typer
 from thidua.deploy.cli_common import AsOf, ThiduaGroup, invocation
 from thidua.deploy.demo.directory import DEMO_NAMES, write_demo
 from thidua.errors import NotFound
-from thidua.models.directory import LEVEL_LABELS
+from thidua.models.labels import LEVEL_LABELS
 from thidua.tasks.core.directory import (
     directory_counts,
     import_directory,

@@ -5,24 +5,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 from sqlalchemy import Engine, select
 
 from thidua.deploy.cli_common import ThiduaGroup, invocation
 from thidua.errors import Conflict, NotFound, Unavailable
-from thidua.models.outbox import OutboxStatus
-from thidua.models.settings import Settings
-from thidua.notifications.outbox import (
-    OUTBOX,
-    dispatch,
-    holder_label,
-    holder_state,
-    release_claims,
-    retry_failed,
-    unsent_count,
-)
+from thidua.models.states import OutboxStatus
+from thidua.notifications.claims import holder_label, holder_state
+
+if TYPE_CHECKING:
+    from thidua.models.settings import Settings
+    from thidua.tasks.core.queries import OutboxRow
 
 app = typer.Typer(
     cls=ThiduaGroup,
@@ -48,9 +44,9 @@ def _cut(text: str | None, width: int) -> str:
     return value if len(value) <= width else value[: width - 1] + "…"
 
 
-def _when(settings: Settings, moment: datetime) -> str:
+def _when(tz: ZoneInfo, moment: datetime) -> str:
     aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return aware.astimezone(settings.tz).strftime("%d/%m/%Y %H:%M")
+    return aware.astimezone(tz).strftime("%d/%m/%Y %H:%M")
 
 
 def _where(settings: Settings) -> str:
@@ -59,14 +55,14 @@ def _where(settings: Settings) -> str:
     return str(settings.outbox_dir)
 
 
-def _details(settings: Settings, row: Any) -> list[str]:
+def _details(tz: ZoneInfo, row: OutboxRow) -> list[str]:
     """The lines under a row: when it is tried next, why it was not sent last time, who holds it."""
     lines = []
     if row.status == OutboxStatus.PENDING:
-        due = _when(settings, row.next_attempt_at) if row.next_attempt_at else "ở lần gửi tới"
+        due = _when(tz, row.next_attempt_at) if row.next_attempt_at else "ở lần gửi tới"
         lines.append(f"lần thử tới: {due}")
     if row.status == OutboxStatus.SENDING and row.claimed_by:
-        until = f" đến {_when(settings, row.lease_until)}" if row.lease_until else ""
+        until = f" đến {_when(tz, row.lease_until)}" if row.lease_until else ""
         gone = holder_state(row.claimed_by) == "gone"
         note = " (tiến trình không còn chạy: `thidua outbox release`)" if gone else ""
         lines.append(f"đang giữ: {holder_label(row.claimed_by)}{until}{note}")
@@ -92,15 +88,10 @@ def list_messages(
             choices = ", ".join(s.value for s in OutboxStatus)
             typer.echo(f"Trạng thái “{status}” không hợp lệ; chọn một trong: {choices}", err=True)
             raise typer.Exit(2) from exc
-    c = OUTBOX.c
-    query = select(
-        c.id, c.status, c.recipient, c.subject, c.attempts, c.last_error, c.next_attempt_at, c.claimed_by,
-        c.lease_until,
-    ).order_by(c.id.desc())  # fmt: skip
-    if wanted is not None:
-        query = query.where(c.status == wanted)
-    with invocation() as run, run.engine.connect() as conn:
-        rows = conn.execute(query.limit(limit)).all()
+    from thidua.tasks.core.queries import list_outbox
+
+    with invocation() as run:
+        rows = list_outbox(run.engine, status=wanted, limit=limit)
     if not rows:
         typer.echo("Không có thư nào.")
         return
@@ -111,7 +102,7 @@ def list_messages(
             f"{row.id:>6}  {label:<10}  {_cut(row.recipient, 32):<32}  {_cut(row.subject, 50):<50}  "
             f"{row.attempts:>7}"
         )
-        for line in _details(run.settings, row):
+        for line in _details(run.tz, row):
             typer.echo(f"{_DETAIL}{line}")
 
 
@@ -121,6 +112,8 @@ def dispatch_now() -> None:
 
     Mã thoát 6 khi không kết nối được máy chủ thư (không thư nào bị tính lượt thử).
     """
+    from thidua.notifications.outbox import dispatch, unsent_count
+
     with invocation() as run:
         result = dispatch(run.engine, run.settings, worker_id="cli")
         waiting = unsent_count(run.engine) if result.unreachable else 0
@@ -162,6 +155,8 @@ def _check_ids(engine: Engine, ids: list[int] | None, wanted: OutboxStatus, what
     """Each --id names an email in the outbox, in the state the command acts on."""
     if not ids:
         return
+    from thidua.notifications.outbox import OUTBOX
+
     c = OUTBOX.c
     with engine.connect() as conn:
         found = dict(conn.execute(select(c.id, c.status).where(c.id.in_(ids))).tuples().all())
@@ -176,6 +171,8 @@ def _check_ids(engine: Engine, ids: list[int] | None, wanted: OutboxStatus, what
 @app.command("retry")
 def retry(code: Code = None, ids: Ids = None) -> None:
     """Đưa thư thất bại trở lại hàng chờ gửi, lượt thử tính lại từ đầu (sau khi sửa địa chỉ, máy chủ…)."""
+    from thidua.notifications.outbox import retry_failed
+
     with invocation() as run:
         _check_ids(run.engine, ids, OutboxStatus.FAILED, "chỉ thư thất bại mới gửi lại được")
         count = retry_failed(run.engine, ids=ids, campaign_id=_campaign_id(run.engine, code))
@@ -195,6 +192,8 @@ def release(code: Code = None, ids: Ids = None) -> None:
     Thư do một tiến trình còn chạy trên máy này giữ thì không bị giải phóng. Trên máy khác, chỉ dùng khi
     chắc chắn tiến trình gửi đã dừng.
     """
+    from thidua.notifications.outbox import release_claims
+
     with invocation() as run:
         _check_ids(run.engine, ids, OutboxStatus.SENDING, "chỉ thư đang gửi mới giải phóng được")
         released = release_claims(run.engine, ids=ids, campaign_id=_campaign_id(run.engine, code))

@@ -22,7 +22,7 @@ def remind(
     with invocation(as_of) as run:
         if dry_run:
             # No Prefect and no writes: the plan is the decision alone.
-            plan = plan_reminders(run.engine, code, run.now, tz=run.settings.tz)
+            plan = plan_reminders(run.engine, code, run.now, tz=run.tz)
             typer.echo("(chạy thử — không gửi, không ghi gì)")
             for line in plan.lines(already_queued(run.engine, plan)):
                 typer.echo(line)

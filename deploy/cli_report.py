@@ -128,7 +128,7 @@ def history(
         return
     typer.echo(f"Báo cáo của đơn vị {unit}, kỳ {key} ({nfc(code).upper()}):")
     for e in entries:
-        local = e.received_at.astimezone(run.settings.tz)
+        local = e.received_at.astimezone(run.tz)
         state = "hiện hành" if e.is_current else "đã thay thế"
         timing = "đúng hạn" if e.on_time else f"quá hạn (hạn {fmt_date(e.due_date)})"
         flags = " · đính chính" if e.is_correction else ""

@@ -34,11 +34,11 @@ def status(
     chart: Annotated[Path | None, typer.Option("--chart", help="Ghi thêm biểu đồ PNG vào tệp này.")] = None,
 ) -> None:
     """Bảng tình hình: đơn vị đã báo cáo chưa, đúng hạn không, từng chỉ tiêu so với mục tiêu, xu hướng."""
-    from thidua.tasks.collect.progress import campaign_status
     from thidua.tasks.collect.status_report import status_lines
+    from thidua.tasks.collect.status_table import campaign_status
 
     with invocation(as_of) as run:
-        table = campaign_status(run.engine, code, as_of=run.today, period=period, tz=run.settings.tz)
+        table = campaign_status(run.engine, code, as_of=run.today, period=period, tz=run.tz)
     for line in status_lines(table):
         typer.echo(line)
     if xlsx is not None or chart is not None:

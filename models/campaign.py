@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import StrEnum
 
 from sqlalchemy import Column, Text
 from sqlmodel import Field, SQLModel, UniqueConstraint
 
-
-class CampaignStatus(StrEnum):
-    DRAFT = "draft"
-    LAUNCHED = "launched"
-    COLLECTING = "collecting"
-    CLOSED = "closed"
-    IN_REVIEW = "in_review"
-    AWARDED = "awarded"
-    ARCHIVED = "archived"
+from thidua.models.states import CampaignStatus, DeadlineKind
 
 
 class Campaign(SQLModel, table=True):
@@ -65,12 +56,6 @@ class EnrolledPerson(SQLModel, table=True):
     unit_code: str = Field(max_length=40)
     email: str | None = Field(default=None, max_length=254)
     is_head: bool = False
-
-
-class DeadlineKind(StrEnum):
-    PERIOD_REPORT = "period_report"
-    FINAL_REPORT = "final_report"
-    DOSSIER = "dossier"
 
 
 class Deadline(SQLModel, table=True):

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, Table, create_engine, event, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError
 
@@ -111,9 +110,14 @@ def transaction(engine: Engine) -> Iterator[Session]:
 
 def _insert_for(target: Connection | Session, table: Table) -> Any:
     name = (target if isinstance(target, Connection) else target.get_bind()).dialect.name
+    # Imported here: the PostgreSQL dialect module loads asyncpg support, which a reading command never needs.
     if name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
         return postgresql.insert(table)
     if name == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
         return sqlite.insert(table)
     raise RuntimeError(f"Cơ sở dữ liệu “{name}” chưa được hỗ trợ (SQLite, PostgreSQL).")
 

@@ -13,6 +13,7 @@ definition can be recognised.
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import json
 import re
@@ -23,9 +24,8 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from fractions import Fraction
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -42,10 +42,13 @@ from pydantic_core import PydanticCustomError
 
 from thidua import errors
 from thidua.errors import InvalidInput
-from thidua.models.directory import DisciplineForm, UnitLevel
 from thidua.models.ledger_rules import MEASURES, Measure
+from thidua.models.states import DisciplineForm, UnitLevel
 from thidua.models.text import fmt_date, nfc, parse_date
 from thidua.models.workdays import DayOffRule
+
+if TYPE_CHECKING:
+    import yaml
 
 # ---------------------------------------------------------------- shared value types
 
@@ -858,11 +861,19 @@ class DefinitionError(InvalidInput):
         return "\n".join(lines)
 
 
-class _Loader(yaml.SafeLoader):
-    """Safe loader that leaves timestamps as text, so a bad date is our located error, not a crash."""
+@functools.cache
+def _loader_class() -> type[yaml.SafeLoader]:
+    """The safe loader that leaves timestamps as text, so a bad date is our located error, not a crash.
 
+    Built on first use: PyYAML is loaded by reading a definition file, not by reading a stored campaign."""
+    import yaml
 
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_str)  # type: ignore[type-var]
+    class _Loader(yaml.SafeLoader):
+        pass
+
+    _Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_str)  # type: ignore[type-var]
+    return _Loader
+
 
 Loc = tuple[str | int, ...]
 
@@ -879,6 +890,8 @@ def format_path(loc: Iterable[str | int]) -> str:
 
 def _line_of(root: yaml.Node | None, loc: Loc) -> int | None:
     """Line of the deepest node of `loc` present in the YAML tree (a mapping entry is located at its key)."""
+    import yaml  # loaded already: these walk the nodes of a file being read
+
     if root is None:
         return None
     node: yaml.Node = root
@@ -906,6 +919,8 @@ MAX_DEPTH = 40
 
 def _too_big(root: yaml.Node) -> Problem | None:
     """A problem when the document, with every alias expanded, is larger or deeper than a plan can be."""
+    import yaml  # loaded already: these walk the nodes of a file being read
+
     stack: list[tuple[yaml.Node, int]] = [(root, 1)]
     visited = 0
     while stack:
@@ -924,6 +939,8 @@ def _too_big(root: yaml.Node) -> Problem | None:
 
 
 def _duplicate_keys(node: yaml.Node, loc: Loc = ()) -> list[tuple[Loc, int]]:
+    import yaml  # loaded already: these walk the nodes of a file being read
+
     # safe_load keeps the last of two equal keys silently; in a plan that hides a mistake.
     found: list[tuple[Loc, int]] = []
     if isinstance(node, yaml.MappingNode):
@@ -1037,7 +1054,9 @@ def _problems(exc: ValidationError, root: yaml.Node | None) -> list[Problem]:
 
 def parse_definition(text: str, source_name: str = "<definition>") -> CampaignDefinition:
     """Parse and validate YAML text; raise DefinitionError listing every problem with its path and line."""
-    loader = _Loader(text)
+    import yaml
+
+    loader = _loader_class()(text)
     try:
         root = loader.get_single_node()
         too_big = _too_big(root) if root is not None else None

@@ -3,53 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from enum import StrEnum
 
 from sqlmodel import Field, SQLModel, UniqueConstraint
 
-
-class UnitLevel(StrEnum):
-    """Position in the THADS tree. Values are stable identifiers; labels are what a clerk writes."""
-
-    BO = "bo"  # Bộ Tư pháp
-    CUC = "cuc"  # Cục Quản lý THADS (formerly Tổng cục THADS)
-    BAN = "ban"  # a department of the Cục (Ban, Văn phòng Cục)
-    TINH = "tinh"  # provincial THADS body (formerly Cục THADS tỉnh)
-    KHU_VUC = "khu_vuc"  # regional office (Phòng THADS khu vực; formerly Chi cục THADS)
-    PHONG = "phong"  # a department inside a provincial body or regional office
-
-
-LEVEL_LABELS: dict[UnitLevel, str] = {
-    UnitLevel.BO: "Bộ",
-    UnitLevel.CUC: "Cục",
-    UnitLevel.BAN: "Ban",
-    UnitLevel.TINH: "Tỉnh",
-    UnitLevel.KHU_VUC: "Khu vực",
-    UnitLevel.PHONG: "Phòng",
-}
-
-
-class DisciplineForm(StrEnum):
-    """Discipline and law-violation forms, lowest first (the order matters for 'from khiển trách up')."""
-
-    KHIEN_TRACH = "khien_trach"
-    CANH_CAO = "canh_cao"
-    HA_BAC_LUONG = "ha_bac_luong"
-    GIANG_CHUC = "giang_chuc"
-    CACH_CHUC = "cach_chuc"
-    BUOC_THOI_VIEC = "buoc_thoi_viec"
-    VI_PHAM_PHAP_LUAT = "vi_pham_phap_luat"
-
-
-DISCIPLINE_LABELS: dict[DisciplineForm, str] = {
-    DisciplineForm.KHIEN_TRACH: "Khiển trách",
-    DisciplineForm.CANH_CAO: "Cảnh cáo",
-    DisciplineForm.HA_BAC_LUONG: "Hạ bậc lương",
-    DisciplineForm.GIANG_CHUC: "Giáng chức",
-    DisciplineForm.CACH_CHUC: "Cách chức",
-    DisciplineForm.BUOC_THOI_VIEC: "Buộc thôi việc",
-    DisciplineForm.VI_PHAM_PHAP_LUAT: "Vi phạm pháp luật",
-}
+from thidua.models.states import DisciplineForm, UnitLevel
 
 
 class UnitBase(SQLModel):

@@ -45,7 +45,8 @@ from enum import StrEnum
 from typing import TypeVar
 
 from thidua.errors import InvalidInput, Problem
-from thidua.models.directory import DISCIPLINE_LABELS, LEVEL_LABELS, DisciplineForm, UnitLevel
+from thidua.models.labels import DISCIPLINE_LABELS, LEVEL_LABELS
+from thidua.models.states import DisciplineForm, UnitLevel
 from thidua.models.text import fmt_date, nfc, parse_date
 
 Cell = str | int | float | bool | date | datetime | None

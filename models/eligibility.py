@@ -35,9 +35,10 @@ from fractions import Fraction
 from typing import Any, Literal
 
 from thidua.models.definition import Eligibility, Indicator, Window
-from thidua.models.directory import DISCIPLINE_LABELS, DisciplineForm
 from thidua.models.indicators import IndicatorResult, fmt_percent, fmt_target
+from thidua.models.labels import DISCIPLINE_LABELS
 from thidua.models.reconciliation import VERIFY, LedgerCheck
+from thidua.models.states import DisciplineForm
 from thidua.models.text import fmt_date
 
 SubjectKindText = Literal["collective", "individual"]

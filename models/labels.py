@@ -5,7 +5,7 @@ Output (terminal, emails, documents, pages) shows these labels, never stored key
 
 from __future__ import annotations
 
-from thidua.models.campaign import CampaignStatus
+from thidua.models.states import CampaignStatus, DisciplineForm, UnitLevel
 
 CAMPAIGN_STATUS: dict[CampaignStatus, str] = {
     CampaignStatus.DRAFT: "Chưa phát động",
@@ -16,6 +16,34 @@ CAMPAIGN_STATUS: dict[CampaignStatus, str] = {
     CampaignStatus.AWARDED: "Đã khen thưởng",
     CampaignStatus.ARCHIVED: "Đã lưu trữ",
 }
+
+LEVEL_LABELS: dict[UnitLevel, str] = {
+    UnitLevel.BO: "Bộ",
+    UnitLevel.CUC: "Cục",
+    UnitLevel.BAN: "Ban",
+    UnitLevel.TINH: "Tỉnh",
+    UnitLevel.KHU_VUC: "Khu vực",
+    UnitLevel.PHONG: "Phòng",
+}
+
+DISCIPLINE_LABELS: dict[DisciplineForm, str] = {
+    DisciplineForm.KHIEN_TRACH: "Khiển trách",
+    DisciplineForm.CANH_CAO: "Cảnh cáo",
+    DisciplineForm.HA_BAC_LUONG: "Hạ bậc lương",
+    DisciplineForm.GIANG_CHUC: "Giáng chức",
+    DisciplineForm.CACH_CHUC: "Cách chức",
+    DisciplineForm.BUOC_THOI_VIEC: "Buộc thôi việc",
+    DisciplineForm.VI_PHAM_PHAP_LUAT: "Vi phạm pháp luật",
+}
+
+
+def unit_level(value: str) -> str:
+    """The Vietnamese label of a unit level (an unknown value is shown as it is)."""
+    try:
+        return LEVEL_LABELS[UnitLevel(value)]
+    except ValueError:
+        return value
+
 
 #: The command that moves a campaign into a state, as a person types it (CODE stands for the campaign's code).
 REACHED_BY: dict[CampaignStatus, str] = {

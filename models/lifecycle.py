@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from thidua.errors import Conflict
-from thidua.models.campaign import CampaignStatus as S
 from thidua.models.labels import campaign_status
+from thidua.models.states import CampaignStatus as S
 
 ALLOWED: dict[S, frozenset[S]] = {
     S.DRAFT: frozenset({S.LAUNCHED}),

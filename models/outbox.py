@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 from sqlalchemy import Column, LargeBinary, Text
 from sqlmodel import Field, SQLModel
 
-
-class OutboxStatus(StrEnum):
-    PENDING = "pending"  # waiting to be sent (possibly after a temporary failure, see next_attempt_at)
-    SENDING = "sending"  # claimed by a dispatcher until lease_until
-    SENT = "sent"
-    FAILED = "failed"  # permanent failure or attempts exhausted; last_error says why
-    CANCELLED = "cancelled"  # no longer owed (e.g. a reminder after the report arrived); never sent
+from thidua.models.states import OutboxStatus
 
 
 class OutboxMessage(SQLModel, table=True):

@@ -10,16 +10,28 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from thidua.models.settings_core import (
+    DEFAULT_DATA_DIR,
+    DEFAULT_TIMEZONE,
+    ENV_FILE,
+    PREFIX,
+    database_url_for,
+    resolve_data_dir,
+)
+
 SmtpSecurity = Literal["none", "starttls", "ssl"]
 _DEFAULT_PORTS: dict[str, int] = {"none": 25, "starttls": 587, "ssl": 465}
 
 
 class Settings(BaseSettings):
+    """Every setting. Read-only commands read the three they need through models.settings_core instead,
+    which follows the same sources and rules without loading pydantic-settings."""
+
     model_config = SettingsConfigDict(
-        env_prefix="THIDUA_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix=PREFIX.upper(), env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore"
     )
 
-    data_dir: Path = Path("./var")
+    data_dir: Path = DEFAULT_DATA_DIR
     database_url: str = ""
     # Where documents, reports, the inbox and attachments live (models/storage.py): empty = the data dir;
     # s3://bucket/prefix = an S3-compatible bucket, reached at storage_endpoint_url when it is not AWS.
@@ -40,7 +52,7 @@ class Settings(BaseSettings):
     mail_rate_per_second: float = 0.0
     mail_batch_size: int = 200
     mail_max_attempts: int = 8
-    timezone: str = "Asia/Ho_Chi_Minh"
+    timezone: str = DEFAULT_TIMEZONE
     # Reward money of a collective as a multiple of the individual's multiplier
     # (THIDUA_AWARD_COLLECTIVE_FACTOR, e.g. 2: "collectives are paid twice what a person gets"). Unset: each
     # award's own collective multiplier from the campaign definition applies.
@@ -64,12 +76,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
-        self.data_dir = self.data_dir.expanduser().resolve()
-        if not self.database_url:
-            self.database_url = f"sqlite:///{self.data_dir / 'thidua.db'}"
-        elif self.database_url.startswith(("postgresql://", "postgres://")):
-            # psycopg 3 is the only PostgreSQL driver we ship.
-            self.database_url = "postgresql+psycopg://" + self.database_url.split("://", 1)[1]
+        self.data_dir = resolve_data_dir(self.data_dir)
+        self.database_url = database_url_for(self.database_url, self.data_dir)
         if not self.smtp_port:
             self.smtp_port = _DEFAULT_PORTS[self.smtp_security]
         return self

@@ -13,13 +13,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import holidays
-import yaml
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from thidua.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import holidays
 
 DayOffRule = Literal["next_working_day", "previous_working_day", "keep"]
 
@@ -60,6 +61,8 @@ class _Year(BaseModel):
 
 
 def _read_data(path: Path) -> tuple[dict[date, str], dict[date, str]]:
+    import yaml  # only when a calendar file is read: not for reading a stored campaign
+
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8-sig")) or {}
     except (OSError, yaml.YAMLError) as exc:
@@ -98,10 +101,13 @@ class WorkCalendar:
     ) -> None:
         self._off = dict(days_off or {})
         self._work = dict(working_days or {})
-        # Years are filled in lazily by the package as dates are asked about.
-        self._public: holidays.HolidayBase | None = (
-            holidays.country_holidays("VN", language="vi") if use_public_holidays else None
-        )
+        # Years are filled in lazily by the package as dates are asked about; the package itself is loaded
+        # by the first calendar, not by every command that imports the date rules.
+        self._public: holidays.HolidayBase | None = None
+        if use_public_holidays:
+            import holidays
+
+            self._public = holidays.country_holidays("VN", language="vi")
 
     def is_working_day(self, day: date) -> bool:
         return self.day_off_reason(day) is None

@@ -34,9 +34,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import re
-import socket
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -44,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.errors import MessageError
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, cast
 from uuid import uuid4
 
 from sqlalchemy import (
@@ -75,12 +72,13 @@ from thidua.models.outbox import OutboxMessage, OutboxStatus
 from thidua.models.settings import Settings
 from thidua.models.storage import InvalidKey, LocalStorage, Storage, check_key, storage_for
 from thidua.models.text import nfc
+from thidua.notifications.claims import holder_label, holder_of, holder_state
 from thidua.notifications.message import (
     Attachment,
     EmailMessage,
+    assemble,
     domain_of,
     envelope_prefix,
-    message_id_line,
     render_body,
 )
 from thidua.notifications.transports import RawMessage, Transport, TransportError, parse_raw, transport_for
@@ -224,7 +222,7 @@ def _row_values(
     return values
 
 
-def _message(
+def row_message(
     values: Mapping[str, Any] | RowMapping, storage: Storage | Callable[[str], bytes], message_id: str | None
 ) -> EmailMessage:
     """The plain message of an outbox row (or of the values about to become one), its attachments read
@@ -255,7 +253,7 @@ def _render(values: Mapping[str, Any], storage: Storage | None) -> bytes | None:
     try:
         if keys and sum(cast(Storage, storage).size(k) for k in keys) > RENDER_ATTACHMENTS_UP_TO:
             return None
-        return render_body(_message(values, cast(Storage, storage), None))
+        return render_body(row_message(values, cast(Storage, storage), None))
     except (OSError, ValueError, MessageError):
         return None
 
@@ -433,45 +431,6 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def holder_of(worker_id: str) -> str:
-    """Who claims: the worker's name, the host and the process id, as `thidua outbox list` shows them."""
-    return f"{worker_id[:40]}@{socket.gethostname()[:30]}#{os.getpid()}"
-
-
-_TOKEN = re.compile(r"@(?P<host>[^@#]*)#(?P<pid>\d+):[0-9a-f]{12}$")
-HolderState = Literal["running", "gone", "unknown"]
-
-
-def _process_runs(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process, but it exists
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return not Path("/proc/self/stat").exists()  # gone meanwhile, or no procfs to ask
-    except OSError:
-        return True
-    # A killed process its parent has not reaped yet is a zombie: it sends nothing any more.
-    return stat.rsplit(")", 1)[-1].split()[:1] != ["Z"]
-
-
-def holder_state(token: str | None) -> HolderState:
-    """Whether the process holding a claim still runs: known only for a claim taken on this host."""
-    match = _TOKEN.search(token or "")
-    if match is None or match["host"] != socket.gethostname()[:30]:
-        return "unknown"
-    return "running" if _process_runs(int(match["pid"])) else "gone"
-
-
-def holder_label(token: str) -> str:
-    """The claim token without its per-claim suffix: worker@host#pid."""
-    return token.rsplit(":", 1)[0] if _TOKEN.search(token) else token
-
-
 # ---------------------------------------------------------------- dispatch
 
 
@@ -562,13 +521,6 @@ def _message_id_sql(conn: Connection, from_addr: str) -> ColumnElement[str]:
         + digest
         + literal(f"@{domain_of(from_addr)}>")
     )
-
-
-def message_from_row(row: RowMapping, storage: Storage | Path, from_addr: str) -> EmailMessage:
-    """The plain message of a row, attachments read from `storage` (or a local data dir), with the row's
-    Message-ID."""
-    store = storage if isinstance(storage, Storage) else LocalStorage(storage)
-    return _message(row, store, row["message_id"] or message_id_for(row, from_addr))
 
 
 @dataclass(frozen=True)
@@ -699,7 +651,7 @@ def _deliver(run: _Run, row: RowMapping) -> _Outcome:
     try:
         body = row["mime"]
         if body is None:
-            body = render_body(_message(row, run.read_attachment, None))
+            body = render_body(row_message(row, run.read_attachment, None))
     except FileNotFoundError as exc:
         reason = f"Không tìm thấy tệp đính kèm: {exc.filename}"
         return _failure(row, run.now(), reason, permanent=True, max_attempts=max_attempts)
@@ -711,7 +663,7 @@ def _deliver(run: _Run, row: RowMapping) -> _Outcome:
     cc_json = row["cc_json"]
     recipients = (row["recipient"], *(json.loads(cc_json) if cc_json and cc_json != "[]" else ()))
     raw = RawMessage(
-        data=b"".join((run.prefix, message_id_line(message_id), bytes(body))),
+        data=assemble(run.prefix, message_id, bytes(body)),
         recipients=recipients,
         message_id=message_id,
         date=run.local_now,

@@ -46,8 +46,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from thidua.models.directory import DISCIPLINE_LABELS, LEVEL_LABELS, DisciplineForm, UnitLevel
 from thidua.models.directory_rows import DISCIPLINE_COLUMNS, PERSON_COLUMNS, UNIT_COLUMNS, fold
+from thidua.models.labels import DISCIPLINE_LABELS, LEVEL_LABELS
+from thidua.models.states import DisciplineForm, UnitLevel
 from thidua.models.text import fmt_date
 
 DEMO_NAMES: tuple[str, ...] = ("tuyen-quang-2024", "national-2026")

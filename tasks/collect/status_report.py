@@ -1,4 +1,4 @@
-"""The campaign status (progress.StatusTable) as people read it: text, an XLSX and a PNG chart.
+"""The campaign status (status_table.StatusTable) as people read it: text, an XLSX and a PNG chart.
 
 - `status_lines` renders the table for a terminal: aligned columns, Vietnamese labels, dd/mm/yyyy.
 - `write_status_xlsx` writes the same table (percentages as numbers with a % format, met / not met
@@ -33,7 +33,7 @@ from thidua.models.indicators import (
 from thidua.models.text import fmt_date
 from thidua.notifications.documents.charts import BAR_PITCH, COLOURS, FOOTER, HEADER, WIDTH, style_rate_axes
 from thidua.notifications.documents.sheets import write_xlsx
-from thidua.tasks.collect.progress import IndicatorColumn, StatusRow, StatusTable
+from thidua.tasks.collect.status_table import IndicatorColumn, StatusRow, StatusTable
 
 __all__ = [
     "COLOURS",

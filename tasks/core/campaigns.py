@@ -13,13 +13,8 @@ from thidua.errors import CampaignNotFound, WrongState
 from thidua.models.campaign import Campaign, CampaignStatus, DomainEvent
 from thidua.models.labels import REACHED_BY, campaign_status
 from thidua.models.lifecycle import check_transition
-from thidua.models.text import nfc
 from thidua.tasks.core.events import CAMPAIGN_CLOSED, record_event
-
-
-def campaign_code(code: str) -> str:
-    """A campaign code as stored: NFC, trimmed, upper case."""
-    return (nfc(code) or "").upper()
+from thidua.tasks.core.queries import campaign_code
 
 
 def get_campaign(target: Session | Connection, code: str, *, lock: bool = False) -> Campaign:

@@ -1,15 +1,54 @@
-"""Read-only views of campaigns for the command line and the coming web portal: what exists, in what state."""
+"""Read-only views for the command line and the coming web portal: the campaigns (what exists, in what
+state) and the outbox.
+
+These queries go through the light table views of models/core_tables.py (SQLAlchemy Core), not the table
+models: a command that only reads loads neither the ORM nor pydantic.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import Engine, Integer, func, select
-from sqlmodel import col
+from sqlalchemy import Connection, Engine, Integer, func, select
 
-from thidua.models.campaign import Campaign, CampaignStatus, Deadline, EnrolledPerson, EnrolledUnit
-from thidua.tasks.core.campaigns import get_campaign
+from thidua.errors import CampaignNotFound
+from thidua.models.core_tables import CAMPAIGN, DEADLINE, ENROLLED_PERSON, ENROLLED_UNIT, OUTBOX_MESSAGE
+from thidua.models.states import CampaignStatus, OutboxStatus
+from thidua.models.text import nfc
+
+
+def campaign_code(code: str) -> str:
+    """A campaign code as stored: NFC, trimmed, upper case."""
+    return (nfc(code) or "").upper()
+
+
+@dataclass(frozen=True)
+class CampaignHead:
+    """What the read-only views need of a campaign row."""
+
+    id: int
+    code: str
+    title: str
+    status: CampaignStatus
+    start_date: date
+    end_date: date
+    plan_document: str | None
+    definition_json: str
+
+
+def find_campaign(conn: Connection, code: str) -> CampaignHead:
+    """The campaign with this code (read only, no lock), or CampaignNotFound."""
+    wanted = campaign_code(code)
+    c = CAMPAIGN.c
+    row = conn.execute(
+        select(
+            c.id, c.code, c.title, c.status, c.start_date, c.end_date, c.plan_document, c.definition_json
+        ).where(c.code == wanted)
+    ).first()
+    if row is None:
+        raise CampaignNotFound(wanted)
+    return CampaignHead(*row)
 
 
 @dataclass(frozen=True)
@@ -52,42 +91,38 @@ class CampaignDetails:
 
 def list_campaigns(engine: Engine) -> list[CampaignRow]:
     """Every campaign with its enrolled-unit count, oldest first (one query)."""
+    c, u = CAMPAIGN.c, ENROLLED_UNIT.c
     with engine.connect() as conn:
         rows = conn.execute(
             select(
-                col(Campaign.code),
-                col(Campaign.status),
-                col(Campaign.start_date),
-                col(Campaign.end_date),
-                col(Campaign.title),
-                select(func.count())
-                .where(col(EnrolledUnit.campaign_id) == col(Campaign.id))
-                .scalar_subquery(),
-            ).order_by(col(Campaign.start_date), col(Campaign.code))
+                c.code,
+                c.status,
+                c.start_date,
+                c.end_date,
+                c.title,
+                select(func.count()).where(u.campaign_id == c.id).scalar_subquery(),
+            ).order_by(c.start_date, c.code)
         ).all()
     return [CampaignRow(r[0], CampaignStatus(r[1]), r[2], r[3], r[4], int(r[5])) for r in rows]
 
 
 def campaign_details(engine: Engine, code: str) -> CampaignDetails:
     """One campaign: state, period, enrolment by level, people and the reporting calendar."""
+    d, u, p = DEADLINE.c, ENROLLED_UNIT.c, ENROLLED_PERSON.c
     with engine.connect() as conn:
-        c = get_campaign(conn, code)
+        c = find_campaign(conn, code)
         deadlines = conn.execute(
-            select(col(Deadline.key), col(Deadline.label), col(Deadline.nominal_due), col(Deadline.due_date))
-            .where(col(Deadline.campaign_id) == c.id)
-            .order_by(col(Deadline.due_date), col(Deadline.key))
+            select(d.key, d.label, d.nominal_due, d.due_date)
+            .where(d.campaign_id == c.id)
+            .order_by(d.due_date, d.key)
         ).all()
         by_level = conn.execute(
-            select(
-                col(EnrolledUnit.level),
-                func.count(),
-                func.sum(func.cast(col(EnrolledUnit.reports), type_=Integer())),
-            )
-            .where(col(EnrolledUnit.campaign_id) == c.id)
-            .group_by(col(EnrolledUnit.level))
+            select(u.level, func.count(), func.sum(func.cast(u.reports, type_=Integer())))
+            .where(u.campaign_id == c.id)
+            .group_by(u.level)
         ).all()
         people = conn.execute(
-            select(func.count()).select_from(EnrolledPerson).where(col(EnrolledPerson.campaign_id) == c.id)
+            select(func.count()).select_from(ENROLLED_PERSON).where(p.campaign_id == c.id)
         ).scalar_one()
     return CampaignDetails(
         code=c.code,
@@ -100,3 +135,32 @@ def campaign_details(engine: Engine, code: str) -> CampaignDetails:
         people=int(people),
         deadlines=[DeadlineRow(k, lb, n, d) for k, lb, n, d in deadlines],
     )
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One email of the outbox as `thidua outbox list` shows it."""
+
+    id: int
+    status: OutboxStatus
+    recipient: str
+    subject: str
+    attempts: int
+    last_error: str | None
+    next_attempt_at: datetime | None
+    claimed_by: str | None
+    lease_until: datetime | None
+
+
+def list_outbox(engine: Engine, *, status: OutboxStatus | None = None, limit: int = 50) -> list[OutboxRow]:
+    """The newest emails of the outbox first (at most `limit`), of one status or of all."""
+    o = OUTBOX_MESSAGE.c
+    query = select(
+        o.id, o.status, o.recipient, o.subject, o.attempts, o.last_error, o.next_attempt_at, o.claimed_by,
+        o.lease_until,
+    ).order_by(o.id.desc())  # fmt: skip
+    if status is not None:
+        query = query.where(o.status == status)
+    with engine.connect() as conn:
+        rows = conn.execute(query.limit(limit)).all()
+    return [OutboxRow(*row) for row in rows]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from thidua.models.definition import CampaignDefinition, Indicator
-from thidua.models.directory import DISCIPLINE_LABELS, DisciplineForm
+from thidua.models.labels import DISCIPLINE_LABELS
 from thidua.models.settings import Settings
+from thidua.models.states import DisciplineForm
 from thidua.models.storage import storage_for, storage_key
 from thidua.models.text import fmt_date
 from thidua.notifications.documents.decree30 import DocumentHeader, SignatureBlock

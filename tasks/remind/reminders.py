@@ -57,8 +57,8 @@ from thidua.notifications.outbox import cancel_unsent, enqueue_many, queued_keys
 from thidua.notifications.templating import render_email
 from thidua.tasks.core.campaigns import get_campaign
 from thidua.tasks.core.declines import declined_units
+from thidua.tasks.core.dossiers import dossier_gaps
 from thidua.tasks.core.events import DEADLINE_PASSED, PERIOD_OPENED, emit_domain_event
-from thidua.tasks.review.nominations.completeness import dossier_gaps
 
 # Campaigns whose deadlines can still be owed: the final report and the dossier fall after the close.
 _ACTIVE = {

@@ -68,8 +68,9 @@ def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 # ---------------------------------------------------------------- loading only what a command needs
 
 
-def test_campaign_list_and_help_import_no_heavy_library(cli_env: str, tmp_path: Path) -> None:
-    probe = (
+def _loaded_probe(modules: tuple[str, ...]) -> str:
+    """A script that runs `thidua ARGS`, then prints which of `modules` the run loaded (`LOADED [...]`)."""
+    return (
         "import sys\n"
         "from thidua.deploy.cli import main\n"
         "sys.argv = ['thidua', *sys.argv[1:]]\n"
@@ -77,8 +78,12 @@ def test_campaign_list_and_help_import_no_heavy_library(cli_env: str, tmp_path: 
         "    main()\n"
         "except SystemExit as exc:\n"
         "    assert not exc.code, exc.code\n"
-        f"print('LOADED', sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+        f"print('LOADED', sorted(m for m in {modules!r} if m in sys.modules))\n"
     )
+
+
+def test_campaign_list_and_help_import_no_heavy_library(cli_env: str, tmp_path: Path) -> None:
+    probe = _loaded_probe(HEAVY)
     env = {**os.environ}
     for args in (["campaign", "list"], ["outbox", "list"], ["--help"], ["campaign", "show", "--help"]):
         out = subprocess.run(
@@ -86,6 +91,50 @@ def test_campaign_list_and_help_import_no_heavy_library(cli_env: str, tmp_path: 
         )
         assert out.returncode == 0, out.stderr
         assert "LOADED []" in out.stdout, (args, out.stdout)
+
+
+#: What a read-only command must not load: the ORM stack and the full settings (together about as long as
+#: the floor of bench/bench_cli.py), the definition-file and calendar readers, and the heavy libraries above.
+NOT_ON_THE_READ_PATH = (
+    *HEAVY,
+    "sqlmodel",
+    "sqlalchemy.orm",
+    "pydantic_settings",
+    "dotenv",
+    "alembic",
+    "yaml",
+    "holidays",
+    "jinja2",
+)
+
+
+def test_read_only_commands_load_no_orm_no_settings_class_no_heavy_library(
+    cli_env: str, tmp_path: Path
+) -> None:
+    """The gain measured by bench/bench_cli.py, kept: `campaign list/show/status` and `outbox list` read
+    through SQLAlchemy Core views and the light settings reader (models/core_tables.py, settings_core.py)."""
+    engine = make_engine(cli_env)
+    load_demo_directory(engine, "tuyen-quang-2024", tmp_path)
+    launch_campaign_rows(engine)
+    engine.dispose()
+    probe = _loaded_probe(NOT_ON_THE_READ_PATH)
+    commands = {
+        ("campaign", "list"): CODE,
+        ("campaign", "show", CODE): "Lịch báo cáo:",
+        ("campaign", "status", CODE, "--as-of", "10/02/2024"): "Báo cáo tháng 01/2024",
+        ("outbox", "list"): "Không có thư nào.",
+    }
+    for args, shown in commands.items():
+        out = subprocess.run(
+            [sys.executable, "-c", probe, *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ},
+            timeout=120,
+        )
+        assert out.returncode == 0, (args, out.stderr)
+        assert shown in out.stdout, (args, out.stdout)
+        assert "LOADED []" in out.stdout, (args, out.stdout.splitlines()[-1])
 
 
 def test_the_static_table_lists_every_command_and_each_loads() -> None:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, insert, select
 from sqlmodel import Session, col
@@ -22,7 +21,6 @@ from thidua.models.review import (
     CouncilMember,
     MeetingStatus,
 )
-from thidua.models.settings import Settings
 from thidua.models.text import nfc
 from thidua.tasks.core.events import record_event
 from thidua.tasks.review.council.errors import MeetingError
@@ -146,7 +144,10 @@ def _present(council: Council, members: Sequence[CouncilMember], present: Sequen
 def _same_or_open_meeting(
     s: Session, council: Council, members: Sequence[CouncilMember], held_at: datetime, here: set[str]
 ) -> int | None:
-    """The id of this very meeting if it was opened before; refused while another one is still open."""
+    """The id of this very meeting if it was opened before; refused while another one is still open.
+
+    Times in the messages are shown in the zone `held_at` was given in (the command line's: the settings')."""
+    zone = held_at.tzinfo
     for other in s.scalars(
         select(CouncilMeeting)
         .where(col(CouncilMeeting.council_id) == council.id)
@@ -159,17 +160,18 @@ def _same_or_open_meeting(
             if was_here == here:
                 return other.id
             raise MeetingError(
-                f"Cuộc họp số {other.id} lúc {_when(held_at)} đã được mở với danh sách có mặt khác "
+                f"Cuộc họp số {other.id} lúc {_when(held_at, zone)} đã được mở với danh sách có mặt khác "
                 f"({', '.join(sorted(was_here)) or 'không ai'}); danh sách dự họp không sửa được."
             )
         if other.status == MeetingStatus.OPEN:
+            since = _when(other.held_at, zone)
             raise MeetingError(
-                f"{council.name} đang có cuộc họp số {other.id} ({_when(other.held_at)}) chưa kết thúc: "
+                f"{council.name} đang có cuộc họp số {other.id} ({since}) chưa kết thúc: "
                 "hãy kết thúc cuộc họp đó trước (thidua council close ...)."
             )
     return None
 
 
-def _when(moment: datetime, tz: ZoneInfo | None = None) -> str:
-    tz = tz or Settings().tz
+def _when(moment: datetime, tz: tzinfo | None) -> str:
+    """A meeting time as people read it, in the zone given (a meeting's own time carries the caller's)."""
     return moment.astimezone(tz).strftime("%H:%M ngày %d/%m/%Y")
