@@ -100,7 +100,8 @@ def _core_of(meta: dict[str, Any]) -> CoreSettings:
     settings = meta.get(_SETTINGS_KEY)
     if settings is None:
         return read_core_settings()
-    return CoreSettings(settings.data_dir, settings.database_url, settings.timezone, settings.storage_url.strip())
+    storage_url = settings.storage_url.strip()
+    return CoreSettings(settings.data_dir, settings.database_url, settings.timezone, storage_url)
 
 
 def current_core_settings() -> CoreSettings:
