@@ -89,6 +89,8 @@ def start_s3_server(workdir: Path, ports: list[int], timeout: float = 60.0) -> S
         "-volume.preStopSeconds=0",
         "-filer", f"-filer.port={filer}", f"-filer.port.grpc={filer_g}",
         "-s3", f"-s3.port={s3}", f"-s3.port.grpc={s3_g}", f"-s3.config={config}",
+        # Listeners on fixed default ports (Iceberg 8181, Lance 9101) would collide between two test runs.
+        "-s3.port.iceberg=0", "-s3.port.lance=0",
     ]  # fmt: skip
     with log.open("ab") as out:
         process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=workdir)
