@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import uuid
 from collections import Counter
@@ -27,6 +29,17 @@ from thidua.models.settings import Settings
 
 PG_ADMIN_URL = os.environ.get("THIDUA_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# Prefect logs in the tests as in a `thidua` command (deploy/prefect_logging.yml: run lines to a file, only
+# critical ones to the terminal). With Prefect's default configuration, its console handler keeps the stderr
+# of whichever test first imported Prefect — a command run by CliRunner, whose stream is closed afterwards —
+# and a later warning turns into "--- Logging error ---" in another command's output.
+os.environ.setdefault(
+    "PREFECT_LOGGING_SETTINGS_PATH", str(Path(__file__).parents[1] / "deploy" / "prefect_logging.yml")
+)
+if "PREFECT_HOME" not in os.environ:
+    os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="thidua-tests-prefect-")
+    atexit.register(shutil.rmtree, os.environ["PREFECT_HOME"], ignore_errors=True)
 
 
 # ---------------------------------------------------------------- databases
