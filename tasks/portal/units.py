@@ -1,0 +1,203 @@
+"""What a unit sees on its portal home: the campaigns it takes part in and, for each report it owes, the due
+date in working days (the reminders' calendar), what was received, accepted or rejected, and what is late.
+
+A handful of queries per unit, whatever the number of periods; nothing here changes anything.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import Engine, select
+from sqlmodel import Session, col
+
+from thidua.errors import NotFound
+from thidua.models.campaign import Campaign, CampaignStatus, Deadline, DeadlineKind, EnrolledUnit
+from thidua.models.reminders import working_days_left
+from thidua.models.reporting import Exemption, RejectedFile, Submission
+from thidua.models.workdays import WorkCalendar, load_calendar
+from thidua.tasks.collect.reports import normalise_key
+from thidua.tasks.core.campaigns import campaign_code
+
+_REPORTS = (DeadlineKind.PERIOD_REPORT, DeadlineKind.FINAL_REPORT)
+
+#: What a unit's report for one period stands at, in the words the pages show.
+STATE_LABELS = {
+    "accepted": "Đã tiếp nhận",
+    "accepted_late": "Đã tiếp nhận (quá hạn)",
+    "rejected": "Bị từ chối — cần nộp lại",
+    "late": "Quá hạn, chưa nộp",
+    "due": "Chưa nộp",
+    "exempt": "Được miễn",
+    "not_open": "Chưa đến kỳ",
+}
+
+
+@dataclass(frozen=True)
+class PeriodLine:
+    key: str
+    label: str
+    period_start: date | None
+    period_end: date | None
+    due_date: date
+    working_days_left: int  # positive ahead, 0 on the day, negative overdue (the reminders' count)
+    state: str  # a key of STATE_LABELS
+    revision: int | None  # the current accepted revision
+    received_at: datetime | None
+    rejected_files: int  # rejected uploads since the current revision (or ever, when none was accepted)
+
+    @property
+    def state_label(self) -> str:
+        return STATE_LABELS[self.state]
+
+
+@dataclass(frozen=True)
+class CampaignLine:
+    code: str
+    title: str
+    status: CampaignStatus
+    reports: bool  # the unit is expected to send periodic reports
+    periods: list[PeriodLine]
+
+    @property
+    def owed(self) -> int:
+        return sum(p.state in ("late", "rejected", "due") and p.working_days_left <= 0 for p in self.periods)
+
+
+_VISIBLE = [s for s in CampaignStatus if s is not CampaignStatus.DRAFT]
+
+
+def unit_overview(
+    engine: Engine, unit_code: str, *, today: date, calendar: WorkCalendar | None = None
+) -> list[CampaignLine]:
+    """The unit's campaigns, newest first, each with its report periods in calendar order."""
+    calendar = calendar or load_calendar()
+    with Session(engine) as s:
+        enrolled = s.execute(
+            select(Campaign, col(EnrolledUnit.reports))
+            .join(EnrolledUnit, col(EnrolledUnit.campaign_id) == col(Campaign.id))
+            .where(col(EnrolledUnit.unit_code) == unit_code, col(Campaign.status).in_(_VISIBLE))
+            .order_by(col(Campaign.start_date).desc(), col(Campaign.code))
+        ).all()
+        ids = [c.id for c, _ in enrolled]
+        if not ids:
+            return []
+        deadlines = s.scalars(
+            select(Deadline).where(col(Deadline.campaign_id).in_(ids), col(Deadline.kind).in_(list(_REPORTS)))
+        ).all()
+        current = {
+            (r.campaign_id, r.period_key): r
+            for r in s.scalars(
+                select(Submission).where(
+                    col(Submission.campaign_id).in_(ids),
+                    col(Submission.unit_code) == unit_code,
+                    col(Submission.is_current).is_(True),
+                )
+            )
+        }
+        rejected = s.execute(
+            select(
+                col(RejectedFile.campaign_id), col(RejectedFile.period_key), col(RejectedFile.received_at)
+            ).where(col(RejectedFile.campaign_id).in_(ids), col(RejectedFile.unit_code) == unit_code)
+        ).all()
+        exempt = set(
+            s.execute(
+                select(col(Exemption.campaign_id), col(Exemption.deadline_key)).where(
+                    col(Exemption.campaign_id).in_(ids), col(Exemption.unit_code) == unit_code
+                )
+            )
+            .tuples()
+            .all()
+        )
+    by_campaign: dict[int, list[Deadline]] = defaultdict(list)
+    for d in deadlines:
+        by_campaign[d.campaign_id].append(d)
+    lines = []
+    for campaign, reports in enrolled:
+        assert campaign.id is not None
+        periods = []
+        for d in sorted(
+            by_campaign[campaign.id], key=lambda d: (d.period_end or d.due_date, d.kind != _REPORTS[0])
+        ):
+            sub = current.get((campaign.id, d.key))
+            since = sub.received_at if sub else None
+            refused = sum(
+                1
+                for cid, key, at in rejected
+                if cid == campaign.id and key == d.key and (since is None or at > since)
+            )
+            left = working_days_left(d.due_date, today, calendar)
+            if (campaign.id, d.key) in exempt:
+                state = "exempt"
+            elif sub is not None:
+                state = "accepted" if sub.on_time else "accepted_late"
+            elif refused:
+                state = "rejected"
+            elif d.period_start is not None and today < d.period_start:
+                state = "not_open"
+            else:
+                state = "late" if today > d.due_date else "due"
+            periods.append(
+                PeriodLine(
+                    d.key,
+                    d.label,
+                    d.period_start,
+                    d.period_end,
+                    d.due_date,
+                    left,
+                    state,
+                    sub.revision if sub else None,
+                    since,
+                    refused,
+                )
+            )
+        lines.append(CampaignLine(campaign.code, campaign.title, campaign.status, bool(reports), periods))
+    return lines
+
+
+def unit_period(
+    engine: Engine,
+    unit_code: str,
+    code: str,
+    period_key: str,
+    *,
+    today: date,
+    calendar: WorkCalendar | None = None,
+) -> tuple[CampaignLine, PeriodLine]:
+    """One period of one campaign of the unit; NotFound when the unit is not in it or the period is not."""
+    key = normalise_key(period_key)
+    for line in unit_overview(engine, unit_code, today=today, calendar=calendar):
+        if line.code == campaign_code(code):
+            for period in line.periods:
+                if period.key == key:
+                    return line, period
+            raise NotFound(f"Phong trào {line.code} không có kỳ báo cáo “{key}”.")
+    raise NotFound(f"Đơn vị {unit_code} không tham gia phong trào “{code}”.")
+
+
+def rejected_uploads(
+    engine: Engine, unit_code: str, code: str, period_key: str
+) -> list[tuple[datetime, str, list[str]]]:
+    """The unit's rejected files for one period, newest first: (received, file name, errors)."""
+    import json
+
+    with Session(engine) as s:
+        rows = s.execute(
+            select(
+                col(RejectedFile.received_at), col(RejectedFile.source_name), col(RejectedFile.errors_json)
+            )
+            .join(Campaign, col(Campaign.id) == col(RejectedFile.campaign_id))
+            .where(
+                col(Campaign.code) == campaign_code(code),
+                col(RejectedFile.unit_code) == unit_code,
+                col(RejectedFile.period_key) == normalise_key(period_key),
+            )
+            .order_by(col(RejectedFile.received_at).desc())
+        ).all()
+    out = []
+    for at, name, errors_json in rows:
+        errors = [e.get("text") or e.get("problem") or str(e) for e in json.loads(errors_json)]
+        out.append((at, name, errors))
+    return out
