@@ -69,7 +69,9 @@ def test_link_through_real_smtp_signs_in_once(
     assert _count(ready, WebSession) == 1
     with Session(ready) as s:
         actors = s.execute(
-            select(col(DomainEvent.kind), col(DomainEvent.actor)).where(col(DomainEvent.kind).like("portal.%"))
+            select(col(DomainEvent.kind), col(DomainEvent.actor)).where(
+                col(DomainEvent.kind).like("portal.%")
+            )
         ).all()
     assert ("portal.signed_in", YS_EMAIL) in actors
 
@@ -84,7 +86,9 @@ def test_session_cookie_flags(ready: Engine, settings: Settings) -> None:
 
     pre = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert pre
-    answer = client.post("/dang-nhap/xac-nhan", data={"t": token, "csrf_token": pre.group(1)}, follow_redirects=False)
+    answer = client.post(
+        "/dang-nhap/xac-nhan", data={"t": token, "csrf_token": pre.group(1)}, follow_redirects=False
+    )
     header = next(v for k, v in answer.headers.multi_items() if k == "set-cookie" and SESSION_COOKIE in v)
     assert "HttpOnly" in header and "SameSite=lax" in header and "Secure" not in header
     # Over HTTPS the cookie is Secure.
@@ -95,7 +99,9 @@ def test_session_cookie_flags(ready: Engine, settings: Settings) -> None:
     page = secure.get("/dang-nhap/xac-nhan", params={"t": token})
     pre = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert pre
-    answer = secure.post("/dang-nhap/xac-nhan", data={"t": token, "csrf_token": pre.group(1)}, follow_redirects=False)
+    answer = secure.post(
+        "/dang-nhap/xac-nhan", data={"t": token, "csrf_token": pre.group(1)}, follow_redirects=False
+    )
     header = next(v for k, v in answer.headers.multi_items() if k == "set-cookie" and SESSION_COOKIE in v)
     assert "Secure" in header
 
@@ -128,7 +134,9 @@ def test_unknown_address_gets_the_same_page_and_no_email(ready: Engine, settings
     page = client.post("/dang-nhap", data={"email": YS_EMAIL, "csrf_token": "x"})
     assert page.status_code == 403 and "không có gì thay đổi" in page.text
     assert _count(ready, SignInRequest) == 1
-    bad = client.post("/dang-nhap", data={"email": "không phải email", "csrf_token": client.cookies[PRE_COOKIE]})
+    bad = client.post(
+        "/dang-nhap", data={"email": "không phải email", "csrf_token": client.cookies[PRE_COOKIE]}
+    )
     assert bad.status_code == 422 and "không phải địa chỉ email" in bad.text
 
 
@@ -191,7 +199,9 @@ def test_designated_reporter_and_contact_address(ready: Engine, settings: Settin
 
 def test_admin_from_settings_opens_any_unit(ready: Engine, tmp_path: Path, db_url: str) -> None:
     admin = "minh.ban@thads-tuyenquang.example.vn"
-    settings = Settings(data_dir=tmp_path / "data", database_url=db_url, admin_emails=f"x@y.vn, {admin.upper()}")
+    settings = Settings(
+        data_dir=tmp_path / "data", database_url=db_url, admin_emails=f"x@y.vn, {admin.upper()}"
+    )
     client = client_for(settings, ready, new_clock())
     sign_in(client, settings, admin)
     assert client.get("/don-vi/TQ-SD").status_code == 200
