@@ -41,6 +41,7 @@ MAX_PER_CLIENT = 30
 #: A session ends after this long without a request; every request (at most once a minute) extends it.
 SESSION_IDLE = timedelta(hours=8)
 _TOUCH_EVERY = timedelta(minutes=1)
+_KEEP_REQUESTS = timedelta(days=1)
 API_TOKEN_PREFIX = "thd_"
 _ACTOR_MAX = 100  # DomainEvent.actor
 
@@ -161,6 +162,8 @@ def request_signin(
         ).one()
         if by_address >= MAX_PER_ADDRESS or by_client >= MAX_PER_CLIENT:
             raise RateLimited(int(RATE_WINDOW.total_seconds() // 60))
+        # Requests older than a day serve no limit and no link any more: they go as new ones come.
+        s.execute(delete(SignInRequest).where(col(SignInRequest.requested_at) < now - _KEEP_REQUESTS))
         principal = principal_for(s, settings, address)
         token = secrets.token_urlsafe(32) if principal is not None else None
         s.add(
@@ -232,6 +235,7 @@ def redeem_signin(
         principal = principal_for(s, settings, email) if email else None
         if principal is None:
             raise SignInRefused()
+        s.execute(delete(WebSession).where(col(WebSession.expires_at) <= now))  # ended sessions go here
         session_token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
         expires = now + SESSION_IDLE
         s.add(
