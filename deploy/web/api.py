@@ -16,7 +16,6 @@ from pydantic import BaseModel, Field
 
 from thidua.deploy.web import service
 from thidua.deploy.web.app import Portal
-from thidua.deploy.web.errors import CsrfRefused
 from thidua.deploy.web.security import Caller, check_csrf, portal_of, require_caller
 from thidua.tasks.collect.reports import MAX_REPORT_BYTES, IngestResult
 from thidua.tasks.portal.identity import create_api_token, list_api_tokens, revoke_api_token, units_named
@@ -39,7 +38,7 @@ class ErrorOut(BaseModel):
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (401, 403, 404, 409, 413, 415, 422, 429, 503)
+    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
 }
 router = APIRouter(prefix="/api/v1", responses=_ERRORS)
 
@@ -187,7 +186,12 @@ def _ingest_out(result: IngestResult) -> IngestOut:
 @router.post(
     "/units/{unit}/campaigns/{code}/reports",
     response_model=IngestOut,
-    responses={422: {"model": IngestOut, "description": "Báo cáo không được tiếp nhận: mọi lỗi theo ô"}},
+    responses={
+        422: {
+            "model": IngestOut | ErrorOut,
+            "description": "Báo cáo không được tiếp nhận (mọi lỗi theo ô), hoặc yêu cầu thiếu tệp",
+        }
+    },
     summary="Nộp báo cáo đã điền (như hộp thư đến)",
     description=f"Tệp .xlsx (mẫu đã điền) hoặc .csv UTF-8, tối đa {MAX_REPORT_BYTES // (1024 * 1024)} MB.",
 )
@@ -269,8 +273,6 @@ def tokens(portal: PortalDep, who: CallerDep, unit: UnitPath) -> list[TokenOut]:
 
 @router.post("/units/{unit}/tokens", response_model=NewTokenOut, status_code=201, summary="Tạo mã truy cập")
 def token_create(portal: PortalDep, who: ChangeDep, unit: UnitPath, body: TokenIn) -> NewTokenOut:
-    if who.bearer:
-        raise CsrfRefused()  # a token never mints another: only a signed-in person does
     token_id, token = create_api_token(portal.engine, who.principal, unit, body.label, now=portal.now())
     return NewTokenOut(id=token_id, token=token)
 

@@ -5,8 +5,8 @@
     Conflict / WrongState 409                                                   Unavailable 503
     RuleRefused 422: the request is well formed and the state allows it, a rule of the campaign or the law
         refuses it; 409 stays for "the state is wrong", which another action can change.
-    Portal-only refinements of those kinds: not signed in 401, CSRF refused 403, too many sign-in links 429,
-    a body over the limit 413, a file of the wrong type 415.
+    Portal-only refinements of those kinds: not signed in 401, CSRF refused or an API token managing tokens
+    403, too many sign-in links 429, a body over the limit 413, a file of the wrong type 415.
 
 Routes under /api/ answer JSON ({"kind", "title", "message", "hint", "problems"}); every other route an HTML
 page. Request validation (a missing form field, a path parameter of the wrong type) is InvalidInput in
@@ -33,7 +33,7 @@ from thidua.errors import (
     kind_of,
 )
 from thidua.tasks.collect.reports import MAX_REPORT_BYTES
-from thidua.tasks.portal.identity import RateLimited
+from thidua.tasks.portal.identity import RateLimited, TokensByPeopleOnly
 
 
 class NotSignedIn(ThiduaError):
@@ -72,6 +72,7 @@ _OVERRIDES: dict[type[ThiduaError], int] = {
     NotSignedIn: 401,
     CsrfRefused: 403,
     RateLimited: 429,
+    TokensByPeopleOnly: 403,
     TooLarge: 413,
     WrongFileType: 415,
 }

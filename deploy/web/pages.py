@@ -22,7 +22,6 @@ from fastapi.responses import RedirectResponse, Response
 
 from thidua.deploy.web import service
 from thidua.deploy.web.app import Portal
-from thidua.deploy.web.errors import CsrfRefused
 from thidua.deploy.web.security import (
     PRE_COOKIE,
     SESSION_COOKIE,
@@ -266,8 +265,6 @@ def token_create(
     unit: str,
     label: Annotated[str, Form(max_length=200)],
 ) -> Response:
-    if who.bearer:
-        raise CsrfRefused()
     new = create_api_token(portal.engine, who.principal, unit, label, now=portal.now())
     return _tokens(request, portal, who, unit, new)
 

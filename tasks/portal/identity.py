@@ -58,6 +58,16 @@ class SignInRefused(RuleRefused):
         )
 
 
+class TokensByPeopleOnly(RuleRefused):
+    """A machine client (API token) tried to make or revoke API tokens: only a signed-in person may (403)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Mã truy cập không được dùng để tạo hay thu hồi mã truy cập.",
+            hint="Đăng nhập cổng web để quản lý mã truy cập của đơn vị.",
+        )
+
+
 class RateLimited(RuleRefused):
     """Too many sign-in links asked for one address or from one client; the web answers 429."""
 
@@ -328,7 +338,7 @@ def create_api_token(
 ) -> tuple[int, str]:
     """A new token for one unit: (its number, the token). The token is shown now and never again."""
     if principal.token_id is not None:
-        raise RuleRefused("Mã truy cập không được dùng để tạo mã truy cập khác.", hint="Hãy đăng nhập.")
+        raise TokensByPeopleOnly()
     name = (nfc(label) or "").strip()[:200] or "Mã truy cập"
     token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
     with transaction(engine) as s:
@@ -369,6 +379,8 @@ def revoke_api_token(
     engine: Engine, principal: Principal, unit_code: str, token_id: int, *, now: datetime
 ) -> bool:
     """Revoke one of a unit's tokens; False when already revoked. NotFound outside the caller's units."""
+    if principal.token_id is not None:
+        raise TokensByPeopleOnly()
     with transaction(engine) as s:
         code = _unit_in_scope(s, principal, unit_code)
         row = s.scalars(
