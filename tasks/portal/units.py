@@ -16,6 +16,7 @@ from sqlmodel import Session, col
 from thidua.errors import NotFound
 from thidua.models.campaign import Campaign, CampaignStatus, Deadline, DeadlineKind, EnrolledUnit
 from thidua.models.reminders import working_days_left
+from thidua.models.report_rows import opens_on
 from thidua.models.reporting import Exemption, RejectedFile, Submission
 from thidua.models.workdays import WorkCalendar, load_calendar
 from thidua.tasks.collect.reports import normalise_key
@@ -135,8 +136,12 @@ def unit_overview(
                 state = "accepted" if sub.on_time else "accepted_late"
             elif refused:
                 state = "rejected"
-            elif d.period_start is not None and today < d.period_start:
-                state = "not_open"
+            elif (
+                d.period_start is not None
+                and d.period_end is not None
+                and today < opens_on(d.period_start, d.period_end)
+            ):
+                state = "not_open"  # the ingest's own rule: a period opens on the first day of its month
             else:
                 state = "late" if today > d.due_date else "due"
             periods.append(

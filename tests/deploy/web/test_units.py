@@ -99,9 +99,12 @@ def test_home_lists_the_campaign_and_due_dates_in_working_days(ys: tuple[TestCli
     data = client.get(f"/api/v1/units/{YS}/campaigns").json()
     [campaign] = data
     march = next(p for p in campaign["periods"] if p["key"] == MARCH)
-    assert march["state"] in ("late", "due") and isinstance(march["working_days_left"], int)
-    april = next(p for p in campaign["periods"] if p["key"] == "2024-04")
-    assert april["state"] == "not_open" or april["working_days_left"] > 0
+    states = {p["key"]: p["state"] for p in campaign["periods"]}
+    # 02/04/2024: January and February are past due, March is due on 05/04, April is open, May not yet.
+    assert (states["2024-01"], states["2024-02"], states["2024-03"]) == ("late", "late", "due")
+    assert (states["2024-04"], states["2024-05"], states["final"]) == ("due", "not_open", "not_open")
+    assert march["working_days_left"] == 3
+    assert "Chưa đến kỳ" in text
 
 
 def test_upload_accepts_then_shows_changes_and_history(
