@@ -17,9 +17,10 @@ from pydantic import BaseModel, Field
 from thidua.deploy.web import service
 from thidua.deploy.web.app import Portal
 from thidua.deploy.web.security import Caller, check_csrf, portal_of, require_caller
+from thidua.models.indicators import IndicatorResult, fmt_percent
 from thidua.tasks.collect.reports import MAX_REPORT_BYTES, IngestResult
 from thidua.tasks.portal.identity import create_api_token, list_api_tokens, revoke_api_token, units_named
-from thidua.tasks.portal.units import unit_overview
+from thidua.tasks.portal.units import unit_indicators, unit_overview
 
 PortalDep = Annotated[Portal, Depends(portal_of)]
 CallerDep = Annotated[Caller, Depends(require_caller)]
@@ -153,6 +154,65 @@ def campaigns(portal: PortalDep, who: CallerDep, unit: UnitPath) -> list[Campaig
         )
         for c in lines
     ]
+
+
+class IndicatorOut(BaseModel):
+    num: int
+    den: int
+    value: str | None = Field(description="Giá trị chính xác dạng phân số, ví dụ 1/10")
+    percent: str = Field(description="Như trên trang: 10,00%")
+    target: str
+    comparison: str
+    met: bool | None
+
+
+class IndicatorPointOut(BaseModel):
+    period: str
+    label: str
+    unit: IndicatorOut | None
+    total: IndicatorOut | None
+
+
+class IndicatorsOut(BaseModel):
+    key: str
+    label: str
+    total_name: str
+    points: list[IndicatorPointOut]
+
+
+def _indicator(result: IndicatorResult | None) -> IndicatorOut | None:
+    if result is None:
+        return None
+    return IndicatorOut(
+        num=result.num,
+        den=result.den,
+        value=None if result.value is None else str(result.value),
+        percent=fmt_percent(result.value),
+        target=format(result.target, "f"),
+        comparison=result.comparison,
+        met=result.met,
+    )
+
+
+@router.get(
+    "/units/{unit}/campaigns/{code}/indicators",
+    response_model=IndicatorsOut,
+    summary="Chỉ tiêu chính của đơn vị qua các kỳ, bên cạnh tổng của tỉnh",
+)
+def indicators(portal: PortalDep, who: CallerDep, unit: UnitPath, code: CodePath) -> IndicatorsOut:
+    scope = service.unit_scope(portal, who.principal, unit)
+    series = unit_indicators(portal.engine, scope.code, code, today=portal.today(), tz=portal.settings.tz)
+    return IndicatorsOut(
+        key=series.key,
+        label=series.label,
+        total_name=series.total_name,
+        points=[
+            IndicatorPointOut(
+                period=p.period_key, label=p.period_label, unit=_indicator(p.unit), total=_indicator(p.total)
+            )
+            for p in series.points
+        ],
+    )
 
 
 @router.get(

@@ -22,6 +22,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from thidua.deploy.web import service
 from thidua.deploy.web.app import Portal
+from thidua.deploy.web.charts import line_chart
 from thidua.deploy.web.security import (
     PRE_COOKIE,
     SESSION_COOKIE,
@@ -35,7 +36,10 @@ from thidua.deploy.web.security import (
     pre_token,
     require_caller,
 )
+from thidua.errors import NotFound
+from thidua.models.indicators import fmt_percent, fmt_ratio, fmt_target, met_label
 from thidua.tasks.collect.reports import MAX_REPORT_BYTES, IngestResult
+from thidua.tasks.core.campaigns import campaign_code
 from thidua.tasks.portal.identity import (
     SESSION_IDLE,
     create_api_token,
@@ -46,7 +50,14 @@ from thidua.tasks.portal.identity import (
     revoke_api_token,
     units_named,
 )
-from thidua.tasks.portal.units import PeriodLine, rejected_uploads, unit_overview, unit_period
+from thidua.tasks.portal.units import (
+    CampaignLine,
+    PeriodLine,
+    rejected_uploads,
+    unit_indicators,
+    unit_overview,
+    unit_period,
+)
 
 router = APIRouter(include_in_schema=False)
 PortalDep = Annotated[Portal, Depends(portal_of)]
@@ -195,6 +206,44 @@ def _period_page(
         "max_mb": MAX_REPORT_BYTES // (1024 * 1024),
     }
     return _render(portal, request, "period.html", context, status)
+
+
+@router.get("/don-vi/{unit}/{code}/chi-so")
+def indicators_page(request: Request, portal: PortalDep, who: CallerDep, unit: str, code: str) -> Response:
+    """The unit's main indicator against its target over the periods, beside the province's total."""
+    scope = service.unit_scope(portal, who.principal, unit)
+    series = unit_indicators(portal.engine, scope.code, code, today=portal.today(), tz=portal.settings.tz)
+    campaign = _campaign_of(portal, scope.code, code)
+    target_value = next((p.unit or p.total for p in series.points if (p.unit or p.total)), None)
+    chart = line_chart(
+        [p.period_key[-2:] if p.period_key[:4].isdigit() else "TK" for p in series.points],
+        [
+            # The unit last, so its line is drawn over the total's where they meet.
+            (series.total_name, "#57606a", [p.total.value if p.total else None for p in series.points]),
+            (scope.name, "#8b0000", [p.unit.value if p.unit else None for p in series.points]),
+        ],
+        target_value.target if target_value else None,
+        title=f"{series.label}: {scope.name}",
+    )
+    context = {
+        "unit": scope.code,
+        "unit_name": scope.name,
+        "campaign": campaign,
+        "series": series,
+        "chart": chart,
+        "pct": lambda r: fmt_percent(r.value) if r else "—",
+        "ratio": fmt_ratio,
+        "met": met_label,
+        "target": lambda r: fmt_target(r.comparison, r.target) if r else "—",
+    }
+    return _render(portal, request, "indicators.html", context)
+
+
+def _campaign_of(portal: Portal, unit: str, code: str) -> CampaignLine:
+    for line in unit_overview(portal.engine, unit, today=portal.today(), calendar=portal.calendar):
+        if line.code == campaign_code(code):
+            return line
+    raise NotFound(f"Đơn vị {unit} không tham gia phong trào “{code}”.")
 
 
 @router.get("/don-vi/{unit}/{code}/{period}")

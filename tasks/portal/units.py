@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, select
 from sqlmodel import Session, col
 
 from thidua.errors import NotFound
 from thidua.models.campaign import Campaign, CampaignStatus, Deadline, DeadlineKind, EnrolledUnit
+from thidua.models.indicators import IndicatorResult
 from thidua.models.reminders import working_days_left
 from thidua.models.report_rows import opens_on
 from thidua.models.reporting import Exemption, RejectedFile, Submission
@@ -206,3 +208,51 @@ def rejected_uploads(
         errors = [e.get("text") or e.get("problem") or str(e) for e in json.loads(errors_json)]
         out.append((at, name, errors))
     return out
+
+
+@dataclass(frozen=True)
+class IndicatorPoint:
+    period_key: str
+    period_label: str
+    unit: IndicatorResult | None  # None: the unit has no line in that period's table
+    total: IndicatorResult | None  # the province's (the tree's root) or the sum of several roots
+
+
+@dataclass(frozen=True)
+class IndicatorSeries:
+    key: str
+    label: str
+    comparison: str
+    total_name: str
+    points: list[IndicatorPoint]
+
+
+def unit_indicators(
+    engine: Engine, unit_code: str, code: str, *, today: date, tz: ZoneInfo
+) -> IndicatorSeries:
+    """The unit's main indicator against its target, period by period, beside the province's total: the
+    figures of `thidua campaign status` for each period opened by `today`, from reports received by then."""
+    from thidua.tasks.collect.progress import campaign_status
+
+    lines = {line.code: line for line in unit_overview(engine, unit_code, today=today)}
+    line = lines.get(campaign_code(code))
+    if line is None:
+        raise NotFound(f"Đơn vị {unit_code} không tham gia phong trào “{code}”.")
+    points: list[IndicatorPoint] = []
+    key = label = comparison = total_name = ""
+    for period in line.periods:
+        if period.state == "not_open":
+            continue
+        table = campaign_status(engine, line.code, as_of=today, period=period.key, tz=tz)
+        main = table.main
+        key, label, comparison, total_name = main.key, main.label, main.comparison, table.total.name
+        row = next((r for r in table.rows if r.code == unit_code), None)
+        points.append(
+            IndicatorPoint(
+                period.key,
+                period.label,
+                row.results.get(main.key) if row else None,
+                table.total.results.get(main.key),
+            )
+        )
+    return IndicatorSeries(key, label, comparison, total_name, points)

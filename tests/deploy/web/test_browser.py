@@ -127,4 +127,9 @@ def test_a_unit_signs_in_and_reports_from_a_phone(
         # Nothing wider than the phone's screen.
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         page.screenshot(path=str(shots / "5-sau-khi-nop.png"), full_page=True)
+        page.get_by_role("link", name="Chỉ tiêu qua các kỳ (bảng và biểu đồ)").click()
+        expect(page.locator("svg")).to_be_visible()
+        expect(page.locator("tr", has_text="Báo cáo tháng 03/2024")).to_contain_text("13,33%")
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        page.screenshot(path=str(shots / "6-chi-tieu.png"), full_page=True)
         browser.close()

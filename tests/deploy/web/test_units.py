@@ -383,3 +383,31 @@ def test_errors_are_vietnamese_json_or_html_by_route(ys: tuple[TestClient, str])
     assert bad.status_code == 422 and bad.json()["kind"] == "InvalidInput"
     assert "Field required" not in bad.text and "Input should" not in bad.text
     assert client.get("/khong-co-trang").status_code == 404
+
+
+def test_indicators_against_the_target_and_the_provinces_total(
+    ys: tuple[TestClient, str], ready: Engine, settings: Settings, clock: Clock, tmp_path: Path
+) -> None:
+    client, csrf = ys
+    # January (due 07/02) and February, then look on 02/04/2024: two periods with the unit's figures.
+    for period, finished in (("2024-01", 6), ("2024-02", 18)):
+        source = _template(client, tmp_path, period=period)
+        data = fill(source, tmp_path / f"{period}.xlsx", {**GOOD, "finished": finished}).read_bytes()
+        assert _upload(client, csrf, f"{period}.xlsx", data, period=period)[0] == 200
+    series = client.get(f"/api/v1/units/{YS}/campaigns/{CODE}/indicators").json()
+    points = {p["period"]: p for p in series["points"]}
+    # 6 finished of 120 carried over + 30 arising = 4%; 18/150 = 12% against the 10% target.
+    assert points["2024-01"]["unit"]["value"] == "1/25" and points["2024-01"]["unit"]["met"] is False
+    assert points["2024-02"]["unit"]["percent"] == "12,00%" and points["2024-02"]["unit"]["met"] is True
+    # The province's total sums the reporting units' figures: Yên Sơn is the only one so far.
+    assert points["2024-02"]["total"]["num"] == 18 and points["2024-02"]["total"]["den"] == 150
+    assert "2024-05" not in points  # not open yet
+    page = client.get(f"/don-vi/{YS}/{CODE}/chi-so")
+    assert page.status_code == 200
+    assert (
+        "<svg" in page.text and "12,00%" in page.text and "Chưa đạt" in page.text and "≥ 10,00%" in page.text
+    )
+    assert series["total_name"] in page.text
+    # Another unit's figures stay closed.
+    assert client.get(f"/don-vi/{SD}/{CODE}/chi-so").status_code == 404
+    assert client.get(f"/api/v1/units/{SD}/campaigns/{CODE}/indicators").status_code == 404
