@@ -55,9 +55,11 @@ from thidua.tasks.portal.units import (
     PeriodLine,
     rejected_uploads,
     unit_indicators,
+    unit_nominations,
     unit_overview,
     unit_period,
 )
+from thidua.tasks.review.nominations import decline_nominations
 
 router = APIRouter(include_in_schema=False)
 PortalDep = Annotated[Portal, Depends(portal_of)]
@@ -66,7 +68,10 @@ ChangeDep = Annotated[Caller, Depends(check_csrf)]
 
 
 def _days(period: PeriodLine) -> str:
-    n = period.working_days_left
+    return _days_text(period.working_days_left)
+
+
+def _days_text(n: int) -> str:
     if n > 0:
         return f"còn {n} ngày làm việc"
     if n == 0:
@@ -78,7 +83,10 @@ def _render(
     portal: Portal, request: Request, name: str, context: dict[str, Any], status: int = 200
 ) -> Response:
     return portal.templates.TemplateResponse(
-        request, name, {"caller": caller(request), "days": _days, **context}, status_code=status
+        request,
+        name,
+        {"caller": caller(request), "days": _days, "days_text": _days_text, **context},
+        status_code=status,
     )
 
 
@@ -244,6 +252,31 @@ def _campaign_of(portal: Portal, unit: str, code: str) -> CampaignLine:
         if line.code == campaign_code(code):
             return line
     raise NotFound(f"Đơn vị {unit} không tham gia phong trào “{code}”.")
+
+
+@router.get("/don-vi/{unit}/{code}/de-nghi")
+def nominations_page(request: Request, portal: PortalDep, who: CallerDep, unit: str, code: str) -> Response:
+    """The unit's nominations, their screening, what the dossier still lacks, and “không đề nghị”."""
+    scope = service.unit_scope(portal, who.principal, unit)
+    view = unit_nominations(portal.engine, scope.code, code, today=portal.today(), calendar=portal.calendar)
+    context = {"unit": scope.code, "unit_name": scope.name, "view": view}
+    return _render(portal, request, "nominations.html", context)
+
+
+@router.post("/don-vi/{unit}/{code}/de-nghi/khong-de-nghi")
+def nominations_decline(
+    portal: PortalDep,
+    who: ChangeDep,
+    unit: str,
+    code: str,
+    reason: Annotated[str, Form(max_length=1000)] = "",
+) -> Response:
+    """The unit proposes nobody: recorded once, in the signed-in person's name; its dossier reminders stop."""
+    scope = service.unit_scope(portal, who.principal, unit)
+    decline_nominations(
+        portal.engine, code, scope.code, reason=reason or None, now=portal.now(), actor=who.principal.actor
+    )
+    return RedirectResponse(f"/don-vi/{scope.code}/{campaign_code(code)}/de-nghi", status_code=303)
 
 
 @router.get("/don-vi/{unit}/{code}/{period}")

@@ -20,9 +20,14 @@ from thidua.models.indicators import IndicatorResult
 from thidua.models.reminders import working_days_left
 from thidua.models.report_rows import opens_on
 from thidua.models.reporting import Exemption, RejectedFile, Submission
+from thidua.models.review import DossierFile
 from thidua.models.workdays import WorkCalendar, load_calendar
 from thidua.tasks.collect.reports import normalise_key
 from thidua.tasks.core.campaigns import campaign_code
+from thidua.tasks.core.declines import Decline, declined_units
+from thidua.tasks.review.nominations.completeness import dossier_gaps
+from thidua.tasks.review.nominations.listing import NominationView, list_nominations
+from thidua.tasks.review.nominations.lookups import campaign_and_definition, dossier_deadline
 
 _REPORTS = (DeadlineKind.PERIOD_REPORT, DeadlineKind.FINAL_REPORT)
 
@@ -256,3 +261,90 @@ def unit_indicators(
             )
         )
     return IndicatorSeries(key, label, comparison, total_name, points)
+
+
+@dataclass(frozen=True)
+class DossierFileLine:
+    part_name: str
+    nominee: str | None  # None: a part of the unit's whole dossier
+    revision: int
+    original_name: str
+    uploaded_at: datetime
+    on_time: bool
+    generated: bool
+
+
+@dataclass(frozen=True)
+class UnitNominations:
+    """What a unit proposed in one campaign and where its dossier stands (read-only)."""
+
+    campaign: CampaignLine
+    dossier_label: str
+    deadline: date
+    working_days_left: int
+    declined: Decline | None
+    nominations: list[NominationView]
+    gaps: list[str]  # “Nguyễn Văn A: Báo cáo thành tích”, one line per nominee still lacking a part
+    parts: list[tuple[str, str, bool]]  # (key, name, required)
+    files: list[DossierFileLine]
+
+
+def unit_nominations(
+    engine: Engine, unit_code: str, code: str, *, today: date, calendar: WorkCalendar | None = None
+) -> UnitNominations:
+    """The unit's nominations with their screening, what its dossier still lacks (computed now, as the
+    dossier reminders do), its current dossier files and its “không đề nghị” declaration, if any."""
+    calendar = calendar or load_calendar()
+    line = next(
+        (
+            c
+            for c in unit_overview(engine, unit_code, today=today, calendar=calendar)
+            if c.code == campaign_code(code)
+        ),
+        None,
+    )
+    if line is None:
+        raise NotFound(f"Đơn vị {unit_code} không tham gia phong trào “{code}”.")
+    nominations = list_nominations(engine, line.code, unit_code=unit_code)
+    names = {n.id: n.subject_name for n in nominations}
+    with Session(engine) as s:
+        campaign, defn = campaign_and_definition(s, line.code)
+        assert campaign.id is not None
+        deadline = dossier_deadline(s, campaign.id, defn)
+        gaps = dossier_gaps(s, campaign.id, defn).get(unit_code, [])
+        declined = next((d for d in declined_units(s, campaign.id) if d.unit_code == unit_code), None)
+        part_names = {p.key: p.name for p in defn.dossier.parts}
+        rows = s.scalars(
+            select(DossierFile)
+            .where(
+                col(DossierFile.campaign_id) == campaign.id,
+                col(DossierFile.unit_code) == unit_code,
+                col(DossierFile.is_current).is_(True),
+            )
+            .order_by(col(DossierFile.part_key), col(DossierFile.nomination_id))
+        ).all()
+        files = [
+            DossierFileLine(
+                part_names.get(r.part_key, r.part_key),
+                names.get(r.nomination_id) if r.nomination_id is not None else None,
+                r.revision,
+                r.original_name,
+                r.uploaded_at,
+                r.on_time,
+                r.generated,
+            )
+            for r in rows
+        ]
+        parts = [(p.key, p.name, p.required) for p in defn.dossier.parts]
+        label = defn.dossier.label
+    return UnitNominations(
+        line,
+        label,
+        deadline,
+        working_days_left(deadline, today, calendar),
+        declined,
+        nominations,
+        gaps,
+        parts,
+        files,
+    )
