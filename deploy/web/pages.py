@@ -15,6 +15,9 @@ GET/POST /don-vi/{unit}/ma-truy-cap      the unit's API tokens; POST …/{id}/th
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request, UploadFile
@@ -59,7 +62,7 @@ from thidua.tasks.portal.units import (
     unit_overview,
     unit_period,
 )
-from thidua.tasks.review.nominations import decline_nominations
+from thidua.tasks.review.nominations import add_dossier_file, decline_nominations
 
 router = APIRouter(include_in_schema=False)
 PortalDep = Annotated[Portal, Depends(portal_of)]
@@ -276,6 +279,38 @@ def nominations_decline(
     decline_nominations(
         portal.engine, code, scope.code, reason=reason or None, now=portal.now(), actor=who.principal.actor
     )
+    return RedirectResponse(f"/don-vi/{scope.code}/{campaign_code(code)}/de-nghi", status_code=303)
+
+
+@router.post("/don-vi/{unit}/{code}/de-nghi/ho-so")
+async def dossier_upload(
+    portal: PortalDep,
+    who: ChangeDep,
+    unit: str,
+    code: str,
+    file: UploadFile,
+    part: Annotated[str, Form(max_length=60)],
+    nominee: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    """One dossier file (the unit's whole dossier, or one nominee's own part): the same checks and records
+    as `thidua nomination dossier` (type by extension and content, the campaign's size limit, revisions)."""
+    scope = service.unit_scope(portal, who.principal, unit)
+    with tempfile.TemporaryDirectory(prefix="thidua-web-") as tmp:
+        source = Path(tmp) / "upload"  # the sender's name is shown, never used as a path
+        with source.open("wb") as out:
+            shutil.copyfileobj(file.file, out)
+        add_dossier_file(
+            portal.engine,
+            portal.settings,
+            code,
+            unit_code=scope.code,
+            part_key=part,
+            source=source,
+            original_name=file.filename or "tệp",
+            nominee=nominee or None,
+            now=portal.now(),
+            actor=who.principal.actor,
+        )
     return RedirectResponse(f"/don-vi/{scope.code}/{campaign_code(code)}/de-nghi", status_code=303)
 
 

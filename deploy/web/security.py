@@ -31,6 +31,10 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 #: The largest report accepted, plus room for the multipart envelope and the form's other fields.
 BODY_LIMIT = MAX_REPORT_BYTES + 64 * 1024
+#: Dossier uploads: the largest file a campaign definition may allow (Dossier.max_file_mb ≤ 500); the
+#: campaign's own limit is checked by the work layer once the file is in.
+DOSSIER_SUFFIX = "/de-nghi/ho-so"
+DOSSIER_BODY_LIMIT = 500 * 1024 * 1024 + 64 * 1024
 
 
 def portal_of(request: Request) -> Portal:
@@ -135,8 +139,9 @@ class BodyLimit:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
+        limit = DOSSIER_BODY_LIMIT if scope["path"].endswith(DOSSIER_SUFFIX) else self.limit
         length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.limit):
+        if length is not None and (not length.isdigit() or int(length) > limit):
             await self._refuse(scope, receive, send)
             return
         seen = 0
@@ -147,7 +152,7 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.limit:
+                if seen > limit:
                     raise Overflow()
             return message
 

@@ -287,6 +287,8 @@ class UnitNominations:
     gaps: list[str]  # “Nguyễn Văn A: Báo cáo thành tích”, one line per nominee still lacking a part
     parts: list[tuple[str, str, bool]]  # (key, name, required)
     files: list[DossierFileLine]
+    allowed_types: list[str]
+    max_file_mb: int
 
 
 def unit_nominations(
@@ -336,7 +338,7 @@ def unit_nominations(
             for r in rows
         ]
         parts = [(p.key, p.name, p.required) for p in defn.dossier.parts]
-        label = defn.dossier.label
+        label, allowed, max_mb = defn.dossier.label, defn.dossier.allowed_types, defn.dossier.max_file_mb
     return UnitNominations(
         line,
         label,
@@ -347,4 +349,6 @@ def unit_nominations(
         gaps,
         parts,
         files,
+        allowed,
+        max_mb,
     )
