@@ -71,6 +71,8 @@ ChangeDep = Annotated[Caller, Depends(check_csrf)]
 
 
 def _days(period: PeriodLine) -> str:
+    if period.state in ("accepted", "accepted_late", "exempt"):
+        return ""  # nothing owed: counting days to (or past) the due date would only alarm
     return _days_text(period.working_days_left)
 
 

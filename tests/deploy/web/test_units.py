@@ -134,8 +134,10 @@ def test_upload_accepts_then_shows_changes_and_history(
         ).all()
     assert first.content == (settings.data_dir / str(stored.stored_path)).read_bytes()
     assert actors == [YS_EMAIL, YS_EMAIL]  # the audit trail names the signed-in person
-    # The home page now says accepted.
-    assert "Đã tiếp nhận" in client.get(f"/don-vi/{YS}").text
+    # The home page now says accepted, and no longer counts the days to March's due date.
+    home = client.get(f"/don-vi/{YS}").text
+    march_row = home[home.index("Báo cáo tháng 03/2024") : home.index("Báo cáo tháng 04/2024")]
+    assert "Đã tiếp nhận" in march_row and "ngày làm việc" not in march_row
 
 
 def test_rejected_upload_lists_every_error_by_cell(
