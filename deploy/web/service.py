@@ -16,6 +16,7 @@ from thidua.deploy.web.app import Portal
 from thidua.deploy.web.errors import WrongFileType
 from thidua.errors import NotFound
 from thidua.models.definition import definition_from_json
+from thidua.models.storage import storage_for
 from thidua.notifications.outbox import dispatch
 from thidua.tasks.collect.reports import (
     MAX_REPORT_BYTES,
@@ -122,15 +123,13 @@ def revision_download(portal: Portal, unit: UnitScope, code: str, period_key: st
     entry = next((h for h in history(portal, unit, code, period_key) if h.revision == revision), None)
     if entry is None or not entry.stored_path:
         raise NotFound(f"Không có lần nộp {revision} của đơn vị {unit.code}, kỳ {normalise_key(period_key)}.")
-    root = portal.settings.data_dir.resolve()
-    path = (root / entry.stored_path).resolve()
-    if not path.is_relative_to(root) or not path.is_file():
+    storage = storage_for(portal.settings)  # the data dir or a bucket (models/storage.py)
+    if not storage.exists(entry.stored_path):
         raise NotFound(f"Tệp của lần nộp {revision} không còn trong kho lưu trữ.")
-    suffix = path.suffix.lower() if path.suffix.lower() in _TYPES else ".xlsx"
-    return download(
-        path.read_bytes(),
-        f"bao-cao-{code.upper()}-{unit.code}-{normalise_key(period_key)}-lan-{revision}{suffix}",
-    )
+    suffix = Path(entry.stored_path).suffix.lower()
+    suffix = suffix if suffix in _TYPES else ".xlsx"
+    name = f"bao-cao-{code.upper()}-{unit.code}-{normalise_key(period_key)}-lan-{revision}{suffix}"
+    return download(storage.get(entry.stored_path), name)
 
 
 def download(data: bytes, filename: str) -> Response:

@@ -31,6 +31,7 @@ from thidua.models.outbox import OutboxMessage
 from thidua.models.portal import ApiToken
 from thidua.models.reporting import RejectedFile, Submission
 from thidua.models.settings import Settings
+from thidua.models.storage import storage_for
 from thidua.tasks.collect.reports import MAX_REPORT_BYTES
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -132,7 +133,7 @@ def test_upload_accepts_then_shows_changes_and_history(
         actors = s.scalars(
             select(col(DomainEvent.actor)).where(col(DomainEvent.kind) == "report.accepted")
         ).all()
-    assert first.content == (settings.data_dir / str(stored.stored_path)).read_bytes()
+    assert first.content == storage_for(settings).get(str(stored.stored_path))
     assert actors == [YS_EMAIL, YS_EMAIL]  # the audit trail names the signed-in person
     # The home page now says accepted, and no longer counts the days to March's due date.
     home = client.get(f"/don-vi/{YS}").text
