@@ -56,6 +56,10 @@ COMMANDS: dict[str, _Entry] = {
     "serve": _Entry(
         "thidua.deploy.serve:serve_app", "Chạy bộ lập lịch: nhắc hạn, thu thập, tổng kết, gửi thư."
     ),
+    "web": _Entry("thidua.deploy.cli_web:app", "Cổng thông tin web cho các đơn vị (đăng nhập bằng email)."),
+    "user": _Entry(
+        "thidua.deploy.cli_user:app", "Tài khoản cổng web: quản trị, người nhập báo cáo của đơn vị."
+    ),
     "demo": _Entry(
         "thidua.deploy.cli_demo:app", "Chạy thử trọn vòng đời trên dữ liệu mẫu (Tuyên Quang 2024)."
     ),

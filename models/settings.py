@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     # (THIDUA_AWARD_COLLECTIVE_FACTOR, e.g. 2: "collectives are paid twice what a person gets"). Unset: each
     # award's own collective multiplier from the campaign definition applies.
     award_collective_factor: Decimal | None = Field(default=None, ge=0)
+    # The web portal: administrators by address (comma-separated, THIDUA_ADMIN_EMAILS), and the address the
+    # portal is reached at from outside (THIDUA_PUBLIC_URL, e.g. https://thidua.thads.vn) for links in emails.
+    admin_emails: str = ""
+    public_url: str = ""
 
     @field_validator("timezone")
     @classmethod
@@ -105,6 +109,13 @@ class Settings(BaseSettings):
     @property
     def uses_smtp(self) -> bool:
         return bool(self.smtp_host)
+
+    @property
+    def admins(self) -> frozenset[str]:
+        """THIDUA_ADMIN_EMAILS as lower-cased addresses."""
+        return frozenset(
+            a.strip().lower() for a in self.admin_emails.replace(";", ",").split(",") if a.strip()
+        )
 
 
 __all__ = ["Field", "Settings", "SmtpSecurity"]

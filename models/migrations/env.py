@@ -8,6 +8,7 @@ from sqlmodel import SQLModel
 import thidua.models.campaign
 import thidua.models.directory
 import thidua.models.outbox
+import thidua.models.portal
 import thidua.models.reporting
 import thidua.models.review
 import thidua.models.service  # noqa: F401  (register tables on the metadata)

@@ -80,6 +80,7 @@ __all__ = [
     "ReportsError",
     "TemplateError",
     "ingest_files",
+    "ingest_upload",
     "normalise_key",
     "process_inbox",
     "read_report_file",
@@ -517,8 +518,61 @@ def _ingest_one(
     except OSError as exc:
         problem = f"không đọc được tệp ({exc.strerror or type(exc).__name__})"
         return IngestResult(path, source_name, "rejected", "", errors=[f"{source_name}: {problem}"])
-    sha = hashlib.sha256(data).hexdigest()
+    return _ingest_data(engine, settings, view, path, source_name, data, now=now, submitted_by=submitted_by)
+
+
+def ingest_upload(
+    engine: Engine,
+    settings: Settings,
+    code: str,
+    name: str,
+    data: bytes,
+    *,
+    now: datetime,
+    submitted_by: str,
+    unit_code: str,
+) -> IngestResult:
+    """Ingest one report sent through the portal by someone acting for `unit_code`: the same checks, records,
+    emails and answer as a file in the inbox, except that a file naming another unit is refused before
+    anything is stored (the sender may not report for it, and that unit is not emailed about it).
+
+    `name` is the sender's file name: shown in answers and records, never used as a path."""
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
+    with Session(engine) as s:
+        campaign = get_campaign(s, code)
+        assert campaign.id is not None
+        view = _CampaignView(
+            campaign.id, campaign.code, campaign.title, definition_from_json(campaign.definition_json)
+        )
+    source_name = (shown_name(nfc(Path(name.replace("\\", "/")).name)) or "tệp")[:300]
+    path = Path(source_name)
     raw = read_report_file(source_name, data, view.defn)
+    if raw.unit_code is not None and raw.unit_code != nfc(unit_code):
+        problem = (
+            f"{source_name}: tệp là báo cáo của đơn vị “{raw.unit_code}”, không phải của đơn vị "
+            f"{nfc(unit_code)}; chỉ nộp được báo cáo của đơn vị mình"
+        )
+        return IngestResult(path, source_name, "rejected", "", unit_code=nfc(unit_code), errors=[problem])
+    return _ingest_data(
+        engine, settings, view, path, source_name, data, now=now, submitted_by=submitted_by, raw=raw
+    )
+
+
+def _ingest_data(
+    engine: Engine,
+    settings: Settings,
+    view: _CampaignView,
+    path: Path,
+    source_name: str,
+    data: bytes,
+    *,
+    now: datetime,
+    submitted_by: str | None,
+    raw: RawReport | None = None,
+) -> IngestResult:
+    sha = hashlib.sha256(data).hexdigest()
+    raw = raw or read_report_file(source_name, data, view.defn)
     received_on = now.astimezone(settings.tz).date()
 
     with transaction(engine) as s:

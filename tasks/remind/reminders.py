@@ -275,7 +275,12 @@ def queue_reminders(
                 render = partial(write_template, engine, plan.code, e.unit_code, e.attach_period)
                 storage.put_rendered(k, render)
             attachments.append(k)
-        subject, text, html = render_email(e.kind, e.context)
+        context = e.context
+        if settings.public_url and e.attach_period and e.unit_code:
+            # The portal's page of this unit and period (deploy/web/pages.py): download, upload, history.
+            link = f"{settings.public_url.rstrip('/')}/don-vi/{e.unit_code}/{plan.code}/{e.attach_period}"
+            context = {**context, "portal_link": link}
+        subject, text, html = render_email(e.kind, context)
         rows.append(
             {
                 "dedupe_key": e.dedupe_key,

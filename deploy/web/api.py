@@ -1,0 +1,345 @@
+"""The JSON API, /api/v1 (OpenAPI at /api/v1/openapi.json): what the unit pages do, for machine clients.
+
+A client authenticates with `Authorization: Bearer thd_…` (a unit's API token) or, from a signed-in browser,
+with the session cookie plus the `X-CSRF-Token` header on every change. Errors are JSON
+({"kind", "title", "message", "hint", "problems"}) with the status of their kind (see errors.py).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Path, UploadFile
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from thidua.deploy.web import service
+from thidua.deploy.web.app import Portal
+from thidua.deploy.web.security import Caller, check_csrf, portal_of, require_caller
+from thidua.models.indicators import IndicatorResult, fmt_percent
+from thidua.tasks.collect.reports import MAX_REPORT_BYTES, IngestResult
+from thidua.tasks.portal.identity import create_api_token, list_api_tokens, revoke_api_token, units_named
+from thidua.tasks.portal.units import unit_indicators, unit_overview
+
+PortalDep = Annotated[Portal, Depends(portal_of)]
+CallerDep = Annotated[Caller, Depends(require_caller)]
+ChangeDep = Annotated[Caller, Depends(check_csrf)]
+UnitPath = Annotated[str, Path(description="Mã đơn vị", min_length=1, max_length=40)]
+CodePath = Annotated[str, Path(description="Mã phong trào", min_length=1, max_length=60)]
+PeriodPath = Annotated[str, Path(description="Kỳ báo cáo: yyyy-mm hoặc final", min_length=1, max_length=40)]
+
+
+class ErrorOut(BaseModel):
+    kind: str
+    title: str
+    message: str
+    hint: str | None = None
+    problems: list[dict[str, Any]] = []
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut} for code in (400, 401, 403, 404, 409, 413, 415, 422, 429, 503)
+}
+router = APIRouter(prefix="/api/v1", responses=_ERRORS)
+
+
+class UnitOut(BaseModel):
+    code: str
+    name: str
+
+
+class MeOut(BaseModel):
+    email: str
+    name: str
+    admin: bool
+    units: list[UnitOut]
+    token: int | None = Field(None, description="Số của mã truy cập, khi yêu cầu dùng mã truy cập")
+
+
+class PeriodOut(BaseModel):
+    key: str
+    label: str
+    period_start: date | None
+    period_end: date | None
+    due_date: date
+    working_days_left: int
+    state: str
+    state_label: str
+    revision: int | None
+    received_at: datetime | None
+    rejected_files: int
+
+
+class CampaignOut(BaseModel):
+    code: str
+    title: str
+    status: str
+    reports: bool
+    periods: list[PeriodOut]
+
+
+class IngestOut(BaseModel):
+    status: Literal["accepted", "unchanged", "rejected"]
+    file: str
+    unit: str | None
+    period: str | None
+    revision: int | None
+    on_time: bool | None
+    correction: bool
+    changes: dict[str, list[int | None]]
+    errors: list[str]
+    warnings: list[str]
+
+
+class RevisionOut(BaseModel):
+    revision: int
+    current: bool
+    received_at: datetime
+    submitted_by: str | None
+    due_date: date
+    on_time: bool
+    correction: bool
+    file: str
+    values: dict[str, int]
+    changes: dict[str, list[int | None]]
+    note: str | None
+
+
+class TokenIn(BaseModel):
+    label: str = Field(min_length=1, max_length=200)
+
+
+class TokenOut(BaseModel):
+    id: int
+    unit: str
+    label: str
+    created_by: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class NewTokenOut(BaseModel):
+    id: int
+    token: str = Field(description="Chỉ hiện một lần; hệ thống chỉ lưu mã băm")
+
+
+_XLSX: dict[int | str, dict[str, Any]] = {
+    200: {"content": {service.XLSX_TYPE: {}}, "description": "Tệp XLSX"}
+}
+
+
+@router.get("/me", response_model=MeOut, summary="Tài khoản đang dùng")
+def me(portal: PortalDep, who: CallerDep) -> MeOut:
+    p = who.principal
+    names = units_named(portal.engine, p.units)
+    units = [UnitOut(code=u, name=names.get(u, u)) for u in sorted(p.units)]
+    return MeOut(email=p.email, name=p.name, admin=p.admin, units=units, token=p.token_id)
+
+
+@router.get(
+    "/units/{unit}/campaigns", response_model=list[CampaignOut], summary="Phong trào và các kỳ báo cáo"
+)
+def campaigns(portal: PortalDep, who: CallerDep, unit: UnitPath) -> list[CampaignOut]:
+    scope = service.unit_scope(portal, who.principal, unit)
+    lines = unit_overview(portal.engine, scope.code, today=portal.today(), calendar=portal.calendar)
+    return [
+        CampaignOut(
+            code=c.code,
+            title=c.title,
+            status=c.status.value,
+            reports=c.reports,
+            periods=[PeriodOut(**{**p.__dict__, "state_label": p.state_label}) for p in c.periods],
+        )
+        for c in lines
+    ]
+
+
+class IndicatorOut(BaseModel):
+    num: int
+    den: int
+    value: str | None = Field(description="Giá trị chính xác dạng phân số, ví dụ 1/10")
+    percent: str = Field(description="Như trên trang: 10,00%")
+    target: str
+    comparison: str
+    met: bool | None
+
+
+class IndicatorPointOut(BaseModel):
+    period: str
+    label: str
+    unit: IndicatorOut | None
+    total: IndicatorOut | None
+
+
+class IndicatorsOut(BaseModel):
+    key: str
+    label: str
+    total_name: str
+    points: list[IndicatorPointOut]
+
+
+def _indicator(result: IndicatorResult | None) -> IndicatorOut | None:
+    if result is None:
+        return None
+    return IndicatorOut(
+        num=result.num,
+        den=result.den,
+        value=None if result.value is None else str(result.value),
+        percent=fmt_percent(result.value),
+        target=format(result.target, "f"),
+        comparison=result.comparison,
+        met=result.met,
+    )
+
+
+@router.get(
+    "/units/{unit}/campaigns/{code}/indicators",
+    response_model=IndicatorsOut,
+    summary="Chỉ tiêu chính của đơn vị qua các kỳ, bên cạnh tổng của tỉnh",
+)
+def indicators(portal: PortalDep, who: CallerDep, unit: UnitPath, code: CodePath) -> IndicatorsOut:
+    scope = service.unit_scope(portal, who.principal, unit)
+    series = unit_indicators(portal.engine, scope.code, code, today=portal.today(), tz=portal.settings.tz)
+    return IndicatorsOut(
+        key=series.key,
+        label=series.label,
+        total_name=series.total_name,
+        points=[
+            IndicatorPointOut(
+                period=p.period_key, label=p.period_label, unit=_indicator(p.unit), total=_indicator(p.total)
+            )
+            for p in series.points
+        ],
+    )
+
+
+@router.get(
+    "/units/{unit}/campaigns/{code}/periods/{period}/template",
+    response_class=Response,
+    responses=_XLSX,
+    summary="Mẫu báo cáo XLSX đã điền sẵn",
+)
+def template(
+    portal: PortalDep, who: CallerDep, unit: UnitPath, code: CodePath, period: PeriodPath
+) -> Response:
+    scope = service.unit_scope(portal, who.principal, unit)
+    return service.template_download(portal, scope, code, period)
+
+
+def _ingest_out(result: IngestResult) -> IngestOut:
+    return IngestOut(
+        status=result.status,
+        file=result.source_name,
+        unit=result.unit_code,
+        period=result.period_key,
+        revision=result.revision,
+        on_time=result.on_time,
+        correction=result.is_correction,
+        changes=result.changes,
+        errors=result.errors,
+        warnings=result.warnings,
+    )
+
+
+@router.post(
+    "/units/{unit}/campaigns/{code}/reports",
+    response_model=IngestOut,
+    responses={
+        422: {
+            "model": IngestOut | ErrorOut,
+            "description": "Báo cáo không được tiếp nhận (mọi lỗi theo ô), hoặc yêu cầu thiếu tệp",
+        }
+    },
+    summary="Nộp báo cáo đã điền (như hộp thư đến)",
+    description=f"Tệp .xlsx (mẫu đã điền) hoặc .csv UTF-8, tối đa {MAX_REPORT_BYTES // (1024 * 1024)} MB.",
+)
+async def submit(
+    portal: PortalDep,
+    who: ChangeDep,
+    tasks: BackgroundTasks,
+    unit: UnitPath,
+    code: CodePath,
+    file: UploadFile,
+) -> Response:
+    scope = service.unit_scope(portal, who.principal, unit)
+    data = await file.read(MAX_REPORT_BYTES + 1)
+    result = service.ingest(portal, who.principal, scope, code, file.filename or "", data, tasks)
+    body = _ingest_out(result).model_dump(mode="json")
+    return JSONResponse(body, status_code=200 if result.accepted else 422)
+
+
+@router.get(
+    "/units/{unit}/campaigns/{code}/periods/{period}/revisions",
+    response_model=list[RevisionOut],
+    summary="Các lần nộp của một kỳ",
+)
+def revisions(
+    portal: PortalDep, who: CallerDep, unit: UnitPath, code: CodePath, period: PeriodPath
+) -> list[RevisionOut]:
+    scope = service.unit_scope(portal, who.principal, unit)
+    return [
+        RevisionOut(
+            revision=h.revision,
+            current=h.is_current,
+            received_at=h.received_at,
+            submitted_by=h.submitted_by,
+            due_date=h.due_date,
+            on_time=h.on_time,
+            correction=h.is_correction,
+            file=h.source_name,
+            values=h.values,
+            changes=h.changes,
+            note=h.note,
+        )
+        for h in service.history(portal, scope, code, period)
+    ]
+
+
+@router.get(
+    "/units/{unit}/campaigns/{code}/periods/{period}/revisions/{revision}/file",
+    response_class=Response,
+    responses={200: {"content": {service.XLSX_TYPE: {}, "text/csv": {}}, "description": "Tệp đã nộp"}},
+    summary="Tệp của một lần nộp",
+)
+def revision_file(
+    portal: PortalDep,
+    who: CallerDep,
+    unit: UnitPath,
+    code: CodePath,
+    period: PeriodPath,
+    revision: Annotated[int, Path(ge=1, le=1_000_000)],
+) -> Response:
+    scope = service.unit_scope(portal, who.principal, unit)
+    return service.revision_download(portal, scope, code, period, revision)
+
+
+@router.get("/units/{unit}/tokens", response_model=list[TokenOut], summary="Mã truy cập của đơn vị")
+def tokens(portal: PortalDep, who: CallerDep, unit: UnitPath) -> list[TokenOut]:
+    return [
+        TokenOut(
+            id=t.id,
+            unit=t.unit_code,
+            label=t.label,
+            created_by=t.created_by,
+            created_at=t.created_at,
+            last_used_at=t.last_used_at,
+            revoked_at=t.revoked_at,
+        )
+        for t in list_api_tokens(portal.engine, who.principal, unit)
+    ]
+
+
+@router.post("/units/{unit}/tokens", response_model=NewTokenOut, status_code=201, summary="Tạo mã truy cập")
+def token_create(portal: PortalDep, who: ChangeDep, unit: UnitPath, body: TokenIn) -> NewTokenOut:
+    token_id, token = create_api_token(portal.engine, who.principal, unit, body.label, now=portal.now())
+    return NewTokenOut(id=token_id, token=token)
+
+
+@router.delete("/units/{unit}/tokens/{token_id}", status_code=204, summary="Thu hồi mã truy cập")
+def token_revoke(
+    portal: PortalDep, who: ChangeDep, unit: UnitPath, token_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
+) -> Response:
+    revoke_api_token(portal.engine, who.principal, unit, token_id, now=portal.now())
+    return Response(status_code=204)

@@ -1,0 +1,79 @@
+"""The portal application: `create_app(settings)` builds it; `thidua web` serves it with uvicorn."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine
+
+from thidua import __version__
+from thidua.models.db import ensure_schema, make_engine
+from thidua.models.settings import Settings
+from thidua.models.text import fmt_date
+from thidua.models.workdays import WorkCalendar, load_calendar
+
+HERE = Path(__file__).parent
+Clock = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Portal:
+    """What every request of one application shares: settings, database, clock, calendar, templates."""
+
+    settings: Settings
+    engine: Engine
+    clock: Clock
+    templates: Jinja2Templates
+    calendar: WorkCalendar = field(default_factory=load_calendar)
+
+    def now(self) -> datetime:
+        return self.clock().astimezone(self.settings.tz)
+
+    def today(self) -> date:
+        return self.now().date()
+
+
+def _vn_datetime(value: datetime | None, tz: object) -> str:
+    if value is None:
+        return ""
+    local = value.astimezone(tz)  # type: ignore[arg-type]
+    return f"{local:%H:%M} {fmt_date(local)}"
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None) -> FastAPI:
+    """The portal for one installation. `clock` (aware datetimes) is the moment every request acts at:
+    sessions, links and reports alike; tests pass their own."""
+    from thidua.deploy.web import api, errors, pages, security
+
+    if engine is None:
+        engine = make_engine(settings.database_url)
+        ensure_schema(engine)
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.filters["vn_date"] = lambda d: fmt_date(d) if d else ""
+    templates.env.filters["vn_datetime"] = lambda d: _vn_datetime(d, settings.tz)
+    templates.env.globals["version"] = __version__
+    app = FastAPI(
+        title="thidua — cổng thi đua – khen thưởng",
+        version=__version__,
+        description="API của cổng thi đua – khen thưởng: báo cáo định kỳ của đơn vị, lịch sử, mã truy cập.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+    )
+    app.state.portal = Portal(settings, engine, clock or _utc_now, templates)
+    security.install(app)
+    errors.install(app)
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    app.include_router(pages.router)
+    app.include_router(api.router)
+    return app

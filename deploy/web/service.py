@@ -1,0 +1,147 @@
+"""What the pages and the API share: the unit in scope, the upload checks, one report ingestion, file
+downloads. Each is a thin call into the work layer; nothing here decides about reports itself."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import BackgroundTasks
+from fastapi.responses import Response
+from sqlmodel import Session
+
+from thidua.deploy.web.app import Portal
+from thidua.deploy.web.errors import WrongFileType
+from thidua.errors import NotFound
+from thidua.models.definition import definition_from_json
+from thidua.models.storage import storage_for
+from thidua.notifications.outbox import dispatch
+from thidua.tasks.collect.reports import (
+    MAX_REPORT_BYTES,
+    REPORT_SUFFIXES,
+    HistoryEntry,
+    IngestResult,
+    ingest_upload,
+    normalise_key,
+    report_history,
+    write_template,
+)
+from thidua.tasks.core.campaigns import get_campaign
+from thidua.tasks.portal.identity import Principal, scoped_unit
+from thidua.tasks.portal.units import unit_period
+
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_TYPES = {".xlsx": XLSX_TYPE, ".csv": "text/csv; charset=utf-8"}
+
+
+@dataclass(frozen=True)
+class UnitScope:
+    code: str
+    name: str
+
+
+def unit_scope(portal: Portal, principal: Principal, unit_code: str) -> UnitScope:
+    code, name = scoped_unit(portal.engine, principal, unit_code)
+    return UnitScope(code, name)
+
+
+def field_labels(portal: Portal, code: str) -> dict[str, str]:
+    with Session(portal.engine) as s:
+        defn = definition_from_json(get_campaign(s, code).definition_json)
+    return {f.key: f.label for f in defn.fields}
+
+
+def check_upload(name: str, data: bytes) -> None:
+    """Refuse, before anything is read or stored, what cannot be a report: wrong extension or content."""
+    suffix = Path(name.replace("\\", "/")).suffix.lower()
+    if suffix not in REPORT_SUFFIXES:
+        raise WrongFileType(
+            f"Tệp “{Path(name).name[:120]}” không phải tệp báo cáo; không có gì được lưu.",
+            hint="Hãy nộp tệp mẫu .xlsx đã điền (hoặc tệp .csv UTF-8 theo mẫu).",
+        )
+    if len(data) > MAX_REPORT_BYTES:
+        from thidua.deploy.web.errors import TooLarge
+
+        raise TooLarge()
+    looks_right = data.startswith(b"PK\x03\x04") if suffix == ".xlsx" else b"\x00" not in data[:8192]
+    if not data or not looks_right:
+        raise WrongFileType(
+            f"Nội dung tệp “{Path(name).name[:120]}” không phải {suffix}; không có gì được lưu.",
+            hint="Hãy nộp đúng tệp mẫu đã điền, không đổi đuôi tệp.",
+        )
+
+
+def ingest(
+    portal: Portal,
+    principal: Principal,
+    unit: UnitScope,
+    code: str,
+    name: str,
+    data: bytes,
+    tasks: BackgroundTasks,
+) -> IngestResult:
+    """The inbox's answer for one uploaded file, recorded in the name of the signed-in person; the emails it
+    queues (a rejection to the unit) leave in the background."""
+    check_upload(name, data)
+    result = ingest_upload(
+        portal.engine,
+        portal.settings,
+        code,
+        name,
+        data,
+        now=portal.now(),
+        submitted_by=principal.actor,
+        unit_code=unit.code,
+    )
+    tasks.add_task(send_outbox, portal)
+    return result
+
+
+def send_outbox(portal: Portal) -> None:
+    """Send what the request queued (a sign-in link, a rejection email) without making the request wait."""
+    dispatch(portal.engine, portal.settings, worker_id="web")
+
+
+def template_download(portal: Portal, unit: UnitScope, code: str, period_key: str) -> Response:
+    unit_period(portal.engine, unit.code, code, period_key, today=portal.today(), calendar=portal.calendar)
+    key = normalise_key(period_key)
+    with tempfile.TemporaryDirectory(prefix="thidua-web-") as tmp:
+        path = write_template(portal.engine, code, unit.code, key, Path(tmp) / "mau.xlsx")
+        data = path.read_bytes()
+    return download(data, f"bao-cao-{code.upper()}-{unit.code}-{key}.xlsx")
+
+
+def history(portal: Portal, unit: UnitScope, code: str, period_key: str) -> list[HistoryEntry]:
+    unit_period(portal.engine, unit.code, code, period_key, today=portal.today(), calendar=portal.calendar)
+    return report_history(portal.engine, code, unit.code, period_key)
+
+
+def revision_download(portal: Portal, unit: UnitScope, code: str, period_key: str, revision: int) -> Response:
+    """The stored file of one revision, under a name the system makes (never the sender's)."""
+    entry = next((h for h in history(portal, unit, code, period_key) if h.revision == revision), None)
+    if entry is None or not entry.stored_path:
+        raise NotFound(f"Không có lần nộp {revision} của đơn vị {unit.code}, kỳ {normalise_key(period_key)}.")
+    storage = storage_for(portal.settings)  # the data dir or a bucket (models/storage.py)
+    if not storage.exists(entry.stored_path):
+        raise NotFound(f"Tệp của lần nộp {revision} không còn trong kho lưu trữ.")
+    suffix = Path(entry.stored_path).suffix.lower()
+    suffix = suffix if suffix in _TYPES else ".xlsx"
+    name = f"bao-cao-{code.upper()}-{unit.code}-{normalise_key(period_key)}-lan-{revision}{suffix}"
+    return download(storage.get(entry.stored_path), name)
+
+
+def download(data: bytes, filename: str) -> Response:
+    suffix = Path(filename).suffix.lower()
+    ascii_name = filename.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
+    return Response(
+        data,
+        media_type=_TYPES.get(suffix, "application/octet-stream"),
+        headers={
+            "Content-Disposition": (
+                f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename)}"
+            ),
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
