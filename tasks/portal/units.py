@@ -25,7 +25,7 @@ from thidua.models.workdays import WorkCalendar, load_calendar
 from thidua.tasks.collect.reports import normalise_key
 from thidua.tasks.core.campaigns import campaign_code
 from thidua.tasks.core.declines import Decline, declined_units
-from thidua.tasks.review.nominations.completeness import dossier_gaps
+from thidua.tasks.core.dossiers import dossier_gaps
 from thidua.tasks.review.nominations.listing import NominationView, list_nominations
 from thidua.tasks.review.nominations.lookups import campaign_and_definition, dossier_deadline
 
