@@ -38,6 +38,14 @@ class Settings(BaseSettings):
     # (THIDUA_AWARD_COLLECTIVE_FACTOR, e.g. 2: "collectives are paid twice what a person gets"). Unset: each
     # award's own collective multiplier from the campaign definition applies.
     award_collective_factor: Decimal | None = Field(default=None, ge=0)
+    # The warm local Prefect server (no PREFECT_API_URL): it stops after this many seconds without a `thidua`
+    # process using it; 0 = each command starts its own server, which stops with it.
+    engine_idle_seconds: float = Field(default=900.0, ge=0)
+    # Usage reporting of the libraries we run (Prefect's client and server analytics): off unless set.
+    usage_reporting: bool = False
+    # `thidua serve`'s HTTP endpoint: /healthz and /metrics (Prometheus). Port 0 = no endpoint.
+    serve_http_host: str = "127.0.0.1"
+    serve_http_port: int = Field(default=9464, ge=0, le=65535)
 
     @field_validator("timezone")
     @classmethod
