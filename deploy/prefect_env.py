@@ -89,6 +89,15 @@ def _start_local(settings: Settings) -> str:
     )
 
 
+def release_local_engine() -> None:
+    """Stop holding the warm server and stop its keeper (for a process that is done with flows)."""
+    global _engine
+    release = getattr(_engine, "release", None)
+    if release is not None:
+        release()
+    _engine = None
+
+
 def _without_heartbeats() -> None:
     """No flow-run heartbeats against the local server: nothing there watches them (its zombie detection
     is for deployments run by workers), and each flow run waits for the heartbeat thread's one-second sleep
