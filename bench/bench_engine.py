@@ -157,7 +157,7 @@ def instrument(meter: Meter) -> None:
     Task.__call__ = task  # type: ignore[method-assign]
 
 
-def national(ledger_rows: int | None, heartbeats: bool) -> dict[str, Any]:
+def national(ledger_rows: int | None, heartbeats: bool, range_sweeps: bool) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
         data = Path(tmp) / "var"
         for key in [k for k in os.environ if k.startswith(("PREFECT_", "THIDUA_"))]:
@@ -185,6 +185,7 @@ def national(ledger_rows: int | None, heartbeats: bool) -> dict[str, Any]:
                 as_of=parse_as_of(NATIONAL_LAUNCH, settings.tz),
                 ledger_rows=ledger_rows,
                 echo=lines.append,
+                range_sweeps=range_sweeps,
             )
         finally:
             release_local_engine()
@@ -207,6 +208,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="keep Prefect's flow-run heartbeats (its default; the local engine turns them off)",
     )
+    parser.add_argument(
+        "--daily-sweeps",
+        action="store_true",
+        help="one remind flow run per morning with emails, as before `remind --until` (the 'before')",
+    )
     args = parser.parse_args(argv)
     print(f"machine: {os.cpu_count()} CPU, load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     if not args.no_tq:
@@ -218,12 +224,13 @@ def main(argv: list[str] | None = None) -> int:
         median = statistics.median(tq["warm"])
         print(f"  warm `thidua remind` (server reused), median            {median:7.1f} s  ({warm})")
     if not args.no_national:
-        result = national(args.ledger_rows, args.prefect_heartbeats)
+        result = national(args.ledger_rows, args.prefect_heartbeats, not args.daily_sweeps)
         meter: Meter = result["meter"]
         log = result["log"]
         total = sum(log.seconds.values())
         share = meter.orchestration / total
         beats = "Prefect's flow-run heartbeats on" if args.prefect_heartbeats else "heartbeats off"
+        beats += ", one remind flow run per morning" if args.daily_sweeps else ", range sweeps"
         print(f"national demo in-process ({log.ledger_rows} ledger rows, {beats}), {result['server']}")
         print(f"  server start before the lifecycle (not counted)          {result['server_start']:7.1f} s")
         print(f"  lifecycle wall time (the demo's stages)                  {total:7.1f} s")

@@ -181,11 +181,14 @@ def run_national_demo(
     ledger_rows: int | None = None,
     echo: Callable[[str], None] = typer.echo,
     remind_flows: bool = True,
+    range_sweeps: bool = True,
 ) -> NationalLog:
     """The whole national campaign; `ledger_rows` None = the demo ledger's full size (1,000,000 cases).
 
     `remind_flows` False runs each morning's sweep as the remind flow's three steps called directly (the same
-    code, without the ~1 s of a flow run): for a test whose subject is not the reminder flow."""
+    code, without the ~1 s of a flow run): for a test whose subject is not the reminder flow. `range_sweeps`
+    False runs one remind flow per morning that has something to send instead of one per stretch of mornings
+    (as the demo did before `--until`; bench/bench_engine.py compares the two)."""
     from thidua.deploy.cli_campaign import print_launch_summary, run_launch
 
     tz = settings.tz
@@ -217,7 +220,7 @@ def run_national_demo(
         f"{_seconds(log.detail['ledger_import'])} giây."
     )
     with _stage(log, "reports"):
-        _run_periods(settings, engine, code, work, log, echo, remind_flows)
+        _run_periods(settings, engine, code, work, log, echo, remind_flows, range_sweeps)
 
     from thidua.flows.close import close_flow
 
@@ -346,6 +349,7 @@ def _run_periods(
     log: NationalLog,
     echo: Callable[[str], None],
     remind_flows: bool = True,
+    range_sweeps: bool = True,
 ) -> None:
     """Every reporting period replayed in time order: the provinces' reports, the reminder sweep of every
     working morning (one flow run for each stretch of mornings between two other events, when one of them
@@ -368,6 +372,13 @@ def _run_periods(
         with _timed(log.detail, "sweep"):
             due = [m for m in moments if plan_reminders(engine, code, m, calendar=calendar, tz=tz).emails]
         if not due:
+            return
+        if remind_flows and not range_sweeps:
+            for moment in due:
+                log.remind_runs += 1
+                with _timed(log.detail, "remind"):
+                    one: dict[str, int] = remind_flow(code, moment, settings).get("queue") or {}
+                month.reminders += int(one.get("queued", 0))
             return
         log.remind_runs += 1
         with _timed(log.detail, "remind"):
