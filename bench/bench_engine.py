@@ -172,10 +172,12 @@ def national(ledger_rows: int | None, heartbeats: bool, range_sweeps: bool) -> d
         started = time.perf_counter()
         server = configure_prefect(settings)
         server_start = time.perf_counter() - started
-        if heartbeats:  # Prefect's default, as before the warm engine turned them off for the local server
-            import prefect.context
+        if heartbeats:  # as before flows/local.py: every direct flow call waits for its heartbeat thread
+            from prefect import Flow
 
-            prefect.context.GLOBAL_SETTINGS_CONTEXT.settings.flows.heartbeat_frequency = 180
+            from thidua.flows.local import LocalFlow
+
+            LocalFlow.__call__ = Flow.__call__  # type: ignore[method-assign]
         meter = Meter()
         instrument(meter)
         lines: list[str] = []
@@ -206,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--prefect-heartbeats",
         action="store_true",
-        help="keep Prefect's flow-run heartbeats (its default; the local engine turns them off)",
+        help="flow-run heartbeats on direct flow calls, as before flows/local.py turned them off",
     )
     parser.add_argument(
         "--daily-sweeps",

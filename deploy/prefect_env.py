@@ -73,7 +73,6 @@ def _start_local(settings: Settings) -> str:
 
         server = start_local_server(home, timeout)
         os.environ["PREFECT_API_URL"] = server.api_url
-        _without_heartbeats()
         return f"Máy chủ Prefect cục bộ {server.api_url} (thư mục {home}; dừng cùng lệnh này)"
     from thidua.deploy.local_engine import attach
 
@@ -81,7 +80,6 @@ def _start_local(settings: Settings) -> str:
     engine.keep_alive()
     _engine = engine
     os.environ["PREFECT_API_URL"] = engine.api_url
-    _without_heartbeats()
     how = "vừa khởi động" if engine.started_here else "đang chạy, dùng lại"
     return (
         f"Máy chủ Prefect cục bộ {engine.api_url} ({how}; thư mục {home}; tự dừng sau {idle:g} giây "
@@ -96,15 +94,3 @@ def release_local_engine() -> None:
     if release is not None:
         release()
     _engine = None
-
-
-def _without_heartbeats() -> None:
-    """No flow-run heartbeats against the local server: nothing there watches them (its zombie detection
-    is for deployments run by workers), and each flow run waits for the heartbeat thread's one-second sleep
-    to end (~0.9 s of a ~1.1 s flow run measured with Prefect 3.8.8). Prefect's setting cannot be emptied
-    from the environment (it must be ≥ 30), so it is cleared on the settings Prefect just read."""
-    import prefect.context
-
-    flows = getattr(prefect.context.GLOBAL_SETTINGS_CONTEXT.settings, "flows", None)
-    if flows is not None and hasattr(flows, "heartbeat_frequency"):
-        flows.heartbeat_frequency = None

@@ -1,4 +1,4 @@
-"""The README's Production section lists every setting the code reads (models/settings.py, the scheduler's)."""
+"""The README's Production section lists every setting the code reads (models/settings.py, scheduler)."""
 
 from __future__ import annotations
 
