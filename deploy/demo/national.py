@@ -388,12 +388,12 @@ def _run_periods(
                 queue: dict[str, int] = (
                     remind_flow(code, moments[first], settings, until=moments[-1]).get("queue") or {}
                 )
-            else:
+            else:  # the flow's steps for each morning with something to send, as separate runs would do
                 queue = {"queued": 0}
-                for moment in moments:
+                for moment in due:
                     plan = plan_reminders(engine, code, moment, calendar=calendar, tz=tz)
                     queue["queued"] += int(queue_reminders(engine, settings, plan, now=moment)["queued"])
-                dispatch(engine, settings, worker_id="remind")
+                    dispatch(engine, settings, worker_id="remind")
         month.reminders += int(queue.get("queued", 0))
 
     def submit(month: MonthLog, moment: datetime, files: list[Path]) -> None:
