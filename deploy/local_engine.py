@@ -218,10 +218,13 @@ def _find_or_start(
                 if record.prefect_version == prefect_version() and answers(record.api_url, timeout=10):
                     return record, False
                 _replace(home, record, clients_fd)
-        server = start_detached_server(home, startup_timeout, idle_seconds, port)
-        record = EngineRecord(server.process.pid, server.port, prefect_version(), time.time(), idle_seconds)
-        _write_record(home, record)
-        return record, True
+        started = time.time()
+
+        def spawned(pid: int, bound: int) -> None:
+            _write_record(home, EngineRecord(pid, bound, prefect_version(), started, idle_seconds))
+
+        server = start_detached_server(home, startup_timeout, idle_seconds, port, on_spawn=spawned)
+        return EngineRecord(server.process.pid, server.port, prefect_version(), started, idle_seconds), True
 
 
 def _replace(home: Path, record: EngineRecord, clients_fd: int) -> None:

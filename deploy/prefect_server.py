@@ -37,6 +37,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -150,11 +151,19 @@ class DetachedServer:
         return f"http://127.0.0.1:{self.port}/api"
 
 
-def start_detached_server(home: Path, timeout: float, idle_seconds: float, port: int = 0) -> DetachedServer:
+def start_detached_server(
+    home: Path,
+    timeout: float,
+    idle_seconds: float,
+    port: int = 0,
+    on_spawn: Callable[[int, int], None] | None = None,
+) -> DetachedServer:
     """Start a warm server (on `port` if free) and wait until it answers (at most `timeout` seconds).
 
     It stops itself once no process has held a shared lock on `<home>/engine-clients.lock` for
     `idle_seconds`; the caller takes that lock before calling, so the server cannot idle out while it starts.
+    `on_spawn(pid, port)` runs as soon as the process exists, before the wait: the caller records it there, so
+    a server whose starter is killed while waiting is found (and replaced) by the next command.
     """
     listener = _listen(port)
     bound = int(listener.getsockname()[1])
@@ -181,6 +190,8 @@ def start_detached_server(home: Path, timeout: float, idle_seconds: float, port:
         listener.close()
     server = DetachedServer(process, bound)
     try:
+        if on_spawn is not None:
+            on_spawn(process.pid, bound)
         _wait_until_healthy(process, server.api_url, home, timeout)
     except BaseException:
         process.kill()
