@@ -53,6 +53,9 @@ COMMANDS: dict[str, _Entry] = {
     ),
     "outbox": _Entry("thidua.deploy.cli_outbox:app", "Hộp thư đi: xem và gửi các thư đang chờ."),
     "db": _Entry("thidua.deploy.cli_db:app", "Cấu trúc cơ sở dữ liệu (Alembic)."),
+    "engine": _Entry(
+        "thidua.deploy.cli_engine:app", "Máy chủ Prefect cục bộ dùng chung: xem, khởi động, dừng."
+    ),
     "serve": _Entry(
         "thidua.deploy.serve:serve_app", "Chạy bộ lập lịch: nhắc hạn, thu thập, tổng kết, gửi thư."
     ),

@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from thidua.deploy.cli_common import AsOf, ThiduaGroup, invocation, os_user
+from thidua.deploy.cli_common import AsOf, ThiduaGroup, invocation, os_user, parse_now
+from thidua.errors import InvalidInput
 from thidua.models.text import nfc
 from thidua.tasks.remind.reminders import already_queued, grant_exemption, plan_reminders
 
@@ -17,9 +18,25 @@ def remind(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Chỉ in ra ai sẽ nhận thư gì, không thay đổi gì.")
     ] = False,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            "--until",
+            help="Chạy lại lượt nhắc hằng ngày của mọi ngày làm việc từ --as-of đến ngày này (dd/mm/yyyy), "
+            "trong một lượt chạy luồng.",
+        ),
+    ] = None,
 ) -> None:
     """Nhắc hạn (luồng Prefect “remind”): gửi thư nhắc, thư báo quá hạn, thư báo cấp trên, thư tổng hợp."""
     with invocation(as_of) as run:
+        last = None
+        if until is not None:
+            last = parse_now(run.settings, until)
+            if last.astimezone(run.settings.tz).date() < run.today:
+                raise InvalidInput(
+                    f"--until {until.strip()} trước ngày --as-of {run.today:%d/%m/%Y}.",
+                    hint="Chọn --until từ ngày --as-of trở đi.",
+                )
         if dry_run:
             # No Prefect and no writes: the plan is the decision alone.
             plan = plan_reminders(run.engine, code, run.now, tz=run.tz)
@@ -30,7 +47,7 @@ def remind(
         run.use_prefect()
         from thidua.flows.remind import remind_flow
 
-        summary = remind_flow(code, run.now, run.settings)
+        summary = remind_flow(code, run.now, run.settings, until=last)
     for line in summary["lines"]:
         typer.echo(line)
     queue = summary.get("queue") or {}

@@ -6,15 +6,29 @@ code), configures Prefect before importing a flow, and runs it.
 
 from __future__ import annotations
 
+import contextvars
 import importlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from thidua.models.settings import Settings
 
 log = logging.getLogger("thidua.jobs")
+
+# The campaign a job works for: `thidua serve`'s log lines carry it (deploy/serve.py, OneLineFormatter).
+CAMPAIGN: contextvars.ContextVar[str] = contextvars.ContextVar("thidua_campaign", default="")
+
+
+@contextmanager
+def for_campaign(code: str) -> Iterator[None]:
+    token = CAMPAIGN.set(code)
+    try:
+        yield
+    finally:
+        CAMPAIGN.reset(token)
 
 
 def _settings_and_now() -> tuple[Settings, datetime]:
@@ -45,7 +59,10 @@ def run_reminders(code: str) -> None:
     if not _leading():
         return
     settings, now = _settings_and_now()
-    _flow("thidua.flows.remind", "remind_flow", settings)(code, now, settings)
+    with for_campaign(code):
+        summary = _flow("thidua.flows.remind", "remind_flow", settings)(code, now, settings)
+        queue = summary.get("queue") or {}
+        log.info("Nhắc hạn: %d thư mới, %d thư huỷ.", queue.get("queued", 0), queue.get("cancelled", 0))
 
 
 def run_collect(code: str, period: str) -> None:
@@ -53,8 +70,9 @@ def run_collect(code: str, period: str) -> None:
     if not _leading():
         return
     settings, now = _settings_and_now()
-    log.info("Phong trào %s: thu thập số liệu sau hạn kỳ %s.", code, period)
-    _flow("thidua.flows.collect", "collect_flow", settings)(code, now, settings)
+    with for_campaign(code):
+        log.info("Thu thập số liệu sau hạn kỳ %s.", period)
+        _flow("thidua.flows.collect", "collect_flow", settings)(code, now, settings)
 
 
 def run_close(code: str, only_if_complete: bool = False) -> None:
@@ -65,6 +83,11 @@ def run_close(code: str, only_if_complete: bool = False) -> None:
     if not _leading():
         return
     settings, now = _settings_and_now()
+    with for_campaign(code):
+        _close(code, settings, now, only_if_complete)
+
+
+def _close(code: str, settings: Settings, now: datetime, only_if_complete: bool) -> None:
     if only_if_complete:
         from thidua.models.db import make_engine
         from thidua.tasks.collect.collection import may_close_early
@@ -72,7 +95,7 @@ def run_close(code: str, only_if_complete: bool = False) -> None:
         engine = make_engine(settings.database_url)
         try:
             if not may_close_early(engine, code):
-                log.info("Phong trào %s: chưa đủ điều kiện tổng kết sớm.", code)
+                log.info("Chưa đủ điều kiện tổng kết sớm.")
                 return
         finally:
             engine.dispose()

@@ -6,10 +6,15 @@ APScheduler runs the jobs in its own threads. Without the lease the process is a
 nothing and takes over when the lease expires. A leader whose heartbeat fails pauses its scheduler at once
 and resumes only after it holds the lease again.
 
-Prefect: flows run against PREFECT_API_URL when it is set; otherwise each `thidua serve` process starts
-Prefect's local ephemeral server the first time a flow runs (fine for one machine). The production setup is
-a long-running `prefect server start` and PREFECT_API_URL=http://<host>:4200/api in the service's
-environment, so flow runs outlive the process and show in one UI.
+Prefect: flows run against PREFECT_API_URL when it is set; otherwise against the warm local Prefect server of
+the data dir (deploy/local_engine.py), started by the first flow that needs it and held, like by any command,
+for as long as the service runs (fine for one machine). The production setup is a long-running
+`prefect server start` and PREFECT_API_URL=http://<host>:4200/api in the service's environment, so flow runs
+outlive the process and show in one UI.
+
+Operations: an HTTP endpoint (THIDUA_SERVE_HTTP_HOST/PORT, default 127.0.0.1:9464) answers /healthz and
+/metrics (deploy/serve_http.py); the log is one line per event, with `campaign=<CODE>` when a job works for a
+campaign (a traceback is folded into the same line); usage reporting is off unless THIDUA_USAGE_REPORTING.
 """
 
 from __future__ import annotations
@@ -26,10 +31,12 @@ from types import FrameType
 from typing import Annotated
 
 import typer
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from thidua.deploy.cli_common import ThiduaGroup
+from thidua.deploy.prefect_env import apply_usage_policy
 from thidua.deploy.scheduler import (
     DEFAULT_FUNCS,
     JobFuncs,
@@ -43,6 +50,7 @@ from thidua.deploy.scheduler import (
     set_leader_fence,
     sync_all,
 )
+from thidua.deploy.serve_http import ServiceEndpoint, ServiceState
 from thidua.models.db import SchemaOutOfDate, ensure_schema, make_engine
 from thidua.models.settings import Settings
 
@@ -65,7 +73,7 @@ def _prefect_target() -> str:
     return (
         f"máy chủ Prefect {url}"
         if url
-        else "máy chủ Prefect cục bộ tạm thời (đặt PREFECT_API_URL khi chạy thật)"
+        else "máy chủ Prefect cục bộ dùng chung của thư mục dữ liệu (đặt PREFECT_API_URL khi chạy thật)"
     )
 
 
@@ -94,6 +102,7 @@ def run_service(
         return EXIT_REFUSED
     stop = stop or threading.Event()
     tz = settings.tz
+    apply_usage_policy(settings)
     engine = make_engine(settings.database_url)
     try:
         ensure_schema(engine)
@@ -102,6 +111,8 @@ def run_service(
         engine.dispose()
         return EXIT_REFUSED
     me = holder or new_holder_id()
+    status = ServiceState(me, mode.scheduler_heartbeat_seconds)
+    endpoint = _start_endpoint(settings, engine, status) if not once else None
     where = engine.url.render_as_string(hide_password=True)
     scheduler: ServiceScheduler | None = None
     leading = False
@@ -123,6 +134,10 @@ def run_service(
             if state is not None and state.held:
                 if scheduler is None:
                     scheduler = build_scheduler(settings.database_url, tz)
+                    scheduler.add_listener(
+                        lambda event: status.job_done(event.job_id, event.exception is None),
+                        EVENT_JOB_EXECUTED | EVENT_JOB_ERROR,
+                    )
                     scheduler.start(paused=True)
                 if not leading:
                     try:
@@ -189,9 +204,12 @@ def run_service(
                             me,
                         )
                         last_other = state.holder
+            status.turned(leading)
             stop.wait(mode.scheduler_heartbeat_seconds)
         return EXIT_OK
     finally:
+        if endpoint is not None:
+            endpoint.stop()
         if scheduler is not None:
             log.info("Đang dừng bộ lập lịch (chờ công việc đang chạy xong)…")
             _shutdown_keeping_the_lease(scheduler, engine, me if leading else None, clock, mode)
@@ -224,11 +242,48 @@ def _shutdown_keeping_the_lease(
                 log.warning("Không gia hạn được quyền lập lịch khi đang dừng: %s", exc)
 
 
+def _start_endpoint(settings: Settings, engine: Engine, status: ServiceState) -> ServiceEndpoint | None:
+    if not settings.serve_http_port:
+        return None
+    try:
+        endpoint = ServiceEndpoint(settings.serve_http_host, settings.serve_http_port, engine, status)
+    except OSError as exc:  # the port is taken (a second `thidua serve` on this host): run without it
+        log.warning(
+            "Không mở được cổng HTTP %s:%d (%s): chạy không có /healthz và /metrics; đặt "
+            "THIDUA_SERVE_HTTP_PORT khác cho tiến trình này.",
+            settings.serve_http_host,
+            settings.serve_http_port,
+            exc.strerror or exc,
+        )
+        return None
+    endpoint.start()
+    log.info("Kiểm tra sức khoẻ và số đo: %s/healthz, %s/metrics", endpoint.address, endpoint.address)
+    return endpoint
+
+
+class OneLineFormatter(logging.Formatter):
+    """One line per event: time, level, `campaign=<CODE>` when a job works for one, the message; a traceback
+    is folded into the same line (` ⏎ ` between its lines), so a log shipper never splits an event."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(message)s", "%d/%m/%Y %H:%M:%S")
+
+    def format(self, record: logging.LogRecord) -> str:
+        from thidua.deploy.jobs import CAMPAIGN
+
+        code = getattr(record, "campaign", "") or CAMPAIGN.get()
+        line = super().format(record)
+        if code:
+            head, _, rest = line.partition(f" {record.levelname} ")
+            line = f"{head} {record.levelname} campaign={code} {rest}"
+        return " ⏎ ".join(part for part in line.splitlines() if part.strip())
+
+
 def _configure_logging() -> None:
     root = logging.getLogger("thidua")
     if not root.handlers:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%d/%m/%Y %H:%M:%S"))
+        handler.setFormatter(OneLineFormatter())
         root.addHandler(handler)
         root.setLevel(logging.INFO)
         root.propagate = False

@@ -61,6 +61,14 @@ class Settings(BaseSettings):
     # portal is reached at from outside (THIDUA_PUBLIC_URL, e.g. https://thidua.thads.vn) for links in emails.
     admin_emails: str = ""
     public_url: str = ""
+    # The warm local Prefect server (no PREFECT_API_URL): it stops after this many seconds without a `thidua`
+    # process using it; 0 = each command starts its own server, which stops with it.
+    engine_idle_seconds: float = Field(default=900.0, ge=0)
+    # Usage reporting of the libraries we run (Prefect's client and server analytics): off unless set.
+    usage_reporting: bool = False
+    # `thidua serve`'s HTTP endpoint: /healthz and /metrics (Prometheus). Port 0 = no endpoint.
+    serve_http_host: str = "127.0.0.1"
+    serve_http_port: int = Field(default=9464, ge=0, le=65535)
 
     @field_validator("timezone")
     @classmethod

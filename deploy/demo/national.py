@@ -182,11 +182,14 @@ def run_national_demo(
     ledger_rows: int | None = None,
     echo: Callable[[str], None] = typer.echo,
     remind_flows: bool = True,
+    range_sweeps: bool = True,
 ) -> NationalLog:
     """The whole national campaign; `ledger_rows` None = the demo ledger's full size (1,000,000 cases).
 
     `remind_flows` False runs each morning's sweep as the remind flow's three steps called directly (the same
-    code, without the ~1 s of a flow run): for a test whose subject is not the reminder flow."""
+    code, without the ~1 s of a flow run): for a test whose subject is not the reminder flow. `range_sweeps`
+    False runs one remind flow per morning that has something to send instead of one per stretch of mornings
+    (as the demo did before `--until`; bench/bench_engine.py compares the two)."""
     from thidua.deploy.cli_campaign import print_launch_summary, run_launch
 
     tz = settings.tz
@@ -218,7 +221,7 @@ def run_national_demo(
         f"{_seconds(log.detail['ledger_import'])} giây."
     )
     with _stage(log, "reports"):
-        _run_periods(settings, engine, code, work, log, echo, remind_flows)
+        _run_periods(settings, engine, code, work, log, echo, remind_flows, range_sweeps)
 
     from thidua.flows.close import close_flow
 
@@ -347,10 +350,12 @@ def _run_periods(
     log: NationalLog,
     echo: Callable[[str], None],
     remind_flows: bool = True,
+    range_sweeps: bool = True,
 ) -> None:
     """Every reporting period replayed in time order: the provinces' reports, the reminder sweep of every
-    working morning (a flow run only when it has something to send) and the collection flow at 07:00 the
-    morning after each due date, as the scheduler would run them."""
+    working morning (one flow run for each stretch of mornings between two other events, when one of them
+    has something to send) and the collection flow at 07:00 the morning after each due date, as the
+    scheduler would run them."""
     from thidua.flows.collect import collect_flow
     from thidua.flows.remind import remind_flow
     from thidua.notifications.outbox import dispatch
@@ -361,20 +366,35 @@ def _run_periods(
     provinces = _reporting_units(engine, code)
     swept_until = _moment(launched_on(engine, code), 9, tz)
 
-    def remind(month: MonthLog, moment: datetime) -> None:
-        log.sweeps += 1
+    def remind(month: MonthLog, moments: list[datetime]) -> None:
+        """The sweeps of consecutive mornings with nothing else in between: one remind flow run for all of
+        them (if any has something to send), as `thidua remind --as-of D1 --until D2` would run them."""
+        log.sweeps += len(moments)
         with _timed(log.detail, "sweep"):
-            planned = plan_reminders(engine, code, moment, calendar=calendar, tz=tz).emails
-        if not planned:
+            due = [m for m in moments if plan_reminders(engine, code, m, calendar=calendar, tz=tz).emails]
+        if not due:
+            return
+        if remind_flows and not range_sweeps:
+            for moment in due:
+                log.remind_runs += 1
+                with _timed(log.detail, "remind"):
+                    one: dict[str, int] = remind_flow(code, moment, settings).get("queue") or {}
+                month.reminders += int(one.get("queued", 0))
             return
         log.remind_runs += 1
         with _timed(log.detail, "remind"):
             if remind_flows:
-                queue: dict[str, int] = remind_flow(code, moment, settings).get("queue") or {}
-            else:
-                plan = plan_reminders(engine, code, moment, calendar=calendar, tz=tz)
-                queue = queue_reminders(engine, settings, plan, now=moment)
-                dispatch(engine, settings, worker_id="remind")
+                # From the first morning with something to send: the mornings before it have nothing to do.
+                first = moments.index(due[0])
+                queue: dict[str, int] = (
+                    remind_flow(code, moments[first], settings, until=moments[-1]).get("queue") or {}
+                )
+            else:  # the flow's steps for each morning with something to send, as separate runs would do
+                queue = {"queued": 0}
+                for moment in due:
+                    plan = plan_reminders(engine, code, moment, calendar=calendar, tz=tz)
+                    queue["queued"] += int(queue_reminders(engine, settings, plan, now=moment)["queued"])
+                    dispatch(engine, settings, worker_id="remind")
         month.reminders += int(queue.get("queued", 0))
 
     def submit(month: MonthLog, moment: datetime, files: list[Path]) -> None:
@@ -399,7 +419,7 @@ def _run_periods(
     for key, period_end, due in _deadlines(engine, code):
         by_due.setdefault(due, []).append((key, period_end))
     for due, group in by_due.items():
-        events: list[tuple[datetime, int, Callable[[], None]]] = []
+        events: list[tuple[datetime, int, Callable[[], None] | None]] = []  # None: a reminder sweep
         months = [MonthLog(key, due) for key, _ in group]
         early = _moment(calendar.add_working_days(due, -3), 9, tz)
         brisk = _moment(calendar.add_working_days(due, -1), 9, tz)
@@ -426,12 +446,21 @@ def _run_periods(
         while day <= run_at.date():
             if calendar.is_working_day(day):
                 moment = _moment(day, 8, tz)
-                events.append((moment, 0, partial(remind, months[0], moment)))
+                events.append((moment, 0, None))
             day += timedelta(days=1)
         swept_until = run_at
         events.append((run_at, 2, partial(collect, months[0], run_at)))
-        for _, _, action in sorted(events, key=lambda e: (e[0], e[1])):
+        sweeps: list[datetime] = []
+        for moment, _, action in sorted(events, key=lambda e: (e[0], e[1])):
+            if action is None:
+                sweeps.append(moment)
+                continue
+            if sweeps:
+                remind(months[0], sweeps)
+                sweeps = []
             action()
+        if sweeps:
+            remind(months[0], sweeps)
         for month in months:
             month.status = period_status(engine, code, month.period, as_of=run_at.date(), tz=tz).summary()
             log.reports_accepted += month.accepted + len(month.late)

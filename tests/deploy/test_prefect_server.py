@@ -1,5 +1,6 @@
-"""A `thidua` command without PREFECT_API_URL leaves no Prefect server behind, even killed with SIGKILL
-(issue 11 item 10). Real `thidua` processes, a real local Prefect server, a real SIGKILL."""
+"""With THIDUA_ENGINE_IDLE_SECONDS=0 (a server per command), a `thidua` command without PREFECT_API_URL leaves
+no Prefect server behind, even killed with SIGKILL (issue 11 item 10). Real `thidua` processes, a real local
+Prefect server, a real SIGKILL. The warm shared server (the default) is tested in test_local_engine.py."""
 
 from __future__ import annotations
 
@@ -78,6 +79,7 @@ def env(sqlite_url: str, tmp_path: Path) -> dict[str, str]:
     return clean | {
         "THIDUA_DATA_DIR": str(data),
         "THIDUA_DATABASE_URL": sqlite_url,
+        "THIDUA_ENGINE_IDLE_SECONDS": "0",
     }
 
 
