@@ -61,6 +61,7 @@ ARGUMENT_NAMES: dict[str, str] = {
     "meeting": "SỐ_CUỘC_HỌP",
     "award_key": "HÌNH_THỨC",
     "grant_id": "SỐ_KHEN_THƯỞNG",
+    "folder": "THƯ_MỤC",
 }
 
 #: The placeholders of the usage line.

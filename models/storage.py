@@ -158,6 +158,23 @@ class Storage:
                 continue
         return sorted(found)
 
+    def walk(self, prefix: str) -> list[str]:
+        """The keys of every file under the folder `prefix`, sub-folders included, sorted; an object whose
+        name could not be a key (written by another tool) is left out."""
+        base = self._path(prefix)
+        try:
+            paths = self.fs.find(base)
+        except FileNotFoundError:
+            return []
+        keys = []
+        for path in paths:
+            k = str(path).removeprefix(self.root.split("://", 1)[-1] + "/")
+            try:
+                keys.append(check_key(k))
+            except InvalidKey:
+                continue
+        return sorted(keys)
+
     def move(self, src: str, dst: str) -> None:
         """Move `src` to `dst` (a copy then a delete on a bucket); FileNotFoundError when `src` is gone."""
         source, target = self._path(src), self._path(dst)
@@ -277,6 +294,20 @@ class LocalStorage(Storage):
             except InvalidKey:
                 continue
         return sorted(found)
+
+    def walk(self, prefix: str) -> list[str]:
+        keys = []
+        for folder, dirs, files in os.walk(self.file(prefix)):  # links to folders are not followed
+            for name in files:
+                path = Path(folder) / name
+                if not stat.S_ISREG(path.lstat().st_mode):
+                    continue  # a link is never copied out
+                try:
+                    keys.append(check_key(path.relative_to(self.base).as_posix()))
+                except InvalidKey:
+                    continue
+            dirs.sort()
+        return sorted(keys)
 
     def move(self, src: str, dst: str) -> None:
         source, target = self.file(src), self.file(dst)

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from thidua.deploy.web import service
-from thidua.deploy.web.app import Portal
+from thidua.deploy.web.portal import Portal
 from thidua.deploy.web.security import Caller, check_csrf, portal_of, require_caller
 from thidua.models.indicators import IndicatorResult, fmt_percent
 from thidua.tasks.collect.reports import MAX_REPORT_BYTES, IngestResult

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import datetime
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -13,34 +11,12 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 
 from thidua import __version__
+from thidua.deploy.web.portal import Clock, Portal, utc_now
 from thidua.models.db import ensure_schema, make_engine
 from thidua.models.settings import Settings
 from thidua.models.text import fmt_date
-from thidua.models.workdays import WorkCalendar, load_calendar
 
 HERE = Path(__file__).parent
-Clock = Callable[[], datetime]
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass
-class Portal:
-    """What every request of one application shares: settings, database, clock, calendar, templates."""
-
-    settings: Settings
-    engine: Engine
-    clock: Clock
-    templates: Jinja2Templates
-    calendar: WorkCalendar = field(default_factory=load_calendar)
-
-    def now(self) -> datetime:
-        return self.clock().astimezone(self.settings.tz)
-
-    def today(self) -> date:
-        return self.now().date()
 
 
 def _vn_datetime(value: datetime | None, tz: object) -> str:
@@ -70,7 +46,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
         docs_url="/api/v1/docs",
         redoc_url=None,
     )
-    app.state.portal = Portal(settings, engine, clock or _utc_now, templates)
+    app.state.portal = Portal(settings, engine, clock or utc_now, templates)
     security.install(app)
     errors.install(app)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")

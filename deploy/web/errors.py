@@ -139,6 +139,10 @@ def _validation(request: Request, exc: RequestValidationError) -> Response:
     return error_response(request, invalid, 422)
 
 
+class Overflow(Exception):
+    """Raised inside the application when a streamed body passes the limit."""
+
+
 _HTTP_MESSAGES = {
     404: "Không có trang này.",
     405: "Trang này không nhận cách gửi yêu cầu đó.",
@@ -146,8 +150,6 @@ _HTTP_MESSAGES = {
 
 
 def _http(request: Request, exc: StarletteHTTPException) -> Response:
-    from thidua.deploy.web.security import Overflow
-
     if isinstance(exc.__cause__, Overflow):
         return error_response(request, TooLarge(), 413)
     if exc.status_code == 404:

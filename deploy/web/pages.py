@@ -24,8 +24,8 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request, UploadFi
 from fastapi.responses import RedirectResponse, Response
 
 from thidua.deploy.web import service
-from thidua.deploy.web.app import Portal
 from thidua.deploy.web.charts import line_chart
+from thidua.deploy.web.portal import Portal
 from thidua.deploy.web.security import (
     PRE_COOKIE,
     SESSION_COOKIE,

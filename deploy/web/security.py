@@ -20,8 +20,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from thidua.deploy.web.app import Portal
-from thidua.deploy.web.errors import CsrfRefused, NotSignedIn, TooLarge, error_response
+from thidua.deploy.web.errors import CsrfRefused, NotSignedIn, Overflow, TooLarge, error_response
+from thidua.deploy.web.portal import Portal
 from thidua.tasks.collect.reports import MAX_REPORT_BYTES
 from thidua.tasks.portal.identity import Principal, session_for, token_principal
 
@@ -170,10 +170,6 @@ class BodyLimit:
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = error_response(Request(scope, receive), TooLarge(), 413)
         await response(scope, receive, send)
-
-
-class Overflow(Exception):
-    """Raised inside the application when a streamed body passes the limit."""
 
 
 def install(app: FastAPI) -> None:

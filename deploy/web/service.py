@@ -12,8 +12,8 @@ from fastapi import BackgroundTasks
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from thidua.deploy.web.app import Portal
 from thidua.deploy.web.errors import WrongFileType
+from thidua.deploy.web.portal import Portal
 from thidua.errors import NotFound
 from thidua.models.definition import definition_from_json
 from thidua.models.storage import storage_for

@@ -14,13 +14,17 @@ from sqlalchemy import Connection, Engine, Integer, func, select
 
 from thidua.errors import CampaignNotFound
 from thidua.models.core_tables import CAMPAIGN, DEADLINE, ENROLLED_PERSON, ENROLLED_UNIT, OUTBOX_MESSAGE
-from thidua.models.states import CampaignStatus, OutboxStatus
+from thidua.models.states import CampaignStatus, OutboxStatus, UnitLevel
 from thidua.models.text import nfc
 
 
 def campaign_code(code: str) -> str:
     """A campaign code as stored: NFC, trimmed, upper case."""
     return (nfc(code) or "").upper()
+
+
+# Levels are listed down the THADS tree, whatever order the database groups them in.
+TREE_ORDER = list(UnitLevel)
 
 
 @dataclass(frozen=True)
@@ -131,7 +135,10 @@ def campaign_details(engine: Engine, code: str) -> CampaignDetails:
         start=c.start_date,
         end=c.end_date,
         plan_document=c.plan_document,
-        levels=[LevelCount(str(level), int(n), int(reporting or 0)) for level, n, reporting in by_level],
+        levels=[
+            LevelCount(str(level), int(n), int(reporting or 0))
+            for level, n, reporting in sorted(by_level, key=lambda row: TREE_ORDER.index(UnitLevel(row[0])))
+        ],
         people=int(people),
         deadlines=[DeadlineRow(k, lb, n, d) for k, lb, n, d in deadlines],
     )

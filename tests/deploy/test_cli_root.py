@@ -313,6 +313,8 @@ def test_campaign_list_and_show_print_labels_and_json_keeps_keys(cli_env: str, t
     shown = runner.invoke(app, ["campaign", "show", CODE]).output
     assert "Trạng thái: Đã phát động" in shown
     assert "cấp Khu vực: 7" in shown and "khu_vuc" not in shown and "{" not in shown
+    # Down the tree, however the database happens to group the rows.
+    assert shown.index("cấp Tỉnh") < shown.index("cấp Khu vực") < shown.index("cấp Phòng")
     data = json.loads(runner.invoke(app, ["campaign", "show", CODE, "--json"]).output)
     assert data["status"] == "launched" and data["units"]["khu_vuc"] == 7
 
