@@ -84,8 +84,11 @@ def start_s3_server(workdir: Path, ports: list[int], timeout: float = 60.0) -> S
     log = workdir / "weed.log"
     args = [
         binary, "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-        f"-master.port={master}", f"-master.port.grpc={master_g}", "-master.volumeSizeLimitMB=64",
-        f"-volume.port={volume}", f"-volume.port.grpc={volume_g}", "-volume.max=32",
+        f"-master.port={master}", f"-master.port.grpc={master_g}", "-master.volumeSizeLimitMB=16",
+        # Each bucket is a collection that takes 7 volumes of its own: a run makes a bucket per test, and with
+        # few volume slots the fifth bucket already fails to write ("no free volumes left"). Volumes are
+        # sparse files, so many small ones cost no disk.
+        f"-volume.port={volume}", f"-volume.port.grpc={volume_g}", "-volume.max=2000",
         "-volume.preStopSeconds=0",
         "-filer", f"-filer.port={filer}", f"-filer.port.grpc={filer_g}",
         "-s3", f"-s3.port={s3}", f"-s3.port.grpc={s3_g}", f"-s3.config={config}",

@@ -36,7 +36,7 @@ from thidua.tasks.collect.reports import MAX_REPORT_BYTES
 from thidua.tasks.portal.identity import RateLimited, TokensByPeopleOnly
 
 
-class NotSignedIn(ThiduaError):
+class NotSignedIn(RuleRefused):
     """No valid session or token: a page sends the browser to sign in, the API answers 401."""
 
     def __init__(self) -> None:
@@ -61,6 +61,10 @@ class TooLarge(InvalidInput):
             f"Tệp gửi lên quá lớn (tối đa {MAX_REPORT_BYTES // (1024 * 1024)} MB); không có gì được lưu.",
             hint="Mẫu báo cáo chỉ vài chục KB: hãy gửi đúng tệp mẫu đã điền.",
         )
+
+
+class Overflow(TooLarge):
+    """Raised inside the application when a streamed body passes the limit (answered 413 like TooLarge)."""
 
 
 class WrongFileType(InvalidInput):
@@ -137,10 +141,6 @@ def _validation(request: Request, exc: RequestValidationError) -> Response:
         problems.append(Problem("thiếu hoặc sai giá trị", column=".".join(where) or None))
     invalid = InvalidInput("Yêu cầu thiếu thông tin hoặc có giá trị không hợp lệ.", problems)
     return error_response(request, invalid, 422)
-
-
-class Overflow(Exception):
-    """Raised inside the application when a streamed body passes the limit."""
 
 
 _HTTP_MESSAGES = {
