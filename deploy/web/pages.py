@@ -10,6 +10,8 @@ GET  /don-vi/{unit}/{code}/{period}      one period: template, upload form, revi
 GET  …/{period}/mau.xlsx                 the pre-filled template
 POST …/{period}/nop                      upload a report: the inbox's answer on the page, at once
 GET  …/{period}/lan/{revision}           the file of one revision
+GET  /don-vi/{unit}/{code}/tai-lieu      the unit's documents (plan, closing report, decisions, certificates)
+GET  …/tai-lieu/{id}                     one of them, read from storage by the key the database holds
 GET/POST /don-vi/{unit}/ma-truy-cap      the unit's API tokens; POST …/{id}/thu-hoi revokes one
 """
 
@@ -257,6 +259,22 @@ def _campaign_of(portal: Portal, unit: str, code: str) -> CampaignLine:
         if line.code == campaign_code(code):
             return line
     raise NotFound(f"Đơn vị {unit} không tham gia phong trào “{code}”.")
+
+
+@router.get("/don-vi/{unit}/{code}/tai-lieu")
+def documents_page(request: Request, portal: PortalDep, who: CallerDep, unit: str, code: str) -> Response:
+    """The unit's documents: the plan, the closing report, the decisions and certificates that concern it."""
+    scope = service.unit_scope(portal, who.principal, unit)
+    docs = service.documents(portal, scope, code)
+    campaign = _campaign_of(portal, scope.code, code)
+    context = {"unit": scope.code, "unit_name": scope.name, "campaign": campaign, "documents": docs}
+    return _render(portal, request, "documents.html", context)
+
+
+@router.get("/don-vi/{unit}/{code}/tai-lieu/{doc_id}")
+def document_file(portal: PortalDep, who: CallerDep, unit: str, code: str, doc_id: str) -> Response:
+    scope = service.unit_scope(portal, who.principal, unit)
+    return service.document_download(portal, scope, code, doc_id)
 
 
 @router.get("/don-vi/{unit}/{code}/de-nghi")
