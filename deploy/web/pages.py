@@ -10,6 +10,9 @@ GET  /don-vi/{unit}/{code}/{period}      one period: template, upload form, revi
 GET  …/{period}/mau.xlsx                 the pre-filled template
 POST …/{period}/nop                      upload a report: the inbox's answer on the page, at once
 GET  …/{period}/lan/{revision}           the file of one revision
+GET  /don-vi/{unit}/{code}/de-nghi/{id}  one nominee's dossier: parts, what is missing, deadline, files
+GET  …/de-nghi/tep/{id}                  one of the unit's dossier files (drafts included)
+POST …/de-nghi/du-thao                   the system drafts the unit's Danh sách and Tổng hợp kết quả
 GET  /don-vi/{unit}/{code}/tai-lieu      the unit's documents (plan, closing report, decisions, certificates)
 GET  …/tai-lieu/{id}                     one of them, read from storage by the key the database holds
 GET/POST /don-vi/{unit}/ma-truy-cap      the unit's API tokens; POST …/{id}/thu-hoi revokes one
@@ -45,6 +48,7 @@ from thidua.errors import NotFound
 from thidua.models.indicators import fmt_percent, fmt_ratio, fmt_target, met_label
 from thidua.tasks.collect.reports import MAX_REPORT_BYTES, IngestResult
 from thidua.tasks.core.campaigns import campaign_code
+from thidua.tasks.portal.dossier import nominee_dossier
 from thidua.tasks.portal.identity import (
     SESSION_IDLE,
     create_api_token,
@@ -65,6 +69,7 @@ from thidua.tasks.portal.units import (
     unit_period,
 )
 from thidua.tasks.review.nominations import add_dossier_file, decline_nominations
+from thidua.tasks.review.nominations.drafts import draft_documents
 
 router = APIRouter(include_in_schema=False)
 PortalDep = Annotated[Portal, Depends(portal_of)]
@@ -259,6 +264,36 @@ def _campaign_of(portal: Portal, unit: str, code: str) -> CampaignLine:
         if line.code == campaign_code(code):
             return line
     raise NotFound(f"Đơn vị {unit} không tham gia phong trào “{code}”.")
+
+
+@router.get("/don-vi/{unit}/{code}/de-nghi/{nomination_id:int}")
+def nominee_page(
+    request: Request, portal: PortalDep, who: CallerDep, unit: str, code: str, nomination_id: int
+) -> Response:
+    """One nominee's dossier: its parts with what is missing, the deadline, each file and the drafts."""
+    scope = service.unit_scope(portal, who.principal, unit)
+    campaign = _campaign_of(portal, scope.code, code)
+    view = nominee_dossier(
+        portal.engine, scope.code, code, nomination_id, today=portal.today(), calendar=portal.calendar
+    )
+    context = {"unit": scope.code, "unit_name": scope.name, "campaign": campaign, "view": view}
+    return _render(portal, request, "nominee.html", context)
+
+
+@router.get("/don-vi/{unit}/{code}/de-nghi/tep/{file_id:int}")
+def dossier_file(portal: PortalDep, who: CallerDep, unit: str, code: str, file_id: int) -> Response:
+    scope = service.unit_scope(portal, who.principal, unit)
+    return service.dossier_download(portal, scope, code, file_id)
+
+
+@router.post("/don-vi/{unit}/{code}/de-nghi/du-thao")
+def dossier_drafts(portal: PortalDep, who: ChangeDep, unit: str, code: str) -> Response:
+    """Have the system draft the unit's Danh sách and Tổng hợp kết quả from its data (a part the unit
+    uploaded itself is kept)."""
+    scope = service.unit_scope(portal, who.principal, unit)
+    _campaign_of(portal, scope.code, code)
+    draft_documents(portal.engine, portal.settings, campaign_code(code), scope.code, now=portal.now())
+    return RedirectResponse(f"/don-vi/{scope.code}/{campaign_code(code)}/de-nghi", status_code=303)
 
 
 @router.get("/don-vi/{unit}/{code}/tai-lieu")

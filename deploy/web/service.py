@@ -168,6 +168,20 @@ def document_download(portal: Portal, unit: UnitScope, code: str, doc_id: str) -
     return download(data, doc.key.rsplit("/", 1)[-1])
 
 
+def dossier_download(portal: Portal, unit: UnitScope, code: str, file_id: int) -> Response:
+    """One of the unit's dossier files (any revision, drafts included) from storage, under a name the system
+    makes from its part and revision."""
+    from thidua.tasks.portal.dossier import dossier_file
+
+    _campaign_line(portal, unit, code)
+    found = dossier_file(portal.engine, unit.code, code, file_id)
+    try:
+        data = storage_for(portal.settings).get(found.key)
+    except FileNotFoundError as exc:
+        raise NotFound("Tệp hồ sơ này không còn trong kho lưu trữ.") from exc
+    return download(data, found.download_name)
+
+
 def download(data: bytes, filename: str) -> Response:
     suffix = Path(filename).suffix.lower()
     ascii_name = filename.encode("ascii", "replace").decode().replace("?", "_").replace('"', "_")
