@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Path, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
@@ -265,7 +266,11 @@ async def submit(
 ) -> Response:
     scope = service.unit_scope(portal, who.principal, unit)
     data = await file.read(MAX_REPORT_BYTES + 1)
-    result = service.ingest(portal, who.principal, scope, code, file.filename or "", data, tasks)
+    # In the thread pool: the ingest reads the workbook and waits on the database, and the event loop
+    # must keep serving the other units meanwhile.
+    result = await run_in_threadpool(
+        service.ingest, portal, who.principal, scope, code, file.filename or "", data, tasks
+    )
     body = _ingest_out(result).model_dump(mode="json")
     return JSONResponse(body, status_code=200 if result.accepted else 422)
 

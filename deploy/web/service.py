@@ -103,7 +103,8 @@ def ingest(
         submitted_by=principal.actor,
         unit_code=unit.code,
     )
-    tasks.add_task(send_outbox, portal)
+    if result.notified:  # only a rejection queues an email; an accepted report leaves the outbox alone
+        tasks.add_task(send_outbox, portal)
     return result
 
 
