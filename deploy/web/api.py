@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Path, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
@@ -265,7 +266,11 @@ async def submit(
 ) -> Response:
     scope = service.unit_scope(portal, who.principal, unit)
     data = await file.read(MAX_REPORT_BYTES + 1)
-    result = service.ingest(portal, who.principal, scope, code, file.filename or "", data, tasks)
+    # In the thread pool: the ingest reads the workbook and waits on the database, and the event loop
+    # must keep serving the other units meanwhile.
+    result = await run_in_threadpool(
+        service.ingest, portal, who.principal, scope, code, file.filename or "", data, tasks
+    )
     body = _ingest_out(result).model_dump(mode="json")
     return JSONResponse(body, status_code=200 if result.accepted else 422)
 
@@ -343,3 +348,53 @@ def token_revoke(
 ) -> Response:
     revoke_api_token(portal.engine, who.principal, unit, token_id, now=portal.now())
     return Response(status_code=204)
+
+
+class DocumentOut(BaseModel):
+    id: str = Field(description="Số hiệu tài liệu để tải về")
+    kind: str
+    label: str
+    file: str = Field(description="Tên tệp")
+    created_at: datetime | None
+
+
+_DOCUMENT: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {
+            service.DOCX_TYPE: {},
+            service.XLSX_TYPE: {},
+            "application/pdf": {},
+            "image/png": {},
+        },
+        "description": "Tệp tài liệu",
+    }
+}
+DocPath = Annotated[str, Path(description="Số hiệu tài liệu", min_length=1, max_length=40)]
+
+
+@router.get(
+    "/units/{unit}/campaigns/{code}/documents",
+    response_model=list[DocumentOut],
+    summary="Tài liệu của đơn vị: kế hoạch, báo cáo tổng kết, quyết định và giấy chứng nhận khen thưởng",
+)
+def documents(portal: PortalDep, who: CallerDep, unit: UnitPath, code: CodePath) -> list[DocumentOut]:
+    scope = service.unit_scope(portal, who.principal, unit)
+    return [
+        DocumentOut(
+            id=d.id, kind=d.kind.value, label=d.label, file=d.key.rsplit("/", 1)[-1], created_at=d.created_at
+        )
+        for d in service.documents(portal, scope, code)
+    ]
+
+
+@router.get(
+    "/units/{unit}/campaigns/{code}/documents/{doc_id}",
+    response_class=Response,
+    responses=_DOCUMENT,
+    summary="Tải một tài liệu của đơn vị",
+)
+def document_file(
+    portal: PortalDep, who: CallerDep, unit: UnitPath, code: CodePath, doc_id: DocPath
+) -> Response:
+    scope = service.unit_scope(portal, who.principal, unit)
+    return service.document_download(portal, scope, code, doc_id)

@@ -10,6 +10,11 @@ GET  /don-vi/{unit}/{code}/{period}      one period: template, upload form, revi
 GET  …/{period}/mau.xlsx                 the pre-filled template
 POST …/{period}/nop                      upload a report: the inbox's answer on the page, at once
 GET  …/{period}/lan/{revision}           the file of one revision
+GET  /don-vi/{unit}/{code}/de-nghi/{id}  one nominee's dossier: parts, what is missing, deadline, files
+GET  …/de-nghi/tep/{id}                  one of the unit's dossier files (drafts included)
+POST …/de-nghi/du-thao                   the system drafts the unit's Danh sách and Tổng hợp kết quả
+GET  /don-vi/{unit}/{code}/tai-lieu      the unit's documents (plan, closing report, decisions, certificates)
+GET  …/tai-lieu/{id}                     one of them, read from storage by the key the database holds
 GET/POST /don-vi/{unit}/ma-truy-cap      the unit's API tokens; POST …/{id}/thu-hoi revokes one
 """
 
@@ -21,6 +26,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
 from thidua.deploy.web import service
@@ -43,6 +49,7 @@ from thidua.errors import NotFound
 from thidua.models.indicators import fmt_percent, fmt_ratio, fmt_target, met_label
 from thidua.tasks.collect.reports import MAX_REPORT_BYTES, IngestResult
 from thidua.tasks.core.campaigns import campaign_code
+from thidua.tasks.portal.dossier import nominee_dossier
 from thidua.tasks.portal.identity import (
     SESSION_IDLE,
     create_api_token,
@@ -63,6 +70,7 @@ from thidua.tasks.portal.units import (
     unit_period,
 )
 from thidua.tasks.review.nominations import add_dossier_file, decline_nominations
+from thidua.tasks.review.nominations.drafts import draft_documents
 
 router = APIRouter(include_in_schema=False)
 PortalDep = Annotated[Portal, Depends(portal_of)]
@@ -259,6 +267,52 @@ def _campaign_of(portal: Portal, unit: str, code: str) -> CampaignLine:
     raise NotFound(f"Đơn vị {unit} không tham gia phong trào “{code}”.")
 
 
+@router.get("/don-vi/{unit}/{code}/de-nghi/{nomination_id:int}")
+def nominee_page(
+    request: Request, portal: PortalDep, who: CallerDep, unit: str, code: str, nomination_id: int
+) -> Response:
+    """One nominee's dossier: its parts with what is missing, the deadline, each file and the drafts."""
+    scope = service.unit_scope(portal, who.principal, unit)
+    campaign = _campaign_of(portal, scope.code, code)
+    view = nominee_dossier(
+        portal.engine, scope.code, code, nomination_id, today=portal.today(), calendar=portal.calendar
+    )
+    context = {"unit": scope.code, "unit_name": scope.name, "campaign": campaign, "view": view}
+    return _render(portal, request, "nominee.html", context)
+
+
+@router.get("/don-vi/{unit}/{code}/de-nghi/tep/{file_id:int}")
+def dossier_file(portal: PortalDep, who: CallerDep, unit: str, code: str, file_id: int) -> Response:
+    scope = service.unit_scope(portal, who.principal, unit)
+    return service.dossier_download(portal, scope, code, file_id)
+
+
+@router.post("/don-vi/{unit}/{code}/de-nghi/du-thao")
+def dossier_drafts(portal: PortalDep, who: ChangeDep, unit: str, code: str) -> Response:
+    """Have the system draft the unit's Danh sách and Tổng hợp kết quả from its data (a part the unit
+    uploaded itself is kept)."""
+    scope = service.unit_scope(portal, who.principal, unit)
+    _campaign_of(portal, scope.code, code)
+    draft_documents(portal.engine, portal.settings, campaign_code(code), scope.code, now=portal.now())
+    return RedirectResponse(f"/don-vi/{scope.code}/{campaign_code(code)}/de-nghi", status_code=303)
+
+
+@router.get("/don-vi/{unit}/{code}/tai-lieu")
+def documents_page(request: Request, portal: PortalDep, who: CallerDep, unit: str, code: str) -> Response:
+    """The unit's documents: the plan, the closing report, the decisions and certificates that concern it."""
+    scope = service.unit_scope(portal, who.principal, unit)
+    docs = service.documents(portal, scope, code)
+    campaign = _campaign_of(portal, scope.code, code)
+    context = {"unit": scope.code, "unit_name": scope.name, "campaign": campaign, "documents": docs}
+    return _render(portal, request, "documents.html", context)
+
+
+@router.get("/don-vi/{unit}/{code}/tai-lieu/{doc_id}")
+def document_file(portal: PortalDep, who: CallerDep, unit: str, code: str, doc_id: str) -> Response:
+    scope = service.unit_scope(portal, who.principal, unit)
+    return service.document_download(portal, scope, code, doc_id)
+
+
 @router.get("/don-vi/{unit}/{code}/de-nghi")
 def nominations_page(request: Request, portal: PortalDep, who: CallerDep, unit: str, code: str) -> Response:
     """The unit's nominations, their screening, what the dossier still lacks, and “không đề nghị”."""
@@ -350,7 +404,11 @@ async def upload(
 ) -> Response:
     scope = service.unit_scope(portal, who.principal, unit)
     data = await file.read(MAX_REPORT_BYTES + 1)
-    result = service.ingest(portal, who.principal, scope, code, file.filename or "", data, tasks)
+    # In the thread pool: the ingest reads the workbook and waits on the database, and the event loop
+    # must keep serving the other units meanwhile.
+    result = await run_in_threadpool(
+        service.ingest, portal, who.principal, scope, code, file.filename or "", data, tasks
+    )
     status = 200 if result.accepted else 422
     return _period_page(request, portal, who, unit, code, period, result, status)
 

@@ -29,11 +29,19 @@ from thidua.tasks.collect.reports import (
     write_template,
 )
 from thidua.tasks.core.campaigns import get_campaign
+from thidua.tasks.portal.documents import UnitDocument, unit_document, unit_documents
 from thidua.tasks.portal.identity import Principal, scoped_unit
 from thidua.tasks.portal.units import unit_period
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-_TYPES = {".xlsx": XLSX_TYPE, ".csv": "text/csv; charset=utf-8"}
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+_TYPES = {
+    ".xlsx": XLSX_TYPE,
+    ".csv": "text/csv; charset=utf-8",
+    ".docx": DOCX_TYPE,
+    ".pdf": "application/pdf",
+    ".png": "image/png",
+}
 
 
 @dataclass(frozen=True)
@@ -95,7 +103,8 @@ def ingest(
         submitted_by=principal.actor,
         unit_code=unit.code,
     )
-    tasks.add_task(send_outbox, portal)
+    if result.notified:  # only a rejection queues an email; an accepted report leaves the outbox alone
+        tasks.add_task(send_outbox, portal)
     return result
 
 
@@ -130,6 +139,48 @@ def revision_download(portal: Portal, unit: UnitScope, code: str, period_key: st
     suffix = suffix if suffix in _TYPES else ".xlsx"
     name = f"bao-cao-{code.upper()}-{unit.code}-{normalise_key(period_key)}-lan-{revision}{suffix}"
     return download(storage.get(entry.stored_path), name)
+
+
+def documents(portal: Portal, unit: UnitScope, code: str) -> list[UnitDocument]:
+    """The unit's documents in a campaign it takes part in (NotFound otherwise, as for any other unit)."""
+    _campaign_line(portal, unit, code)
+    return unit_documents(portal.engine, unit.code, code)
+
+
+def _campaign_line(portal: Portal, unit: UnitScope, code: str) -> None:
+    from thidua.tasks.core.campaigns import campaign_code
+    from thidua.tasks.portal.units import unit_overview
+
+    lines = unit_overview(portal.engine, unit.code, today=portal.today(), calendar=portal.calendar)
+    if not any(line.code == campaign_code(code) for line in lines):
+        raise NotFound(f"Đơn vị {unit.code} không tham gia phong trào “{code}”.")
+
+
+def document_download(portal: Portal, unit: UnitScope, code: str, doc_id: str) -> Response:
+    """One of the unit's documents, read from storage by the key the database holds; the download's name is
+    the stored file's own (made by our code), never anything the request carried."""
+    _campaign_line(portal, unit, code)
+    doc = unit_document(portal.engine, unit.code, code, doc_id)
+    storage = storage_for(portal.settings)
+    try:
+        data = storage.get(doc.key)
+    except FileNotFoundError as exc:
+        raise NotFound("Tệp của tài liệu này không còn trong kho lưu trữ.") from exc
+    return download(data, doc.key.rsplit("/", 1)[-1])
+
+
+def dossier_download(portal: Portal, unit: UnitScope, code: str, file_id: int) -> Response:
+    """One of the unit's dossier files (any revision, drafts included) from storage, under a name the system
+    makes from its part and revision."""
+    from thidua.tasks.portal.dossier import dossier_file
+
+    _campaign_line(portal, unit, code)
+    found = dossier_file(portal.engine, unit.code, code, file_id)
+    try:
+        data = storage_for(portal.settings).get(found.key)
+    except FileNotFoundError as exc:
+        raise NotFound("Tệp hồ sơ này không còn trong kho lưu trữ.") from exc
+    return download(data, found.download_name)
 
 
 def download(data: bytes, filename: str) -> Response:

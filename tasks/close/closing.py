@@ -752,8 +752,12 @@ def queue_closing_emails(engine: Engine, settings: Settings, code: str, *, now: 
         if version.number > 1:
             key += f":v{version.number}:{version.fingerprint[:12]}"
         rows = []
-        for address, name in _recipients(s, campaign.id, defn).items():
-            subject, text, html = render_email(EMAIL_KIND, {**context, "recipient_name": name})
+        for address, (name, unit_code) in _recipients(s, campaign.id, defn).items():
+            # With a public portal a unit gets a link to its documents page instead of ~1.1 MB of files;
+            # the administrators, who have no unit page, keep the attachments.
+            link = _documents_link(settings, unit_code, campaign.code)
+            extra = {"recipient_name": name, "documents_link": link}
+            subject, text, html = render_email(EMAIL_KIND, {**context, **extra})
             rows.append(
                 {
                     "dedupe_key": f"{key}:{address}",
@@ -763,7 +767,7 @@ def queue_closing_emails(engine: Engine, settings: Settings, code: str, *, now: 
                     "subject": subject,
                     "text": text,
                     "html": html,
-                    "attachments": attachments,
+                    "attachments": [] if link else attachments,
                     "reply_to": defn.issuer.contact.email,
                     "campaign_id": campaign.id,
                 }
@@ -798,20 +802,28 @@ def _version_documents(
     return documents
 
 
-def _recipients(s: Session, campaign_id: int, defn: CampaignDefinition) -> dict[str, str]:
-    """Address → name: the campaign's administrators, then every enrolled unit with an address."""
+def _documents_link(settings: Settings, unit_code: str | None, code: str) -> str | None:
+    """The unit's documents page on the portal (deploy/web/pages.py), when the portal has a public address."""
+    if not settings.public_url or unit_code is None:
+        return None
+    return f"{settings.public_url.rstrip('/')}/don-vi/{unit_code}/{code}/tai-lieu"
+
+
+def _recipients(s: Session, campaign_id: int, defn: CampaignDefinition) -> dict[str, tuple[str, str | None]]:
+    """Address → (name, unit code): the campaign's administrators (no unit), then every enrolled unit with
+    an address."""
     units = s.execute(
-        select(col(EnrolledUnit.unit_name), col(EnrolledUnit.email))
+        select(col(EnrolledUnit.unit_name), col(EnrolledUnit.email), col(EnrolledUnit.unit_code))
         .where(col(EnrolledUnit.campaign_id) == campaign_id, col(EnrolledUnit.email).is_not(None))
         .order_by(col(EnrolledUnit.unit_code))
     ).tuples()
-    recipients: dict[str, str] = {}
+    recipients: dict[str, tuple[str, str | None]] = {}
     for address in defn.issuer.administrators:
-        recipients.setdefault(address.lower(), "Bộ phận theo dõi phong trào")
-    for name, email in units:
+        recipients.setdefault(address.lower(), ("Bộ phận theo dõi phong trào", None))
+    for name, email, unit_code in units:
         address = (nfc(email) or "").lower()
         if address:
-            recipients.setdefault(address, name)
+            recipients.setdefault(address, (name, unit_code))
     return recipients
 
 

@@ -914,6 +914,16 @@ def _reject(
     )
 
 
+def _period_link(
+    settings: Settings, unit_code: str, code: str, period_key: str | None, labels: dict[str, str]
+) -> str | None:
+    """The period's upload page on the portal, when the portal has a public address and the period is one of
+    the campaign's (a rejected file may name a period that does not exist)."""
+    if not settings.public_url or not period_key or period_key not in labels:
+        return None
+    return f"{settings.public_url.rstrip('/')}/don-vi/{unit_code}/{code}/{period_key}"
+
+
 def _queue_rejection(
     s: Session,
     settings: Settings,
@@ -957,6 +967,7 @@ def _queue_rejection(
             "errors": errors,
             "contact_department": contact.department,
             "contact_email": contact.email,
+            "portal_link": _period_link(settings, unit_code, view.code, period_key, labels),
         },
     )
     return enqueue(

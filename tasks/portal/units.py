@@ -272,6 +272,7 @@ class DossierFileLine:
     uploaded_at: datetime
     on_time: bool
     generated: bool
+    file_id: int = 0  # for the download link (deploy/web/pages.py)
 
 
 @dataclass(frozen=True)
@@ -334,6 +335,7 @@ def unit_nominations(
                 r.uploaded_at,
                 r.on_time,
                 r.generated,
+                r.id or 0,
             )
             for r in rows
         ]

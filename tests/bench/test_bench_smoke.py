@@ -26,3 +26,20 @@ def test_the_dispatch_bench_delivers_every_email_on_one_connection_per_side(
     assert "1 SMTP connection(s), 25 received" in out.split("floor")[0]
     assert out.count("1 SMTP connection(s), 25 received") == 2
     assert "of the floor's throughput" in out
+
+
+@pytest.mark.slow
+def test_the_portal_bench_uploads_through_a_real_server_and_stores_each_report_once(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, pg_url: str
+) -> None:
+    """A handful of units against `thidua web` on a throwaway PostgreSQL database (the pg_url fixture only
+    proves PostgreSQL is there; the bench makes and drops its own database through the same server)."""
+    from conftest import PG_ADMIN_URL
+
+    monkeypatch.syspath_prepend(str(BENCH.parent))
+    bench = importlib.import_module("bench_portal")
+    code = bench.main(["--units", "6", "--clients", "3", "--sequential", "3", "--pg", PG_ADMIN_URL])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "every report stored once" in out and "errors     0 in the rush" in out
+    assert "6 accepted" in out and "p99" in out and "national figures" in out
