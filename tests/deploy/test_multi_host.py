@@ -40,7 +40,7 @@ from sqlmodel import col
 from tests import netns
 from tests.conftest import IN_CI, PG_ADMIN_URL, ReceivedMail, SmtpRecorder, free_port
 from tests.factories import at, load_demo_directory
-from tests.prefect_stack import PREFECT, QUIET, PrefectApi, clean_environ, prefect_server
+from tests.prefect_stack import FINAL, PREFECT, QUIET, PrefectApi, clean_environ, prefect_server
 from thidua.deploy.demo.national import NATIONAL_CAMPAIGN, NATIONAL_DIRECTORY
 from thidua.models.campaign import Campaign, CampaignStatus
 from thidua.models.db import make_engine
@@ -172,7 +172,7 @@ def _run_stage(server: PrefectApi, smtp: SmtpRecorder, phase: Phase, deployment:
         phase.stage_run = server.run_deployment(deployment, **params)
         deadline = time.monotonic() + STAGE_TIMEOUT
         while not gate.arrived.is_set():
-            assert server.run_state(phase.stage_run) not in ("COMPLETED", "FAILED", "CRASHED"), (
+            assert server.run_state(phase.stage_run) not in FINAL, (
                 f"{deployment} ended before its dispatcher reached the SMTP server's hold" + server.logs()
             )
             assert time.monotonic() < deadline, (
@@ -182,7 +182,7 @@ def _run_stage(server: PrefectApi, smtp: SmtpRecorder, phase: Phase, deployment:
         # The stage's worker is busy (--limit 1): the dispatch run goes to the other host.
         helper = ""
         while len({m.peer for m in smtp.received[first:]}) < 2:
-            if not helper or server.run_state(helper) in ("COMPLETED", "FAILED", "CRASHED"):
+            if not helper or server.run_state(helper) in FINAL:
                 if helper:
                     server.completed(helper)  # a failure shows here, with the logs
                 helper = server.run_deployment("stage-dispatch/dispatch")
