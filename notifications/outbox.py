@@ -195,6 +195,7 @@ def _row_values(
     created_at: datetime,
     data_dir: Path | None,
     storage: Storage | None = None,
+    reads: _Reads | None = None,
 ) -> dict[str, Any]:
     key = nfc(dedupe_key)
     if not key:
@@ -218,7 +219,8 @@ def _row_values(
         "created_at": created_at,
         "next_attempt_at": None,
     }
-    values["mime"] = _render(values, _storage_of(storage, data_dir))
+    base = _storage_of(storage, data_dir)
+    values["mime"] = _render(values, reads or (_Reads(base) if base is not None else None))
     return values
 
 
@@ -244,16 +246,43 @@ def row_message(
     )
 
 
-def _render(values: Mapping[str, Any], storage: Storage | None) -> bytes | None:
+class _Reads:
+    """Attachments as one enqueue call reads them: each key's size and bytes once (a closing report goes to
+    hundreds of units, and a bucket answers each read over the network); the bytes kept only up to
+    RENDER_ATTACHMENTS_UP_TO in all, as no message with more is rendered here."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.sizes: dict[str, int] = {}
+        self.data: dict[str, bytes] = {}
+
+    def size(self, k: str) -> int:
+        if k not in self.sizes:
+            self.sizes[k] = self.storage.size(k)
+        return self.sizes[k]
+
+    def get(self, k: str) -> bytes:
+        if k not in self.data:
+            if sum(map(len, self.data.values())) > RENDER_ATTACHMENTS_UP_TO:
+                self.data.clear()
+            self.data[k] = self.storage.get(k)
+        return self.data[k]
+
+
+def _nothing_to_read(k: str) -> bytes:
+    raise FileNotFoundError(k)  # never called: a message without storage has no attachment keys
+
+
+def _render(values: Mapping[str, Any], reads: _Reads | None) -> bytes | None:
     """The rendered message, or None when it is not rendered now; the dispatcher then builds it itself
     and records why it fails, if it still does (an attachment not written yet, an unwritable address)."""
     keys = json.loads(values["attachments_json"] or "[]")
-    if storage is None and keys:
+    if reads is None and keys:
         return None  # keys with no storage to read them from
     try:
-        if keys and sum(cast(Storage, storage).size(k) for k in keys) > RENDER_ATTACHMENTS_UP_TO:
+        if reads is not None and sum(reads.size(k) for k in keys) > RENDER_ATTACHMENTS_UP_TO:
             return None
-        return render_body(row_message(values, cast(Storage, storage), None))
+        return render_body(row_message(values, reads.get if reads is not None else _nothing_to_read, None))
     except (OSError, ValueError, MessageError):
         return None
 
@@ -394,6 +423,8 @@ def enqueue_many(
     # Rendering costs milliseconds a message: none for emails already queued (a re-run queues nothing).
     # INSERT ... ON CONFLICT below still settles a race with another producer.
     queued = queued_keys(session, [nfc(row["dedupe_key"]) for row in rows])
+    base = _storage_of(storage, data_dir)
+    reads = _Reads(base) if base is not None else None  # each attachment read once for all the rows
     values = []
     for row in rows:
         if nfc(row["dedupe_key"]) in queued:
@@ -414,6 +445,7 @@ def enqueue_many(
                 created_at=created_at,
                 data_dir=data_dir,
                 storage=storage,
+                reads=reads,
             )
         )
     if not values:

@@ -150,6 +150,7 @@ class ReceivedMail:
     mail_from: str
     rcpt_tos: list[str]
     data: bytes
+    peer: str = ""  # the sending client's address (which test host sent it)
 
     @property
     def message(self) -> EmailMessage:
@@ -241,7 +242,12 @@ class SmtpRecorder:
                     return answer
                 with recorder.lock:
                     recorder.received.append(
-                        ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content))
+                        ReceivedMail(
+                            envelope.mail_from,
+                            list(envelope.rcpt_tos),
+                            bytes(envelope.content),
+                            str(session.peer[0]) if session.peer else "",
+                        )
                     )
                 return "250 Message accepted for delivery"
 

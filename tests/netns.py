@@ -5,7 +5,11 @@ each `Host` is a namespace of its own with one veth leg on the bridge, its own a
 reaches the server host only through the bridge address, never through 127.0.0.1. PostgreSQL on this machine
 listens on 127.0.0.1 only, so `relay` forwards a bridge port to it (the bytes still cross the veth link).
 
-Building namespaces needs root and iproute2 (`ip`); `available()` says whether this process can.
+Each host also has a hostname of its own (a UTS namespace per process started in it, through `unshare`), so
+what a process records about where it runs (`socket.gethostname()`: the outbox's claim holders) names it.
+
+Building namespaces needs root, iproute2 (`ip`) and util-linux (`unshare`); `available()` says whether this
+process can.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ def available() -> str | None:
     """None when namespaces can be built here, else the reason they cannot."""
     if shutil.which("ip") is None:
         return "iproute2 (`ip`) is not installed"
+    if shutil.which("unshare") is None:
+        return "util-linux (`unshare`) is not installed"
     if os.geteuid() != 0:
         return "building network namespaces needs root"
     return None
@@ -41,7 +47,13 @@ class Host:
 
     name: str
     address: str
+    hostname: str
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def _inside(self, args: Sequence[str]) -> list[str]:
+        """`args` run in this host's network namespace under its own hostname (every `exec` keeps the pid)."""
+        named = 'hostname "$0" && exec "$@"'
+        return ["ip", "netns", "exec", self.name, "unshare", "--uts", "sh", "-c", named, self.hostname, *args]
 
     def popen(
         self, args: Sequence[str], *, env: dict[str, str], cwd: Path, log: Path
@@ -49,7 +61,7 @@ class Host:
         """Start `args` inside this host, in its own process group, output appended to `log`."""
         with log.open("ab") as sink:
             child = subprocess.Popen(
-                ["ip", "netns", "exec", self.name, *args],
+                self._inside(args),
                 env=env, cwd=cwd, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
         self.processes.append(child)
@@ -58,7 +70,7 @@ class Host:
     def run(self, args: Sequence[str], *, env: dict[str, str], cwd: Path, timeout: float = 300) -> str:
         """Run `args` inside this host to completion; its output, or an AssertionError with it."""
         done = subprocess.run(
-            ["ip", "netns", "exec", self.name, *args],
+            self._inside(args),
             env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout,
         )  # fmt: skip
         command = " ".join(args)
@@ -103,7 +115,7 @@ class Network:
         outside, inside = f"tdv{self.tag}{index}", f"tdh{self.tag}{index}"
         address = f"{self.subnet}.{10 + index}"
         _ip("netns", "add", name)
-        host = Host(name, address)
+        host = Host(name, address, f"thidua-{label}")
         self.hosts.append(host)
         _ip("link", "add", outside, "type", "veth", "peer", "name", inside)
         _ip("link", "set", inside, "netns", name)

@@ -28,6 +28,7 @@ from thidua.notifications.outbox import (
     DispatchResult,
     dispatch,
     enqueue,
+    enqueue_many,
     message_id_for,
 )
 from thidua.notifications.transports import RawMessage, Transport
@@ -194,6 +195,43 @@ def test_queueing_again_renders_nothing(engine: Engine, monkeypatch: pytest.Monk
     monkeypatch.setattr(outbox, "render_body", lambda msg: calls.append(msg) or real(msg))
     assert queue(engine, 30) == 30 and len(calls) == 30
     assert queue(engine, 30) == 0 and len(calls) == 30
+
+
+def test_enqueueing_many_rows_reads_each_attachment_once(engine: Engine, tmp_path: Path) -> None:
+    """A closing report goes to hundreds of units: its files are read from the storage (a bucket, over the
+    network) once per enqueue call, not once per row, and every row is rendered with them."""
+    from thidua.models.storage import LocalStorage
+
+    class CountingStorage(LocalStorage):
+        def __init__(self, root: Path) -> None:
+            super().__init__(root)
+            self.reads: Counter[str] = Counter()
+
+        def size(self, k: str) -> int:
+            self.reads[f"size {k}"] += 1
+            return super().size(k)
+
+        def get(self, k: str) -> bytes:
+            self.reads[f"get {k}"] += 1
+            return super().get(k)
+
+    storage = CountingStorage(tmp_path / "data")
+    files = {"documents/TQ/bao-cao.docx": b"PK docx", "documents/TQ/tong-ket.xlsx": b"PK xlsx"}
+    for k, data in files.items():
+        storage.put(k, data)
+    batch = [
+        {"dedupe_key": f"close:TQ:{i}", "kind": "closing_report", "recipient": f"u{i}@thads.vn",
+         "subject": "Báo cáo tổng kết", "text": "Kính gửi", "attachments": list(files)}
+        for i in range(40)
+    ]  # fmt: skip
+    with transaction(engine) as s:
+        assert enqueue_many(s, batch, NOW, storage=storage) == 40
+    assert storage.reads == Counter({f"{op} {k}": 1 for op in ("size", "get") for k in files})
+    for row in rows(engine):
+        parts = _parsed(row["mime"]).iter_attachments()
+        assert {a.get_filename(): a.get_content() for a in parts} == {
+            k.rsplit("/", 1)[1]: data for k, data in files.items()
+        }
 
 
 def test_a_transport_without_send_raw_gets_the_parsed_message(engine: Engine, tmp_path: Path) -> None:
