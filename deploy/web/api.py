@@ -11,7 +11,6 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Path, UploadFile
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
@@ -265,12 +264,7 @@ async def submit(
     file: UploadFile,
 ) -> Response:
     scope = service.unit_scope(portal, who.principal, unit)
-    data = await file.read(MAX_REPORT_BYTES + 1)
-    # In the thread pool: the ingest reads the workbook and waits on the database, and the event loop
-    # must keep serving the other units meanwhile.
-    result = await run_in_threadpool(
-        service.ingest, portal, who.principal, scope, code, file.filename or "", data, tasks
-    )
+    result = await service.ingest_file(portal, who.principal, scope, code, file, tasks)
     body = _ingest_out(result).model_dump(mode="json")
     return JSONResponse(body, status_code=200 if result.accepted else 422)
 

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request, UploadFile
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
 from thidua.deploy.web import service
@@ -403,12 +402,7 @@ async def upload(
     file: UploadFile,
 ) -> Response:
     scope = service.unit_scope(portal, who.principal, unit)
-    data = await file.read(MAX_REPORT_BYTES + 1)
-    # In the thread pool: the ingest reads the workbook and waits on the database, and the event loop
-    # must keep serving the other units meanwhile.
-    result = await run_in_threadpool(
-        service.ingest, portal, who.principal, scope, code, file.filename or "", data, tasks
-    )
+    result = await service.ingest_file(portal, who.principal, scope, code, file, tasks)
     status = 200 if result.accepted else 422
     return _period_page(request, portal, who, unit, code, period, result, status)
 

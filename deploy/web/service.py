@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from fastapi import BackgroundTasks
+from fastapi import BackgroundTasks, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlmodel import Session
 
@@ -79,6 +80,21 @@ def check_upload(name: str, data: bytes) -> None:
             f"Nội dung tệp “{Path(name).name[:120]}” không phải {suffix}; không có gì được lưu.",
             hint="Hãy nộp đúng tệp mẫu đã điền, không đổi đuôi tệp.",
         )
+
+
+async def ingest_file(
+    portal: Portal,
+    principal: Principal,
+    unit: UnitScope,
+    code: str,
+    file: UploadFile,
+    tasks: BackgroundTasks,
+) -> IngestResult:
+    """`ingest` of an uploaded file, read up to one byte past the limit (so an oversized one is refused)."""
+    data = await file.read(MAX_REPORT_BYTES + 1)
+    # In the thread pool: the ingest reads the workbook and waits on the database, and the event loop
+    # must keep serving the other units meanwhile.
+    return await run_in_threadpool(ingest, portal, principal, unit, code, file.filename or "", data, tasks)
 
 
 def ingest(
