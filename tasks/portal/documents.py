@@ -25,7 +25,7 @@ from thidua.models.review import (
     GrantStatus,
     SubjectKind,
 )
-from thidua.tasks.award.awards.paperwork import _decision_ref
+from thidua.tasks.award.awards.shared import decision_document_ref
 from thidua.tasks.core.campaigns import campaign_code
 from thidua.tasks.review.nominations.lookups import campaign_and_definition
 
@@ -96,7 +96,9 @@ def unit_documents(engine: Engine, unit_code: str, code: str) -> list[UnitDocume
         ).all()
         decision_refs: dict[str, AwardDecision] = {}
         for _grant, decision in grants:
-            decision_refs.setdefault(_decision_ref(decision, defn.award(decision.award_key)), decision)
+            decision_refs.setdefault(
+                decision_document_ref(decision, defn.award(decision.award_key)), decision
+            )
         grant_refs = {str(g.id): g for g, _d in grants}
         wanted = [*decision_refs, *grant_refs]
         rows = (

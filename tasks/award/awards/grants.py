@@ -36,7 +36,6 @@ from thidua.tasks.award.awards.paperwork import (
     _amounts,
     _award_dir,
     _certificate_key,
-    _decision_ref,
     _document_row,
     _form_name,
     _plan_clause,
@@ -49,7 +48,7 @@ from thidua.tasks.award.awards.paperwork import (
     campaign_phrase,
 )
 from thidua.tasks.award.awards.selection import _Agency, _agency, _Campaign, _Selected
-from thidua.tasks.award.awards.shared import CERTIFICATE_TITLES, SUBJECT_LABELS
+from thidua.tasks.award.awards.shared import CERTIFICATE_TITLES, SUBJECT_LABELS, decision_document_ref
 from thidua.tasks.award.awards.views import IssueResult
 from thidua.tasks.core.events import AWARD_ISSUED, emit_domain_event, record_event
 from thidua.tasks.launch.emails import issuer_name
@@ -106,7 +105,9 @@ def _issue(
     job = _Granting(ctx, decision, council, nominees, grants, amounts, agency)
     decision_doc = _write_decision(session, settings, job)
     doc_rows = [
-        _document_row(ctx.id, DocumentKind.DECISION, _decision_ref(decision, ctx.award), decision_doc, now),
+        _document_row(
+            ctx.id, DocumentKind.DECISION, decision_document_ref(decision, ctx.award), decision_doc, now
+        ),
         *_write_certificates(settings, job, cert_paths, now),
     ]
     _upsert_documents(session, doc_rows)

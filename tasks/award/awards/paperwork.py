@@ -39,7 +39,7 @@ from thidua.notifications.documents.decision import (
 )
 from thidua.tasks.award.awards.errors import NotReady
 from thidua.tasks.award.awards.selection import _Campaign, _Selected
-from thidua.tasks.award.awards.shared import DOCUMENTS, FORM_NAMES
+from thidua.tasks.award.awards.shared import DOCUMENTS, FORM_NAMES, decision_document_ref
 from thidua.tasks.award.awards.views import IssueResult
 from thidua.tasks.core.campaigns import transition
 from thidua.tasks.launch.emails import issuer_name
@@ -78,13 +78,6 @@ def _safe(name: str) -> str:
 def _store(settings: Settings, k: str, render: Callable[[Path], object]) -> tuple[str, bytes]:
     """Render a document through a temporary file into the storage under `k`: (key, bytes)."""
     return k, storage_for(settings).put_rendered(k, render)
-
-
-def _decision_ref(decision: AwardDecision, award: Award) -> str:
-    """The decision document's ref: "<number>/<year>" for our own registers; a decision numbered by a higher
-    authority adds its unit, so it cannot replace the document of an own decision with the same number."""
-    ref = f"{decision.number}/{decision.year}"
-    return ref if award.proposed_by is None else f"{ref}/{decision.authority_unit_code}"
 
 
 def _certificate_key(code: str, award: Award, nominee: _Selected) -> str:
@@ -158,7 +151,7 @@ def _result_from_stored(
                 f"{decision.number}/{decision.year}",
             )
         else:
-            kinds, ref = [DocumentKind.DECISION], _decision_ref(decision, ctx.award)
+            kinds, ref = [DocumentKind.DECISION], decision_document_ref(decision, ctx.award)
         docs = (
             session.execute(
                 select(col(CampaignDocument.path))

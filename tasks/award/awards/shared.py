@@ -7,8 +7,9 @@ from typing import cast
 from sqlalchemy import Table
 
 from thidua.models.campaign import CampaignStatus, EnrolledPerson, EnrolledUnit
-from thidua.models.definition import AwardForm
+from thidua.models.definition import Award, AwardForm
 from thidua.models.review import (
+    AwardDecision,
     CampaignDocument,
     DecisionCounter,
     DecisionStatus,
@@ -47,3 +48,11 @@ STATUS_LABELS = {
     DecisionStatus.PROPOSED: "đã trình cấp trên",
     GrantStatus.REVOKED: "đã thu hồi",
 }
+
+
+def decision_document_ref(decision: AwardDecision, award: Award) -> str:
+    """The decision document's ref (CampaignDocument.ref): "<number>/<year>" for our own registers; a decision
+    numbered by a higher authority adds its unit, so it cannot replace the document of an own decision with
+    the same number. The award stage writes it; the portal finds a unit's decisions by it."""
+    ref = f"{decision.number}/{decision.year}"
+    return ref if award.proposed_by is None else f"{ref}/{decision.authority_unit_code}"
