@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Path, UploadFile
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Path, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
@@ -19,8 +19,18 @@ from thidua.deploy.web.portal import Portal
 from thidua.deploy.web.security import Caller, check_csrf, portal_of, require_caller
 from thidua.models.indicators import IndicatorResult, fmt_percent
 from thidua.tasks.collect.reports import MAX_REPORT_BYTES, IngestResult
+from thidua.tasks.core.declines import Decline
+from thidua.tasks.portal.dossier import (
+    FileRef,
+    PartState,
+    file_ref,
+    nominee_dossier,
+    unit_drafts,
+    unit_nomination,
+)
 from thidua.tasks.portal.identity import create_api_token, list_api_tokens, revoke_api_token, units_named
-from thidua.tasks.portal.units import unit_indicators, unit_overview
+from thidua.tasks.portal.units import DossierFileLine, unit_indicators, unit_nominations, unit_overview
+from thidua.tasks.review.nominations.listing import NominationView
 
 PortalDep = Annotated[Portal, Depends(portal_of)]
 CallerDep = Annotated[Caller, Depends(require_caller)]
@@ -392,3 +402,296 @@ def document_file(
 ) -> Response:
     scope = service.unit_scope(portal, who.principal, unit)
     return service.document_download(portal, scope, code, doc_id)
+
+
+# ---------------------------------------------------------------- nominations and the dossier
+
+NominationPath = Annotated[int, Path(description="Số của đề nghị (từ danh sách đề nghị)", ge=1, le=2**31 - 1)]
+FilePath = Annotated[int, Path(description="Số của tệp hồ sơ", ge=1, le=2**31 - 1)]
+
+
+class ReasonOut(BaseModel):
+    passed: bool
+    text: str
+    verify: bool = Field(description="Cần xác minh: để hội đồng xem, tự nó không làm trượt")
+
+
+class NominationOut(BaseModel):
+    id: int
+    award: str = Field(description="Mã hình thức khen thưởng")
+    award_name: str
+    subject_kind: Literal["collective", "individual"]
+    subject_code: str
+    subject_name: str
+    subject_title: str | None
+    submitted_at: datetime
+    late: bool
+    status: str
+    missing_parts: list[str]
+    eligible: bool | None = Field(description="null: chưa xét điều kiện")
+    reasons: list[ReasonOut]
+
+
+class DossierPartOut(BaseModel):
+    key: str
+    name: str
+    required: bool
+
+
+class DossierFileOut(BaseModel):
+    id: int = Field(description="Số của tệp, để tải về")
+    part: str
+    nomination: int | None = Field(description="Số đề nghị; null: tệp chung cho hồ sơ của đơn vị")
+    revision: int
+    file: str = Field(description="Tên tệp như người gửi đặt (chỉ để hiển thị)")
+    uploaded_at: datetime
+    on_time: bool
+    generated: bool = Field(description="Bản dự thảo do hệ thống lập")
+
+
+class DeclineOut(BaseModel):
+    unit: str
+    reason: str | None
+    declined_by: str | None
+    declined_at: datetime
+
+
+class NominationsOut(BaseModel):
+    campaign: str
+    dossier_label: str
+    deadline: date
+    working_days_left: int
+    declined: DeclineOut | None = Field(description="Đơn vị đã báo không đề nghị khen thưởng")
+    nominations: list[NominationOut]
+    gaps: list[str] = Field(description="Hồ sơ còn thiếu, một dòng cho mỗi đối tượng")
+    parts: list[DossierPartOut]
+    files: list[DossierFileOut] = Field(description="Các tệp hồ sơ hiện hành của đơn vị")
+    allowed_types: list[str]
+    max_file_mb: int
+
+
+class NomineePartOut(BaseModel):
+    key: str
+    name: str
+    required: bool
+    missing: bool
+    state: PartState
+    state_label: str
+    file: DossierFileOut | None
+
+
+class NomineeDossierOut(BaseModel):
+    nomination: NominationOut
+    label: str
+    deadline: date
+    working_days_left: int
+    missing: list[str] = Field(description="Tên các thành phần bắt buộc còn thiếu")
+    parts: list[NomineePartOut]
+    drafts: list[DossierFileOut]
+
+
+class DraftsOut(BaseModel):
+    files: list[DossierFileOut] = Field(description="Các bản dự thảo vừa lập")
+    skipped: list[str] = Field(description="Vì sao một thành phần không được lập dự thảo")
+
+
+class DeclineIn(BaseModel):
+    reason: str | None = Field(None, max_length=1000)
+
+
+class DeclinedOut(BaseModel):
+    created: bool = Field(description="false: đơn vị đã báo từ trước, không có gì thay đổi")
+    cancelled_reminders: int
+    decline: DeclineOut
+
+
+def _nomination_out(n: NominationView) -> NominationOut:
+    return NominationOut(
+        id=n.id,
+        award=n.award_key,
+        award_name=n.award_name,
+        subject_kind=n.subject_kind.value,
+        subject_code=n.subject_code,
+        subject_name=n.subject_name,
+        subject_title=n.subject_title,
+        submitted_at=n.submitted_at,
+        late=n.is_late,
+        status=n.status.value,
+        missing_parts=n.missing_parts,
+        eligible=n.eligible,
+        reasons=[ReasonOut(passed=r.passed, text=r.text, verify=r.verify) for r in n.reasons],
+    )
+
+
+def _file_out(f: FileRef) -> DossierFileOut:
+    return DossierFileOut(
+        id=f.id,
+        part=f.part_key,
+        nomination=f.nomination_id,
+        revision=f.revision,
+        file=f.original_name,
+        uploaded_at=f.uploaded_at,
+        on_time=f.on_time,
+        generated=f.generated,
+    )
+
+
+def _line_out(f: DossierFileLine) -> DossierFileOut:
+    return DossierFileOut(
+        id=f.file_id,
+        part=f.part_key,
+        nomination=f.nomination_id,
+        revision=f.revision,
+        file=f.original_name,
+        uploaded_at=f.uploaded_at,
+        on_time=f.on_time,
+        generated=f.generated,
+    )
+
+
+def _decline_out(d: Decline) -> DeclineOut:
+    return DeclineOut(unit=d.unit_code, reason=d.reason, declined_by=d.declined_by, declined_at=d.declined_at)
+
+
+@router.get(
+    "/units/{unit}/campaigns/{code}/nominations",
+    response_model=NominationsOut,
+    summary="Đề nghị khen thưởng của đơn vị, kết quả xét điều kiện và hồ sơ còn thiếu",
+)
+def nominations(portal: PortalDep, who: CallerDep, unit: UnitPath, code: CodePath) -> NominationsOut:
+    scope = service.unit_scope(portal, who.principal, unit)
+    view = unit_nominations(portal.engine, scope.code, code, today=portal.today(), calendar=portal.calendar)
+    return NominationsOut(
+        campaign=view.campaign.code,
+        dossier_label=view.dossier_label,
+        deadline=view.deadline,
+        working_days_left=view.working_days_left,
+        declined=_decline_out(view.declined) if view.declined else None,
+        nominations=[_nomination_out(n) for n in view.nominations],
+        gaps=view.gaps,
+        parts=[DossierPartOut(key=k, name=n, required=r) for k, n, r in view.parts],
+        files=[_line_out(f) for f in view.files],
+        allowed_types=view.allowed_types,
+        max_file_mb=view.max_file_mb,
+    )
+
+
+@router.get(
+    "/units/{unit}/campaigns/{code}/nominations/{nomination_id}/dossier",
+    response_model=NomineeDossierOut,
+    summary="Hồ sơ của một đối tượng: các thành phần, phần còn thiếu, hạn nộp, các tệp",
+)
+def nominee(
+    portal: PortalDep, who: CallerDep, unit: UnitPath, code: CodePath, nomination_id: NominationPath
+) -> NomineeDossierOut:
+    scope = service.unit_scope(portal, who.principal, unit)
+    service.campaign_line(portal, scope, code)
+    view = nominee_dossier(
+        portal.engine, scope.code, code, nomination_id, today=portal.today(), calendar=portal.calendar
+    )
+    return NomineeDossierOut(
+        nomination=_nomination_out(view.nomination),
+        label=view.label,
+        deadline=view.deadline,
+        working_days_left=view.working_days_left,
+        missing=view.missing,
+        parts=[
+            NomineePartOut(
+                key=p.key,
+                name=p.name,
+                required=p.required,
+                missing=p.missing,
+                state=p.state,
+                state_label=p.state_label,
+                file=_file_out(p.file) if p.file else None,
+            )
+            for p in view.parts
+        ],
+        drafts=[_file_out(d) for d in view.drafts],
+    )
+
+
+@router.post(
+    "/units/{unit}/campaigns/{code}/dossier/files",
+    response_model=DossierFileOut,
+    status_code=201,
+    summary="Nộp một tệp hồ sơ",
+    description=(
+        "Tệp của hồ sơ chung của đơn vị, hoặc (với `nomination`) tài liệu riêng của một đối tượng "
+        "như Báo cáo thành tích. Kiểm tra như trang nộp hồ sơ: loại tệp phong trào cho phép "
+        "(theo đuôi và nội dung), giới hạn dung lượng của phong trào; nộp lại tệp khác thành lần nộp mới."
+    ),
+)
+async def dossier_file_upload(
+    portal: PortalDep,
+    who: ChangeDep,
+    unit: UnitPath,
+    code: CodePath,
+    file: UploadFile,
+    part: Annotated[str, Form(min_length=1, max_length=60, description="Mã thành phần hồ sơ")],
+    nomination: Annotated[
+        int | None, Form(ge=1, le=2**31 - 1, description="Số đề nghị, với tài liệu riêng của một đối tượng")
+    ] = None,
+) -> DossierFileOut:
+    scope = service.unit_scope(portal, who.principal, unit)
+    nominee, award = None, None
+    if nomination is not None:
+        # By the unit's own list: another unit's nomination answers as one that does not exist.
+        found = unit_nomination(portal.engine, scope.code, code, nomination)
+        nominee, award = found.subject_code, found.award_key
+    stored = await service.dossier_upload(
+        portal, who.principal, scope, code, file, part=part, nominee=nominee, award_key=award
+    )
+    return _file_out(stored)
+
+
+@router.get(
+    "/units/{unit}/campaigns/{code}/dossier/files/{file_id}",
+    response_class=Response,
+    responses=_DOCUMENT,
+    summary="Tải một tệp hồ sơ của đơn vị (mọi lần nộp, cả bản dự thảo)",
+)
+def dossier_file(
+    portal: PortalDep, who: CallerDep, unit: UnitPath, code: CodePath, file_id: FilePath
+) -> Response:
+    scope = service.unit_scope(portal, who.principal, unit)
+    return service.dossier_download(portal, scope, code, file_id)
+
+
+@router.get(
+    "/units/{unit}/campaigns/{code}/dossier/drafts",
+    response_model=list[DossierFileOut],
+    summary="Các bản dự thảo hệ thống đã lập cho hồ sơ của đơn vị",
+)
+def drafts(portal: PortalDep, who: CallerDep, unit: UnitPath, code: CodePath) -> list[DossierFileOut]:
+    scope = service.unit_scope(portal, who.principal, unit)
+    service.campaign_line(portal, scope, code)
+    return [_file_out(f) for f in unit_drafts(portal.engine, scope.code, code)]
+
+
+@router.post(
+    "/units/{unit}/campaigns/{code}/dossier/drafts",
+    response_model=DraftsOut,
+    summary="Yêu cầu hệ thống lập Danh sách và Tổng hợp kết quả",
+    description="Tệp đơn vị tự nộp cho thành phần đó được giữ nguyên; `skipped` nói vì sao.",
+)
+def drafts_create(portal: PortalDep, who: ChangeDep, unit: UnitPath, code: CodePath) -> DraftsOut:
+    scope = service.unit_scope(portal, who.principal, unit)
+    result = service.drafts(portal, scope, code)
+    return DraftsOut(files=[_file_out(file_ref(f)) for f in result.files], skipped=result.skipped)
+
+
+@router.post(
+    "/units/{unit}/campaigns/{code}/nominations/decline",
+    response_model=DeclinedOut,
+    summary="Báo đơn vị không đề nghị khen thưởng",
+    description="Ghi một lần; đơn vị không nhận thêm thư nhắc hồ sơ. Bị từ chối khi đơn vị đã có đề nghị.",
+)
+def decline(
+    portal: PortalDep, who: ChangeDep, unit: UnitPath, code: CodePath, body: DeclineIn | None = None
+) -> DeclinedOut:
+    scope = service.unit_scope(portal, who.principal, unit)
+    result = service.decline(portal, who.principal, scope, code, body.reason if body else None)
+    return DeclinedOut(
+        created=result.created, cancelled_reminders=result.cancelled, decline=_decline_out(result.decline)
+    )

@@ -20,9 +20,6 @@ GET/POST /don-vi/{unit}/ma-truy-cap      the unit's API tokens; POST …/{id}/th
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request, UploadFile
@@ -68,8 +65,7 @@ from thidua.tasks.portal.units import (
     unit_overview,
     unit_period,
 )
-from thidua.tasks.review.nominations import add_dossier_file, decline_nominations
-from thidua.tasks.review.nominations.drafts import draft_documents
+from thidua.tasks.review.nominations.drafts import DraftResult
 
 router = APIRouter(include_in_schema=False)
 PortalDep = Annotated[Portal, Depends(portal_of)]
@@ -287,13 +283,13 @@ def dossier_file(portal: PortalDep, who: CallerDep, unit: str, code: str, file_i
 
 
 @router.post("/don-vi/{unit}/{code}/de-nghi/du-thao")
-def dossier_drafts(portal: PortalDep, who: ChangeDep, unit: str, code: str) -> Response:
+def dossier_drafts(request: Request, portal: PortalDep, who: ChangeDep, unit: str, code: str) -> Response:
     """Have the system draft the unit's Danh sách and Tổng hợp kết quả from its data (a part the unit
-    uploaded itself is kept)."""
+    uploaded itself is kept); the nominations page answers with what was drafted and, in Vietnamese, why any
+    part was not."""
     scope = service.unit_scope(portal, who.principal, unit)
-    _campaign_of(portal, scope.code, code)
-    draft_documents(portal.engine, portal.settings, campaign_code(code), scope.code, now=portal.now())
-    return RedirectResponse(f"/don-vi/{scope.code}/{campaign_code(code)}/de-nghi", status_code=303)
+    drafted = service.drafts(portal, scope, code)
+    return _nominations_page(request, portal, who, scope.code, code, drafted)
 
 
 @router.get("/don-vi/{unit}/{code}/tai-lieu")
@@ -315,9 +311,15 @@ def document_file(portal: PortalDep, who: CallerDep, unit: str, code: str, doc_i
 @router.get("/don-vi/{unit}/{code}/de-nghi")
 def nominations_page(request: Request, portal: PortalDep, who: CallerDep, unit: str, code: str) -> Response:
     """The unit's nominations, their screening, what the dossier still lacks, and “không đề nghị”."""
+    return _nominations_page(request, portal, who, unit, code)
+
+
+def _nominations_page(
+    request: Request, portal: Portal, who: Caller, unit: str, code: str, drafted: DraftResult | None = None
+) -> Response:
     scope = service.unit_scope(portal, who.principal, unit)
     view = unit_nominations(portal.engine, scope.code, code, today=portal.today(), calendar=portal.calendar)
-    context = {"unit": scope.code, "unit_name": scope.name, "view": view}
+    context = {"unit": scope.code, "unit_name": scope.name, "view": view, "drafted": drafted}
     return _render(portal, request, "nominations.html", context)
 
 
@@ -331,9 +333,7 @@ def nominations_decline(
 ) -> Response:
     """The unit proposes nobody: recorded once, in the signed-in person's name; its dossier reminders stop."""
     scope = service.unit_scope(portal, who.principal, unit)
-    decline_nominations(
-        portal.engine, code, scope.code, reason=reason or None, now=portal.now(), actor=who.principal.actor
-    )
+    service.decline(portal, who.principal, scope, code, reason)
     return RedirectResponse(f"/don-vi/{scope.code}/{campaign_code(code)}/de-nghi", status_code=303)
 
 
@@ -347,25 +347,10 @@ async def dossier_upload(
     part: Annotated[str, Form(max_length=60)],
     nominee: Annotated[str, Form(max_length=40)] = "",
 ) -> Response:
-    """One dossier file (the unit's whole dossier, or one nominee's own part): the same checks and records
-    as `thidua nomination dossier` (type by extension and content, the campaign's size limit, revisions)."""
+    """One dossier file (the unit's whole dossier, or one nominee's own part): service.dossier_upload, the
+    one path the API takes too."""
     scope = service.unit_scope(portal, who.principal, unit)
-    with tempfile.TemporaryDirectory(prefix="thidua-web-") as tmp:
-        source = Path(tmp) / "upload"  # the sender's name is shown, never used as a path
-        with source.open("wb") as out:
-            shutil.copyfileobj(file.file, out)
-        add_dossier_file(
-            portal.engine,
-            portal.settings,
-            code,
-            unit_code=scope.code,
-            part_key=part,
-            source=source,
-            original_name=file.filename or "tệp",
-            nominee=nominee or None,
-            now=portal.now(),
-            actor=who.principal.actor,
-        )
+    await service.dossier_upload(portal, who.principal, scope, code, file, part=part, nominee=nominee or None)
     return RedirectResponse(f"/don-vi/{scope.code}/{campaign_code(code)}/de-nghi", status_code=303)
 
 

@@ -33,7 +33,7 @@ CSRF_HEADER = "x-csrf-token"
 BODY_LIMIT = MAX_REPORT_BYTES + 64 * 1024
 #: Dossier uploads: the largest file a campaign definition may allow (Dossier.max_file_mb ≤ 500); the
 #: campaign's own limit is checked by the work layer once the file is in.
-DOSSIER_SUFFIX = "/de-nghi/ho-so"
+DOSSIER_SUFFIXES = ("/de-nghi/ho-so", "/dossier/files")  # the page's and the API's
 DOSSIER_BODY_LIMIT = 500 * 1024 * 1024 + 64 * 1024
 
 
@@ -139,7 +139,7 @@ class BodyLimit:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
-        limit = DOSSIER_BODY_LIMIT if scope["path"].endswith(DOSSIER_SUFFIX) else self.limit
+        limit = DOSSIER_BODY_LIMIT if scope["path"].endswith(DOSSIER_SUFFIXES) else self.limit
         length = dict(scope["headers"]).get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
             await self._refuse(scope, receive, send)

@@ -3,6 +3,7 @@ downloads. Each is a thin call into the work layer; nothing here decides about r
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +30,14 @@ from thidua.tasks.collect.reports import (
     report_history,
     write_template,
 )
-from thidua.tasks.core.campaigns import get_campaign
+from thidua.tasks.core.campaigns import campaign_code, get_campaign
 from thidua.tasks.portal.documents import UnitDocument, unit_document, unit_documents
+from thidua.tasks.portal.dossier import FileRef, file_ref
 from thidua.tasks.portal.identity import Principal, scoped_unit
 from thidua.tasks.portal.units import unit_period
+from thidua.tasks.review.nominations import add_dossier_file, decline_nominations
+from thidua.tasks.review.nominations.declines import DeclineResult
+from thidua.tasks.review.nominations.drafts import DraftResult, draft_documents
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -159,12 +164,12 @@ def revision_download(portal: Portal, unit: UnitScope, code: str, period_key: st
 
 def documents(portal: Portal, unit: UnitScope, code: str) -> list[UnitDocument]:
     """The unit's documents in a campaign it takes part in (NotFound otherwise, as for any other unit)."""
-    _campaign_line(portal, unit, code)
+    campaign_line(portal, unit, code)
     return unit_documents(portal.engine, unit.code, code)
 
 
-def _campaign_line(portal: Portal, unit: UnitScope, code: str) -> None:
-    from thidua.tasks.core.campaigns import campaign_code
+def campaign_line(portal: Portal, unit: UnitScope, code: str) -> None:
+    """NotFound unless the unit takes part in campaign `code` (as for any other unit's campaign)."""
     from thidua.tasks.portal.units import unit_overview
 
     lines = unit_overview(portal.engine, unit.code, today=portal.today(), calendar=portal.calendar)
@@ -175,7 +180,7 @@ def _campaign_line(portal: Portal, unit: UnitScope, code: str) -> None:
 def document_download(portal: Portal, unit: UnitScope, code: str, doc_id: str) -> Response:
     """One of the unit's documents, read from storage by the key the database holds; the download's name is
     the stored file's own (made by our code), never anything the request carried."""
-    _campaign_line(portal, unit, code)
+    campaign_line(portal, unit, code)
     doc = unit_document(portal.engine, unit.code, code, doc_id)
     storage = storage_for(portal.settings)
     try:
@@ -190,13 +195,80 @@ def dossier_download(portal: Portal, unit: UnitScope, code: str, file_id: int) -
     makes from its part and revision."""
     from thidua.tasks.portal.dossier import dossier_file
 
-    _campaign_line(portal, unit, code)
+    campaign_line(portal, unit, code)
     found = dossier_file(portal.engine, unit.code, code, file_id)
     try:
         data = storage_for(portal.settings).get(found.key)
     except FileNotFoundError as exc:
         raise NotFound("Tệp hồ sơ này không còn trong kho lưu trữ.") from exc
     return download(data, found.download_name)
+
+
+async def dossier_upload(
+    portal: Portal,
+    principal: Principal,
+    unit: UnitScope,
+    code: str,
+    file: UploadFile,
+    *,
+    part: str,
+    nominee: str | None = None,
+    award_key: str | None = None,
+) -> FileRef:
+    """One dossier file of the unit (its whole dossier's, or nominee `nominee`'s own part), for the page and
+    the API alike: the checks and records of `thidua nomination dossier` (the campaign's types by extension
+    and content, its size limit, revisions), in the signed-in person's name. The body was already bounded by
+    the largest limit a campaign may set (security.BodyLimit); the sender's name is shown, never a path."""
+    return await run_in_threadpool(
+        _dossier_upload, portal, principal, unit, code, file, part, nominee, award_key
+    )
+
+
+def _dossier_upload(
+    portal: Portal,
+    principal: Principal,
+    unit: UnitScope,
+    code: str,
+    file: UploadFile,
+    part: str,
+    nominee: str | None,
+    award_key: str | None,
+) -> FileRef:
+    # In the thread pool: copying up to a few hundred MB and hashing it must not hold the event loop.
+    with tempfile.TemporaryDirectory(prefix="thidua-web-") as tmp:
+        source = Path(tmp) / "upload"
+        with source.open("wb") as out:
+            shutil.copyfileobj(file.file, out)
+        row = add_dossier_file(
+            portal.engine,
+            portal.settings,
+            code,
+            unit_code=unit.code,
+            part_key=part,
+            source=source,
+            original_name=file.filename or "tệp",
+            nominee=nominee or None,
+            award_key=award_key,
+            now=portal.now(),
+            actor=principal.actor,
+        )
+    return file_ref(row)
+
+
+def drafts(portal: Portal, unit: UnitScope, code: str) -> DraftResult:
+    """Have the system draft the unit's Danh sách and Tổng hợp kết quả from its data; a part the unit
+    uploaded itself is kept, and the result says why (in Vietnamese) for every part not drafted."""
+    campaign_line(portal, unit, code)
+    return draft_documents(portal.engine, portal.settings, campaign_code(code), unit.code, now=portal.now())
+
+
+def decline(
+    portal: Portal, principal: Principal, unit: UnitScope, code: str, reason: str | None
+) -> DeclineResult:
+    """The unit proposes nobody: recorded once, in the signed-in person's name; its dossier reminders stop."""
+    return decline_nominations(
+        portal.engine, code, unit.code, reason=reason or None, now=portal.now(), actor=principal.actor
+    )
 
 
 def download(data: bytes, filename: str) -> Response:

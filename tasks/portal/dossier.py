@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import PurePosixPath
+from typing import Literal
 
 from sqlalchemy import Engine, select
 from sqlmodel import Session, col
@@ -29,12 +30,17 @@ from thidua.tasks.review.nominations.lookups import campaign_and_definition, dos
 @dataclass(frozen=True)
 class FileRef:
     id: int
+    part_key: str
+    nomination_id: int | None  # None: a file of the unit's whole dossier
     revision: int
     original_name: str  # as the sender named it: shown, never used as a path or a download name
     uploaded_at: datetime
     on_time: bool
     generated: bool  # a draft the system prepared
     unit_wide: bool  # the unit's whole-dossier file (Tờ trình, Danh sách…), not the nominee's own
+
+
+PartState = Literal["missing", "late", "received", "received_late", "optional"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,15 @@ class PartLine:
     required: bool
     file: FileRef | None
     missing: bool  # required, and no file of it arrived on time
+
+    @property
+    def state(self) -> PartState:
+        """missing, late, received, received_late or optional (the API's key of `state_label`)."""
+        if self.missing:
+            return "late" if self.file is not None else "missing"
+        if self.file is None:
+            return "optional"
+        return "received" if self.file.on_time else "received_late"
 
     @property
     def state_label(self) -> str:
@@ -68,10 +83,13 @@ class NomineeDossier:
         return [p.name for p in self.parts if p.missing]
 
 
-def _ref(row: DossierFile) -> FileRef:
+def file_ref(row: DossierFile) -> FileRef:
+    """The portal's view of one stored dossier file (also what an upload or a draft returns)."""
     assert row.id is not None
     return FileRef(
         row.id,
+        row.part_key,
+        row.nomination_id,
         row.revision,
         row.original_name,
         row.uploaded_at,
@@ -79,6 +97,33 @@ def _ref(row: DossierFile) -> FileRef:
         row.generated,
         row.nomination_id is None,
     )
+
+
+def unit_nomination(engine: Engine, unit_code: str, code: str, nomination_id: int) -> NominationView:
+    """Nomination `nomination_id` if `unit_code` proposed it in campaign `code`; NotFound otherwise (another
+    unit's nomination answers exactly as one that does not exist)."""
+    listed = list_nominations(engine, campaign_code(code), unit_code=unit_code)
+    nomination = next((n for n in listed if n.id == nomination_id), None)
+    if nomination is None:
+        raise NotFound(f"Đơn vị {unit_code} không có đề nghị số {nomination_id} trong phong trào này.")
+    return nomination
+
+
+def unit_drafts(engine: Engine, unit_code: str, code: str) -> list[FileRef]:
+    """The current drafts the system prepared for the unit's whole dossier (Danh sách, Tổng hợp kết quả)."""
+    with Session(engine) as s:
+        campaign, _defn = campaign_and_definition(s, campaign_code(code))
+        rows = s.scalars(
+            select(DossierFile)
+            .where(
+                col(DossierFile.campaign_id) == campaign.id,
+                col(DossierFile.unit_code) == unit_code,
+                col(DossierFile.is_current).is_(True),
+                col(DossierFile.generated).is_(True),
+            )
+            .order_by(col(DossierFile.part_key))
+        ).all()
+    return [file_ref(r) for r in rows]
 
 
 def nominee_dossier(
@@ -91,10 +136,7 @@ def nominee_dossier(
     calendar: WorkCalendar | None = None,
 ) -> NomineeDossier:
     """The dossier of nomination `nomination_id`, proposed by `unit_code` in campaign `code`."""
-    listed = list_nominations(engine, campaign_code(code), unit_code=unit_code)
-    nomination = next((n for n in listed if n.id == nomination_id), None)
-    if nomination is None:
-        raise NotFound(f"Đơn vị {unit_code} không có đề nghị số {nomination_id} trong phong trào này.")
+    nomination = unit_nomination(engine, unit_code, code, nomination_id)
     with Session(engine) as s:
         campaign, defn = campaign_and_definition(s, campaign_code(code))
         assert campaign.id is not None
@@ -114,8 +156,8 @@ def nominee_dossier(
     parts = []
     for p in defn.dossier.parts:
         row = own.get(p.key) or shared.get(p.key)
-        parts.append(PartLine(p.key, p.name, p.required, _ref(row) if row else None, p.name in missing))
-    drafts = [_ref(r) for r in rows if r.generated]
+        parts.append(PartLine(p.key, p.name, p.required, file_ref(row) if row else None, p.name in missing))
+    drafts = [file_ref(r) for r in rows if r.generated]
     calendar = calendar or load_calendar()
     return NomineeDossier(
         nomination,

@@ -273,6 +273,8 @@ class DossierFileLine:
     on_time: bool
     generated: bool
     file_id: int = 0  # for the download link (deploy/web/pages.py)
+    part_key: str = ""
+    nomination_id: int | None = None  # None: a part of the unit's whole dossier
 
 
 @dataclass(frozen=True)
@@ -336,6 +338,8 @@ def unit_nominations(
                 r.on_time,
                 r.generated,
                 r.id or 0,
+                r.part_key,
+                r.nomination_id,
             )
             for r in rows
         ]
