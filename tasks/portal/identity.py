@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Engine, delete, func, select, text, update
 from sqlmodel import Session, col
 
 from thidua.errors import InvalidInput, NotFound, RuleRefused
@@ -143,6 +143,20 @@ def principal_for(session: Session, settings: Settings, email: str) -> Principal
 # ---------------------------------------------------------------- sign-in links
 
 
+def _one_at_a_time(s: Session, *keys: str) -> None:
+    """Hold, until the transaction ends, a lock for each of `keys`, so two requests of one address (or of
+    one client) count and insert one after the other, never both on the same count.
+
+    PostgreSQL: transaction-level advisory locks on the keys' 64-bit hashes, taken in one global order (no
+    deadlock between two requests; a hash collision only serialises two unrelated requests). SQLite needs
+    none: the caller writes before it counts, and SQLite lets one writer at a time in, so the count already
+    sees every earlier request."""
+    if s.get_bind().dialect.name != "postgresql":
+        return
+    for key in sorted(keys):
+        s.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
+
+
 @dataclass(frozen=True)
 class SignInAsked:
     """What a request for a link did; the page says the same whatever `sent` is (no address enumeration)."""
@@ -157,23 +171,23 @@ def request_signin(
     """Record a request for a sign-in link and, for an account, queue the email with the link.
 
     `link_base` is where the link points (THIDUA_PUBLIC_URL, else the address the request came to); the
-    token is appended. The caller dispatches the outbox. RateLimited past the limits (checked before
-    anything is stored, so a flood stores nothing more).
+    token is appended. The caller dispatches the outbox. RateLimited past the limits; a refused request
+    stores nothing (its transaction is rolled back), so a flood stores nothing more.
+
+    The limits hold under concurrent requests: the requests of one address and of one client are serialised
+    (see _one_at_a_time), and each counts the rows with its own already inserted.
     """
     address = normalise_email(email)
     client = client[:64]
     since = now - RATE_WINDOW
     with transaction(engine) as s:
-        by_address, by_client = s.execute(
-            select(
-                func.count().filter(col(SignInRequest.email) == address),
-                func.count().filter(col(SignInRequest.client) == client),
-            ).where(col(SignInRequest.requested_at) > since)
-        ).one()
-        if by_address >= MAX_PER_ADDRESS or by_client >= MAX_PER_CLIENT:
-            raise RateLimited(int(RATE_WINDOW.total_seconds() // 60))
-        # Requests older than a day serve no limit and no link any more: they go as new ones come.
-        s.execute(delete(SignInRequest).where(col(SignInRequest.requested_at) < now - _KEEP_REQUESTS))
+        _one_at_a_time(s, f"signin-address:{address}", f"signin-client:{client}")
+        # Requests older than a day serve no limit and no link any more: they go as new ones come. Rows
+        # another request is deleting right now are left to it (no waiting, no deadlock between two).
+        stale = select(col(SignInRequest.id)).where(col(SignInRequest.requested_at) < now - _KEEP_REQUESTS)
+        s.execute(
+            delete(SignInRequest).where(col(SignInRequest.id).in_(stale.with_for_update(skip_locked=True)))
+        )
         principal = principal_for(s, settings, address)
         token = secrets.token_urlsafe(32) if principal is not None else None
         s.add(
@@ -185,6 +199,15 @@ def request_signin(
                 expires_at=now + SIGNIN_TTL,
             )
         )
+        s.flush()
+        by_address, by_client = s.execute(
+            select(
+                func.count().filter(col(SignInRequest.email) == address),
+                func.count().filter(col(SignInRequest.client) == client),
+            ).where(col(SignInRequest.requested_at) > since)
+        ).one()
+        if by_address > MAX_PER_ADDRESS or by_client > MAX_PER_CLIENT:  # this request's own row counted
+            raise RateLimited(int(RATE_WINDOW.total_seconds() // 60))
         if principal is None or token is None:
             return SignInAsked(address, False)
         local = now.astimezone(settings.tz)

@@ -23,11 +23,19 @@ from tests.deploy.web.portal_helpers import (
     sign_in,
     token_in,
 )
+from tests.factories import at_once
 from thidua.deploy.web.security import PRE_COOKIE, SESSION_COOKIE
 from thidua.models.campaign import DomainEvent
 from thidua.models.portal import SignInRequest, WebSession
 from thidua.models.settings import Settings
-from thidua.tasks.portal.identity import MAX_PER_ADDRESS, MAX_PER_CLIENT, digest, grant_reporter
+from thidua.tasks.portal.identity import (
+    MAX_PER_ADDRESS,
+    MAX_PER_CLIENT,
+    RateLimited,
+    digest,
+    grant_reporter,
+    request_signin,
+)
 
 
 @pytest.fixture
@@ -207,3 +215,35 @@ def test_admin_from_settings_opens_any_unit(ready: Engine, tmp_path: Path, db_ur
     assert client.get("/don-vi/TQ-SD").status_code == 200
     assert client.get("/api/v1/me").json()["admin"] is True
     assert csrf_of(client)
+
+
+def test_rate_limits_hold_under_concurrent_requests(ready: Engine, settings: Settings) -> None:
+    """Many requests at the same moment, each in its own thread and connection, released together: the limit
+    per address and per client holds exactly (the requests are serialised per address and per client, then
+    counted with their own row), and a refused request stores nothing."""
+    clock = new_clock()
+
+    def ask(email: str, client: str) -> bool:
+        try:
+            request_signin(ready, settings, email, client, now=clock(), link_base="http://portal")
+        except RateLimited:
+            return False
+        return True
+
+    contenders = 16
+    granted = at_once(lambda i: ask(YS_EMAIL, f"10.0.0.{i}"), contenders)
+    assert sum(granted) == MAX_PER_ADDRESS
+    assert _count(ready, SignInRequest) == MAX_PER_ADDRESS
+
+    # One client, many addresses (known and unknown), some requests alike: the per-client limit holds.
+    emails = [YS_EMAIL, SD_EMAIL] + [f"khach{i}@example.vn" for i in range(MAX_PER_CLIENT + 8)]
+    granted = at_once(lambda i: ask(emails[i % len(emails)], "192.0.2.7"), len(emails))
+    assert sum(granted) == MAX_PER_CLIENT
+    with Session(ready) as s:
+        by_client = s.execute(
+            select(func.count()).select_from(SignInRequest).where(col(SignInRequest.client) == "192.0.2.7")
+        ).scalar_one()
+        by_address = s.execute(
+            select(func.count()).select_from(SignInRequest).where(col(SignInRequest.email) == YS_EMAIL)
+        ).scalar_one()
+    assert by_client == MAX_PER_CLIENT and by_address == MAX_PER_ADDRESS
