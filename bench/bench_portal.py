@@ -6,7 +6,8 @@
 A throwaway PostgreSQL database (created and dropped by the bench) gets the national demo directory and the
 national 2026 campaign with every enrolled unit reporting (the plan has only the provinces report), one API
 token per reporting unit, and each unit's filled template for three monthly
-periods (none of this is timed). Then a real `thidua web` (uvicorn, its own process) serves it, and:
+periods (none of this is timed). Then the portal `thidua web` serves (the same app under uvicorn, in its own
+process, started as that command does but with `create_app(clock=…)`), and:
 
 1. floor: `ingest_upload` in this process (period A, --sequential units): what an upload costs without HTTP;
 2. the same file of period B through HTTP, one client, right after each floor ingest (so both see the same
@@ -18,6 +19,11 @@ periods (none of this is timed). Then a real `thidua web` (uvicorn, its own proc
    status table of every period, 534 units) and a unit's home page, after the rush.
 
 The periods differ only in their key: the same workbook, the same checks, the same rows written.
+
+Every upload happens in the last hour before its period's deadline (the due date ends at midnight, Vietnam
+time), as the issue describes, and is stored on time: the server's clock and the in-process ingest's `now`
+start at 23:00 of the due date and run with the real clock. The server is started once for the sequential
+uploads (its period's deadline) and once more for the rush (its own); the restart is not timed.
 """
 
 from __future__ import annotations
@@ -35,7 +41,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from datetime import time as day_time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -132,7 +139,44 @@ def files_for(engine: Engine, code: str, units: list[str], period: str, folder: 
     return out
 
 
-def start_server(database_url: str, data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+#: `thidua web` (deploy/cli_web.py) with the clock injected: the same settings from the environment, the
+#: same uvicorn options. The app's clock starts at argv[3] and runs with the real one.
+SERVE = """
+import sys, time
+from datetime import datetime, timedelta
+import uvicorn
+from thidua.deploy.cli_common import current_settings
+from thidua.deploy.web.app import create_app
+start, origin = datetime.fromisoformat(sys.argv[3]), time.monotonic()
+app = create_app(current_settings(), clock=lambda: start + timedelta(seconds=time.monotonic() - origin))
+uvicorn.run(app, host=sys.argv[1], port=int(sys.argv[2]), proxy_headers=True, log_level="warning")
+"""
+
+
+def last_hour(due: date) -> datetime:
+    """The start of the last hour before the deadline: 23:00 of the due date, Vietnam time."""
+    return datetime.combine(due, day_time(23, 0), tzinfo=VN)
+
+
+def running_from(start: datetime) -> Callable[[], datetime]:
+    """A clock that reads `start` now and runs with the real one (what the server's clock does too)."""
+    origin = time.monotonic()
+    return lambda: start + timedelta(seconds=time.monotonic() - origin)
+
+
+def due_dates(engine: Engine, code: str) -> dict[str, date]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT d.key, d.due_date FROM deadline d JOIN campaign c ON c.id = d.campaign_id "
+                "WHERE c.code = :code"
+            ),
+            {"code": code},
+        ).all()
+    return {str(key): due for key, due in rows}
+
+
+def start_server(database_url: str, data_dir: Path, port: int, start: datetime) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "THIDUA_DATABASE_URL": database_url,
@@ -140,8 +184,7 @@ def start_server(database_url: str, data_dir: Path, port: int) -> subprocess.Pop
         "THIDUA_SMTP_HOST": "",
         "THIDUA_PUBLIC_URL": "",
     }
-    code = "import sys; from thidua.deploy.cli import main; sys.argv = ['thidua', *sys.argv[1:]]; main()"
-    cmd = [sys.executable, "-c", code, "web", "--host", "127.0.0.1", "--port", str(port)]
+    cmd = [sys.executable, "-c", SERVE, "127.0.0.1", str(port), start.isoformat()]
     process = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -154,6 +197,11 @@ def start_server(database_url: str, data_dir: Path, port: int) -> subprocess.Pop
             time.sleep(0.2)
     process.kill()
     raise SystemExit("thidua web did not answer within 60 s")
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=30)
 
 
 def upload(client: httpx.Client, code: str, unit: str, token: str, period: str, data: bytes) -> float:
@@ -201,14 +249,15 @@ def main(argv: list[str] | None = None) -> int:
                 f"in {time.perf_counter() - t0:.1f} s (not timed below)"
             )
 
+            due = due_dates(engine, code)
             port = free_port()
-            server = start_server(database_url, data_dir, port)
+            server = start_server(database_url, data_dir, port, last_hour(due[SEQUENTIAL]))
             base = f"http://127.0.0.1:{port}"
 
             # 1-2. The floor (the ingest in this process) and the same file of another period through HTTP,
             # one after the other for each unit, so both see the same load on the machine.
             floor, seq = Run(), Run()
-            now = datetime.now(VN)
+            floor_clock = running_from(last_hour(due[FLOOR]))
             with httpx.Client(base_url=base, timeout=120) as client:
                 for unit in sample:
                     start = time.perf_counter()
@@ -218,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
                         code,
                         f"{unit}.xlsx",
                         floor_files[unit],
-                        now=now,
+                        now=floor_clock(),
                         submitted_by="bench",
                         unit_code=unit,
                     )
@@ -232,7 +281,10 @@ def main(argv: list[str] | None = None) -> int:
                     except (RuntimeError, httpx.HTTPError) as exc:
                         seq.errors.append(str(exc))
 
-            # 3. The rush: every unit at once, --clients at a time.
+            # 3. The rush: every unit at once, --clients at a time, in the last hour before its deadline.
+            stop_server(server)
+            server = None
+            server = start_server(database_url, data_dir, port, last_hour(due[RUSH]))
             rush = Run()
             lock = threading.Lock()
             local = threading.local()
@@ -265,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
                 ).all()
                 stored = {str(key): int(n) for key, n in counted}
                 rows = conn.execute(text("SELECT count(*) FROM submission")).scalar_one()
+                late = conn.execute(text("SELECT count(*) FROM submission WHERE NOT on_time")).scalar_one()
                 twice = conn.execute(
                     text(
                         "SELECT count(*) FROM (SELECT unit_code, period_key FROM submission "
@@ -289,8 +342,7 @@ def main(argv: list[str] | None = None) -> int:
             engine.dispose()
     finally:
         if server is not None:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
+            stop_server(server)
         drop()
 
     ms = 1000
@@ -320,11 +372,13 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"errors     {len(rush.errors)} in the rush" + (f"; first: {rush.errors[0]}" if rush.errors else "")
     )
+    deadlines = ", ".join(f"{k}: {due[k]:%d/%m/%Y}" for k in (FLOOR, SEQUENTIAL, RUSH))
     expected = {FLOOR: len(floor_files), SEQUENTIAL: len(seq_files), RUSH: len(units)}
-    once = stored == expected and twice == 0 and rows == sum(expected.values())
+    once = stored == expected and twice == 0 and rows == sum(expected.values()) and late == 0
     print(
         f"stored     current submissions {stored} (expected {expected}), {rows} rows, "
-        f"{twice} unit-period(s) stored twice → "
+        f"{twice} unit-period(s) stored twice, {late} stored late (deadlines {deadlines}, "
+        "uploads from 23:00) → "
         f"{'every report stored once' if once else 'NOT once'}"
     )
     print(

@@ -43,3 +43,4 @@ def test_the_portal_bench_uploads_through_a_real_server_and_stores_each_report_o
     assert code == 0, out
     assert "every report stored once" in out and "errors     0 in the rush" in out
     assert "6 accepted" in out and "p99" in out and "national figures" in out
+    assert "0 stored late" in out  # uploaded in the last hour before each deadline, by the injected clock
