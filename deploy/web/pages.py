@@ -12,7 +12,8 @@ POST …/{period}/nop                      upload a report: the inbox's answer o
 GET  …/{period}/lan/{revision}           the file of one revision
 GET  /don-vi/{unit}/{code}/de-nghi/{id}  one nominee's dossier: parts, what is missing, deadline, files
 GET  …/de-nghi/tep/{id}                  one of the unit's dossier files (drafts included)
-POST …/de-nghi/du-thao                   the system drafts the unit's Danh sách and Tổng hợp kết quả
+POST …/de-nghi/du-thao                   the system drafts the unit's Danh sách and Tổng hợp kết quả; the
+                                         nominations page answers with what was made and why not
 GET  /don-vi/{unit}/{code}/tai-lieu      the unit's documents (plan, closing report, decisions, certificates)
 GET  …/tai-lieu/{id}                     one of them, read from storage by the key the database holds
 GET/POST /don-vi/{unit}/ma-truy-cap      the unit's API tokens; POST …/{id}/thu-hoi revokes one
