@@ -41,7 +41,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
     app = FastAPI(
         title="thidua — cổng thi đua – khen thưởng",
         version=__version__,
-        description="API của cổng thi đua – khen thưởng: báo cáo định kỳ của đơn vị, lịch sử, mã truy cập.",
+        description=(
+            "API của cổng thi đua – khen thưởng: báo cáo định kỳ của đơn vị, lịch sử, chỉ tiêu, tài liệu, "
+            "đề nghị khen thưởng và hồ sơ, mã truy cập."
+        ),
         openapi_url="/api/v1/openapi.json",
         docs_url="/api/v1/docs",
         redoc_url=None,
