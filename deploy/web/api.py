@@ -18,6 +18,7 @@ from thidua.deploy.web import service
 from thidua.deploy.web.portal import Portal
 from thidua.deploy.web.security import Caller, check_csrf, portal_of, require_caller
 from thidua.models.indicators import IndicatorResult, fmt_percent
+from thidua.models.labels import NOMINATION_STATUS
 from thidua.tasks.collect.reports import MAX_REPORT_BYTES, IngestResult
 from thidua.tasks.core.declines import Decline
 from thidua.tasks.portal.dossier import (
@@ -426,7 +427,8 @@ class NominationOut(BaseModel):
     subject_title: str | None
     submitted_at: datetime
     late: bool
-    status: str
+    status: Literal["submitted", "complete", "incomplete", "withdrawn"]
+    status_label: str = Field(description="Trạng thái hồ sơ, như người đọc thấy")
     missing_parts: list[str]
     eligible: bool | None = Field(description="null: chưa xét điều kiện")
     reasons: list[ReasonOut]
@@ -517,6 +519,7 @@ def _nomination_out(n: NominationView) -> NominationOut:
         submitted_at=n.submitted_at,
         late=n.is_late,
         status=n.status.value,
+        status_label=NOMINATION_STATUS[n.status.value],
         missing_parts=n.missing_parts,
         eligible=n.eligible,
         reasons=[ReasonOut(passed=r.passed, text=r.text, verify=r.verify) for r in n.reasons],

@@ -82,6 +82,7 @@ def test_the_list_and_a_nominees_dossier(engine: Engine, tmp_path: Path, setting
     [n] = listing["nominations"]
     assert (n["id"], n["subject_code"], n["subject_name"]) == (ids["TQ-YS-02"], "TQ-YS-02", "Trần Thanh Anh")
     assert n["subject_kind"] == "individual" and n["eligible"] is True and n["reasons"]
+    assert (n["status"], n["status_label"]) == ("complete", "Hồ sơ đầy đủ")  # as the builder records it
     assert [p["name"] for p in listing["parts"]] == PARTS
     assert len(listing["gaps"]) == 1 and "Trần Thanh Anh" in listing["gaps"][0]
 
