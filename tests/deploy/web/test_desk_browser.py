@@ -26,7 +26,7 @@ DESKTOP = {"width": 1280, "height": 900}
 @pytest.fixture
 def live_desk(
     engine: Engine, tmp_path: Path, db_url: str, smtp_server: SmtpRecorder
-) -> Iterator[tuple[str, Clock]]:
+) -> Iterator[tuple[str, Clock, Engine, Settings]]:
     import uvicorn
 
     from thidua.deploy.web.app import create_app
@@ -51,7 +51,7 @@ def live_desk(
     while not server.started:
         assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", clock
+    yield f"http://127.0.0.1:{port}", clock, engine, settings
     server.should_exit = True
     thread.join(30)
 
@@ -75,15 +75,39 @@ def _sign_in(page: object, base: str, smtp: SmtpRecorder) -> None:
     expect(page.locator("h1")).to_have_text("Quản trị phong trào thi đua")
 
 
+def _reports(engine: Engine, settings: Settings, tmp_path: Path) -> None:
+    """March reports of three units (two on time, one late), so the dashboard has figures to show."""
+    from tests.tasks.collect.test_reports import fill, template
+    from thidua.tasks.collect.reports import ingest_upload
+
+    for unit, values, day in (
+        ("TQ-YS", {"carried_over": 120, "arising": 30, "finished": 20}, "03/04/2024"),
+        ("TQ-SD", {"carried_over": 80, "arising": 10, "finished": 6}, "04/04/2024"),
+        ("TQ-HY", {"carried_over": 60, "arising": 12, "finished": 9}, "09/04/2024"),
+    ):
+        path = fill(template(engine, tmp_path, unit), tmp_path / f"{unit}.xlsx", values)
+        result = ingest_upload(
+            engine,
+            settings,
+            CODE,
+            path.name,
+            path.read_bytes(),
+            now=at(day, 10),
+            submitted_by="test",
+            unit_code=unit,
+        )
+        assert result.accepted, result.errors
+
+
 @pytest.mark.slow
 @pytest.mark.usefixtures("prefect_harness")
 def test_an_administrator_launches_and_closes_a_campaign(
-    live_desk: tuple[str, Clock], smtp_server: SmtpRecorder, tmp_path: Path
+    live_desk: tuple[str, Clock, Engine, Settings], smtp_server: SmtpRecorder, tmp_path: Path
 ) -> None:
     _need_chromium()
     from playwright.sync_api import expect, sync_playwright
 
-    base, clock = live_desk
+    base, clock, engine, settings = live_desk
     shots = tmp_path / "screenshots"
     shots.mkdir()
     wrong = edited_definition(tmp_path, TQ_DEFINITION, "kind: chuyen_de", "kind: chuyen_mon")
@@ -115,10 +139,12 @@ def test_an_administrator_launches_and_closes_a_campaign(
 
         # Months later (a new session: the old one has expired), the dashboard, then the close.
         clock.moment = at("10/04/2024", 9)
+        _reports(engine, settings, tmp_path)
         _sign_in(page, base, smtp_server)
         page.get_by_role("link", name=re.compile("Giảm án có điều kiện")).click()
         page.get_by_role("link", name="Tình hình thực hiện (bảng và biểu đồ)").click()
-        expect(page.locator("#tien-do")).to_contain_text("đơn vị phải báo cáo")
+        expect(page.locator("#tien-do")).to_contain_text("8 đơn vị phải báo cáo · đã nộp 3 (37,50%)")
+        expect(page.locator("tr[data-unit='TQ-YS']")).to_contain_text("13,33%")
         expect(page.locator("img")).to_be_visible()
         page.screenshot(path=str(shots / "3-tinh-hinh.png"), full_page=True)
         page.set_viewport_size(PHONE)
