@@ -1056,7 +1056,10 @@ def parse_definition(text: str, source_name: str = "<definition>") -> CampaignDe
     """Parse and validate YAML text; raise DefinitionError listing every problem with its path and line."""
     import yaml
 
-    loader = _loader_class()(text)
+    try:
+        loader = _loader_class()(text)
+    except yaml.YAMLError as exc:  # the reader refuses control characters as it takes the text in
+        raise DefinitionError(source_name, [Problem("", None, f"lỗi cú pháp YAML: {exc}")]) from exc
     try:
         root = loader.get_single_node()
         too_big = _too_big(root) if root is not None else None

@@ -25,7 +25,7 @@ from __future__ import annotations
 import tempfile
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Form, Query, Request, UploadFile
 from fastapi import Path as PathParam
@@ -735,6 +735,9 @@ class DocumentOut(BaseModel):
     created_at: Any
 
 
+OutboxState = Literal["pending", "sending", "sent", "failed", "cancelled"]
+
+
 class DoneOut(BaseModel):
     lines: list[str]
 
@@ -898,9 +901,7 @@ def api_outbox(
     portal: PortalDep,
     who: AdminDep,
     code: CodePath,
-    status: Annotated[
-        str | None, Query(max_length=20, description="pending, sending, sent, failed, cancelled")
-    ] = None,
+    status: Annotated[OutboxState | None, Query(description="Trạng thái thư")] = None,
 ) -> list[EmailOut]:
     return [
         EmailOut(
