@@ -386,27 +386,11 @@ def _campaign_page(
         "subject_label": SUBJECT_LABELS,
         "outbox": desk.outbox_counts(portal.engine, details.code),
         "outbox_labels": desk.OUTBOX_LABELS,
-        "units": _enrolled(portal, details.code),
+        "units": desk.enrolled_units(portal.engine, details.code),
         "notice": notice,
         "problem": problem,
     }
     return _render(portal, request, who, "desk_campaign.html", context, status)
-
-
-def _enrolled(portal: Portal, code: str) -> list[tuple[str, str]]:
-    from sqlalchemy import select
-    from sqlmodel import Session, col
-
-    from thidua.models.campaign import EnrolledUnit
-
-    cid = desk.campaign_id_of(portal.engine, code)
-    with Session(portal.engine) as s:
-        rows = s.execute(
-            select(col(EnrolledUnit.unit_code), col(EnrolledUnit.unit_name))
-            .where(col(EnrolledUnit.campaign_id) == cid)
-            .order_by(col(EnrolledUnit.unit_code))
-        ).all()
-    return [(str(u), str(n)) for u, n in rows]
 
 
 @pages.get("/phong-trao/{code}")

@@ -24,7 +24,7 @@ from sqlalchemy import Engine, func, select
 from sqlmodel import Session, col
 
 from thidua.errors import Conflict, InvalidInput, NotFound
-from thidua.models.campaign import Deadline
+from thidua.models.campaign import Deadline, EnrolledUnit
 from thidua.models.definition import CampaignDefinition, parse_definition
 from thidua.models.files import write_atomic
 from thidua.models.outbox import OutboxMessage
@@ -223,6 +223,18 @@ def dashboard(
     )
 
 
+def enrolled_units(engine: Engine, code: str) -> list[tuple[str, str]]:
+    """(code, name) of every unit enrolled in the campaign, as the launch copied them."""
+    cid = campaign_id_of(engine, code)
+    with Session(engine) as s:
+        rows = s.execute(
+            select(col(EnrolledUnit.unit_code), col(EnrolledUnit.unit_name))
+            .where(col(EnrolledUnit.campaign_id) == cid)
+            .order_by(col(EnrolledUnit.unit_code))
+        ).all()
+    return [(str(u), str(n)) for u, n in rows]
+
+
 # ---------------------------------------------------------------- outbox
 
 
@@ -338,7 +350,8 @@ def campaign_documents(engine: Engine, code: str) -> list[DeskDocument]:
                 PLAN_ID, DocumentKind.PLAN, DOCUMENT_LABELS[DocumentKind.PLAN], campaign.plan_document, None
             )
         )
-    for r in rows:
+    order = list(DocumentKind)  # plan, closing report, table, chart, minutes, decisions, certificates, …
+    for r in sorted(rows, key=lambda r: (order.index(DocumentKind(r.kind)), r.id or 0)):
         assert r.id is not None
         kind = DocumentKind(r.kind)
         label = DOCUMENT_LABELS.get(kind, "Tài liệu")
@@ -367,6 +380,7 @@ __all__ = [
     "campaign_outbox",
     "dashboard",
     "differences",
+    "enrolled_units",
     "outbox_counts",
     "reminder_counts",
     "retry_email",

@@ -217,6 +217,19 @@ def test_the_desk_from_upload_to_close(engine: Engine, tmp_path: Path, db_url: s
         campaign = s.scalars(select(Campaign)).one()
         assert campaign.status == CampaignStatus.COLLECTING
 
+    # The launch and the close were real Prefect flow runs, with the administrator among their parameters.
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as prefect:
+        runs = prefect.read_flow_runs()
+        names = {f.id: f.name for f in prefect.read_flows()}
+    mine = {
+        names[r.flow_id]
+        for r in runs
+        if r.parameters.get("actor") == ADMIN and r.state is not None and r.state.is_completed()
+    }
+    assert {"launch", "close"} <= mine, mine
+
     # Without the CSRF token nothing changes.
     refused_close = client.post(f"/quan-tri/phong-trao/{CODE}/ket-thuc", data={"reason": "x"})
     assert refused_close.status_code == 403
