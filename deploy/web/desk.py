@@ -22,6 +22,8 @@ POST /quan-tri/phong-trao/{code}/thu-hoi/{grant}   revoke one award
 
 from __future__ import annotations
 
+import base64
+import json
 import tempfile
 from datetime import date
 from pathlib import Path
@@ -48,6 +50,7 @@ from thidua.models.storage import storage_for
 from thidua.tasks.award.awards import STATUS_LABELS, SUBJECT_LABELS
 from thidua.tasks.collect.status_report import on_time_text, reported_text, short_name
 from thidua.tasks.collect.status_table import StatusRow, StatusTable
+from thidua.tasks.core.campaigns import campaign_code
 from thidua.tasks.portal import desk
 
 MAX_UPLOAD = desk.MAX_DEFINITION_BYTES
@@ -393,13 +396,54 @@ def _campaign_page(
     return _render(portal, request, who, "desk_campaign.html", context, status)
 
 
+#: What an action did, carried across its redirect (post, redirect, get: reloading the page repeats nothing).
+FLASH_COOKIE = "thidua_ket_qua"
+
+
+def _after(request: Request, location: str, lines: list[str]) -> Response:
+    """Redirect to `location` with the action's lines for the next page (a minute at most, this path only)."""
+    response = RedirectResponse(location, status_code=303)
+    value = base64.urlsafe_b64encode(json.dumps(lines, ensure_ascii=False).encode()).decode()
+    response.set_cookie(
+        FLASH_COOKIE,
+        value,
+        max_age=60,
+        path="/quan-tri",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+def _flash(request: Request) -> list[str] | None:
+    """The lines an action left for this page, if any (unreadable ones are ignored: only a notice)."""
+    raw = request.cookies.get(FLASH_COOKIE)
+    if not raw:
+        return None
+    try:
+        lines = json.loads(base64.urlsafe_b64decode(raw.encode()))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(lines, list):
+        return None
+    return [str(line)[:2000] for line in lines[:50]]
+
+
+def _shown(request: Request, page: Response) -> Response:
+    if FLASH_COOKIE in request.cookies:
+        page.delete_cookie(FLASH_COOKIE, path="/quan-tri")
+    return page
+
+
 @pages.get("/phong-trao/{code}")
 def campaign_page(request: Request, portal: PortalDep, who: AdminDep, code: str) -> Response:
-    return _campaign_page(portal, request, who, code)
+    return _shown(request, _campaign_page(portal, request, who, code, notice=_flash(request)))
 
 
 def _acted(portal: Portal, request: Request, who: Caller, code: str, action: Any) -> Response:
-    """Run an action; the campaign page with what it did, or with why it was refused (nothing changed)."""
+    """Run an action; then the campaign page with what it did (after a redirect), or at once with why it
+    was refused (nothing changed), the form as it was."""
     from thidua.deploy.web.errors import status_of
 
     try:
@@ -408,7 +452,7 @@ def _acted(portal: Portal, request: Request, who: Caller, code: str, action: Any
         # An unknown campaign raises again while the page is built, and gets the plain error page.
         return _campaign_page(portal, request, who, code, problem=error_body(exc), status=status_of(exc))
     lines = result if isinstance(result, list) else [result]
-    return _campaign_page(portal, request, who, code, notice=[str(line) for line in lines])
+    return _after(request, f"/quan-tri/phong-trao/{campaign_code(code)}", [str(line) for line in lines])
 
 
 Reason = Annotated[str, Form(max_length=1000)]
@@ -517,7 +561,12 @@ def dashboard_chart(
 
 
 def _outbox_page(
-    portal: Portal, request: Request, who: Caller, code: str, status: str | None, notice: str | None = None
+    portal: Portal,
+    request: Request,
+    who: Caller,
+    code: str,
+    status: str | None,
+    notice: list[str] | None = None,
 ) -> Response:
     from thidua.tasks.core.queries import campaign_details
 
@@ -553,7 +602,7 @@ def outbox_page(
     code: str,
     trang_thai: Annotated[str | None, Query(alias="trang-thai", max_length=20)] = None,
 ) -> Response:
-    return _outbox_page(portal, request, who, code, trang_thai)
+    return _shown(request, _outbox_page(portal, request, who, code, trang_thai, _flash(request)))
 
 
 @pages.post("/phong-trao/{code}/hop-thu/{email_id}/gui-lai")
@@ -562,7 +611,7 @@ def outbox_retry_page(
 ) -> Response:
     count = desk.retry_email(portal.engine, code, email_id)
     notice = f"Đã đưa thư số {email_id} trở lại hàng chờ gửi." if count else "Không có thư nào để gửi lại."
-    return _outbox_page(portal, request, who, code, None, notice)
+    return _after(request, f"/quan-tri/phong-trao/{campaign_code(code)}/hop-thu", [notice])
 
 
 @pages.get("/phong-trao/{code}/tai-lieu/{doc_id}")

@@ -153,6 +153,12 @@ def test_the_desk_from_upload_to_close(engine: Engine, tmp_path: Path, db_url: s
         data={"csrf_token": csrf, "unit": "TQ-SD", "deadline": "2024-04", "reason": "Sáp nhập đơn vị"},
     )
     assert exempted.status_code == 200 and "Đã miễn nộp: đơn vị TQ-SD, hạn 2024-04" in exempted.text
+    # Post, redirect, get: the answer is a redirect, the next page says what was done, a reload does not.
+    form = {"csrf_token": csrf, "unit": "TQ-SD", "deadline": "2024-04", "reason": "Sáp nhập đơn vị"}
+    again = client.post(f"/quan-tri/phong-trao/{CODE}/mien-nop", data=form, follow_redirects=False)
+    assert again.status_code == 303 and again.headers["location"] == f"/quan-tri/phong-trao/{CODE}"
+    assert "Đơn vị đã được miễn từ trước" in client.get(again.headers["location"]).text
+    assert "Đơn vị đã được miễn từ trước" not in client.get(again.headers["location"]).text
     bad = client.post(
         f"/quan-tri/phong-trao/{CODE}/mien-nop",
         data={"csrf_token": csrf, "unit": "TQ-XX", "deadline": "2024-04", "reason": "?"},
