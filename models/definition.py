@@ -1004,7 +1004,9 @@ def _message(err: Any, loc: Loc) -> str:
         hint = f"; có phải “{guess[0]}”?" if guess else ""
         return f"mục “{name}” không có trong mẫu định nghĩa{hint}"
     if kind in ("literal_error", "enum"):
-        return f"giá trị “{given}” không hợp lệ; chọn một trong: {ctx.get('expected', '')}"
+        # pydantic joins the choices in English ("'a', 'b' or 'c'").
+        expected = str(ctx.get("expected", "")).replace(" or ", " hoặc ")
+        return f"giá trị “{given}” không hợp lệ; chọn một trong: {expected}"
     if kind == "string_type":
         return "cần một chuỗi văn bản (đặt trong ngoặc kép nếu là số)"
     if kind in ("int_type", "int_parsing", "int_from_float"):

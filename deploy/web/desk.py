@@ -110,12 +110,15 @@ def _known(portal: Portal, code: str) -> str:
 
 
 def do_launch(portal: Portal, who: Caller, ident: str) -> dict[str, Any]:
-    path = desk.staged_path(portal.settings, ident)
     desk.staged_definition(portal.engine, portal.settings, ident, calendar=portal.calendar)  # checks again
     _flows(portal)
     from thidua.flows.launch import launch_flow
 
-    summary: dict[str, Any] = launch_flow(str(path), portal.now(), portal.settings, actor=who.principal.actor)
+    # The flow keeps the definition in the database; the local copy only lives for the run.
+    with storage_for(portal.settings).local_copy(desk.staged_key(ident)) as path:
+        summary: dict[str, Any] = launch_flow(
+            str(path), portal.now(), portal.settings, actor=who.principal.actor
+        )
     return summary
 
 

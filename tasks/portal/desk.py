@@ -1,9 +1,10 @@
 """What the administrators' desk of the portal reads and stages, beside the CLI's own work functions.
 
 - A definition uploaded through the portal is checked exactly as `thidua campaign validate` checks a file
-  (parse, then the scope against the directory) and, only when it is usable, kept under
-  `<data>/definitions/<sha256>.yaml` so the launch flow can read it as it reads the CLI's file. The name
-  the browser sent is shown, never used as a path; a refused upload stores nothing.
+  (parse, then the scope against the directory) and, only when it is usable, kept in the storage under
+  `definitions/<sha256>.yaml` (the bucket when one is set, so the launch may reach another web host than
+  the upload); the launch flow reads a local copy as it reads the CLI's file. The name the browser sent is
+  shown, never used as a path; a refused upload stores nothing.
 - The dashboard is `campaign status`'s own table (tasks/collect/status_table.campaign_status), with the
   reconciliation against the case ledger and the reminders of the campaign's outbox beside it.
 - The outbox and the documents of one campaign, as rows the pages and the API show; files are read by
@@ -17,7 +18,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path, PurePath
+from pathlib import PurePath
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select
@@ -26,13 +27,13 @@ from sqlmodel import Session, col
 from thidua.errors import Conflict, InvalidInput, NotFound
 from thidua.models.campaign import Deadline, EnrolledUnit
 from thidua.models.definition import CampaignDefinition, parse_definition
-from thidua.models.files import write_atomic
 from thidua.models.outbox import OutboxMessage
 from thidua.models.reminders import KIND_DIGEST, KIND_ESCALATION, KIND_REMINDER
 from thidua.models.review import CampaignDocument, DocumentKind
 from thidua.models.schedule import ScheduledDeadline, build_schedule
 from thidua.models.settings import Settings
 from thidua.models.states import DeadlineKind, OutboxStatus
+from thidua.models.storage import storage_for, storage_key
 from thidua.models.text import nfc
 from thidua.models.workdays import WorkCalendar
 from thidua.notifications.outbox import retry_failed
@@ -93,8 +94,11 @@ def _shown_name(name: str) -> str:
     return (nfc(PurePath(name.replace("\\", "/")).name) or "dinh-nghia.yaml")[:120]
 
 
-def _staged_dir(settings: Settings) -> Path:
-    return Path(settings.data_dir) / DEFINITIONS_DIR
+def staged_key(ident: str) -> str:
+    """The storage key of a staged definition; NotFound for an id that is not a SHA-256 (never a path)."""
+    if not _STAGED_ID.match(ident):
+        raise NotFound("Không có định nghĩa phong trào này (hãy tải tệp lên lại).")
+    return storage_key(DEFINITIONS_DIR, f"{ident}.yaml")
 
 
 def stage_definition(
@@ -118,26 +122,28 @@ def stage_definition(
     defn = parse_definition(text, shown)
     units = check_scope(engine, defn)
     digest = hashlib.sha256(data).hexdigest()
-    write_atomic(_staged_dir(settings) / f"{digest}.yaml", data)
+    storage_for(settings).put(staged_key(digest), data)
     return StagedDefinition(digest, shown, defn, units, build_schedule(defn, calendar))
 
 
-def staged_path(settings: Settings, ident: str) -> Path:
-    """The file of a staged definition; NotFound for anything that is not one (never a path from outside)."""
-    path = _staged_dir(settings) / f"{ident}.yaml"
-    if not _STAGED_ID.match(ident) or not path.is_file():
+def staged_bytes(settings: Settings, ident: str) -> bytes:
+    """The bytes of a staged definition; NotFound for anything that is not one."""
+    key = staged_key(ident)
+    storage = storage_for(settings)
+    if not storage.exists(key):
         raise NotFound("Không có định nghĩa phong trào này (hãy tải tệp lên lại).")
-    return path
+    return storage.get(key)
 
 
 def staged_definition(
     engine: Engine, settings: Settings, ident: str, *, calendar: WorkCalendar
 ) -> StagedDefinition:
     """A staged definition read back (checked again: the directory may have changed since the upload)."""
-    path = staged_path(settings, ident)
-    data = path.read_bytes()
+    data = staged_bytes(settings, ident)
     defn = parse_definition(data.decode("utf-8-sig"), f"{ident[:12]}.yaml")
-    return StagedDefinition(ident, path.name, defn, check_scope(engine, defn), build_schedule(defn, calendar))
+    return StagedDefinition(
+        ident, f"{ident}.yaml", defn, check_scope(engine, defn), build_schedule(defn, calendar)
+    )
 
 
 # ---------------------------------------------------------------- the dashboard
@@ -385,6 +391,7 @@ __all__ = [
     "reminder_counts",
     "retry_email",
     "stage_definition",
+    "staged_bytes",
     "staged_definition",
-    "staged_path",
+    "staged_key",
 ]

@@ -8,13 +8,25 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, update
+from sqlmodel import Session
 from typer.testing import CliRunner
 
-from tests.deploy.web.portal_helpers import CODE, YS, Clock, client_for, sign_in
+from tests.deploy.web.portal_helpers import (
+    CODE,
+    YS,
+    Clock,
+    ask_link,
+    client_for,
+    csrf_of,
+    redeem,
+    sign_in,
+    token_in,
+)
 from tests.factories import TQ_DEFINITION, at, edited_definition, load_demo_directory
 from tests.tasks.collect.test_reports import GOOD, fill
 from thidua.models.campaign import Campaign, DomainEvent
@@ -76,6 +88,9 @@ def test_the_desk_from_upload_to_close(engine: Engine, tmp_path: Path, db_url: s
     assert refused.status_code == 422  # type: ignore[attr-defined]
     text = refused.text  # type: ignore[attr-defined]
     assert "Dòng 6" in text and "<code>kind</code>" in text and "không có gì được lưu" in text
+    assert (
+        "hoặc" in text and "&#39; or &#39;" not in text and "' or '" not in text
+    )  # the choices in Vietnamese
     assert not (settings.data_dir / "definitions").exists()
     assert client.get("/api/v1/admin/campaigns").json() == []
 
@@ -239,3 +254,40 @@ def test_the_desk_from_upload_to_close(engine: Engine, tmp_path: Path, db_url: s
     # Without the CSRF token nothing changes.
     refused_close = client.post(f"/quan-tri/phong-trao/{CODE}/ket-thuc", data={"reason": "x"})
     assert refused_close.status_code == 403
+
+
+def test_a_definition_uploaded_on_one_web_host_is_launched_from_another_through_the_bucket(
+    engine: Engine, tmp_path: Path, db_url: str, s3_server: Any, s3_bucket: str, smtp_server: Any
+) -> None:
+    """Two web hosts with their own data folders share the bucket: the upload lands in it, not on a disk."""
+    load_demo_directory(engine, "tuyen-quang-2024", tmp_path)
+    s3 = s3_server.settings_overrides(s3_bucket, "thidua")
+    smtp = smtp_server.settings_overrides()
+    hosts = [
+        Settings(data_dir=tmp_path / name, database_url=db_url, admin_emails=ADMIN, **s3, **smtp)
+        for name in ("web-1", "web-2")
+    ]
+    clock = Clock(at("05/01/2024", 9))
+    first, second = (client_for(settings, engine, clock) for settings in hosts)
+
+    def signed_in(client: TestClient) -> str:
+        before = len(smtp_server.received)
+        assert ask_link(client, ADMIN) == 200
+        assert redeem(client, token_in(smtp_server.received[before].data)) == 303
+        return csrf_of(client)
+
+    answer = upload(first, signed_in(first), TQ_DEFINITION)
+    assert answer.status_code == 303  # type: ignore[attr-defined]
+    staged = str(answer.headers["location"])  # type: ignore[attr-defined]
+    ident = staged.rsplit("/", 1)[1]
+    assert s3_server.filesystem().isfile(f"{s3_bucket}/thidua/definitions/{ident}.yaml")
+    assert not (hosts[0].data_dir / "definitions").exists()
+
+    csrf = signed_in(second)
+    launched = second.post(f"{staged}/phat-dong", data={"csrf_token": csrf}, follow_redirects=False)
+    assert launched.status_code == 303, launched.text
+    with Session(engine) as s:
+        assert s.scalars(select(Campaign.status)).one() == CampaignStatus.LAUNCHED
+    # An id that is not a staged definition's is not found, whatever it looks like.
+    for guess in ("0" * 64, "..%2F..%2Fetc%2Fpasswd", ident.upper()):
+        assert second.get(f"/quan-tri/dinh-nghia/{guess}").status_code == 404
