@@ -36,13 +36,30 @@ dispatch_task = task(name="dispatch outbox", cache_policy=NO_CACHE, retries=2, r
 
 
 @flow(name="close")
-def close_flow(code: str, now: datetime, settings: Settings | None = None) -> dict[str, Any]:
-    """The signature deploy/jobs.py calls: flow(code, now, settings)."""
+def close_flow(
+    code: str,
+    now: datetime,
+    settings: Settings | None = None,
+    actor: str = "close",
+    reason: str | None = None,
+    only_if_open: bool = False,
+) -> dict[str, Any]:
+    """The signature deploy/jobs.py calls: flow(code, now, settings). The portal passes the administrator
+    as `actor`, their `reason`, and `only_if_open`: a run that finds the campaign closed already (another
+    administrator's run got there first) then stops after the freeze, so two clicks at once close it once."""
     settings = settings or Settings()
     engine = make_engine(settings.database_url)
     ensure_schema(engine)
     try:
-        closed = close_task(engine, code, now=now, actor="close")
+        closed = close_task(engine, code, now=now, actor=actor, reason=reason)
+        if only_if_open and not closed.changed:
+            return {
+                "code": closed.code,
+                "status": closed.status.value,
+                "status_label": closed.status_label,
+                "closed_now": False,
+                "closed_at": closed.closed_at.isoformat() if closed.closed_at else None,
+            }
         subjects = results_task(engine, closed.code, now=now)
         documents = documents_task(engine, settings, closed.code, now=now)
         queued = emails_task(engine, settings, closed.code, now=now)

@@ -44,7 +44,10 @@ mark_task = task(name="mark launched", cache_policy=NO_CACHE)(mark_launched)
 
 
 @flow(name="launch")
-def launch_flow(definition_path: str, now: datetime, settings: Settings | None = None) -> dict[str, Any]:
+def launch_flow(
+    definition_path: str, now: datetime, settings: Settings | None = None, actor: str = "launch"
+) -> dict[str, Any]:
+    """`actor` names who launched in the audit trail (an administrator of the portal; "launch" otherwise)."""
     settings = settings or Settings()
     logger = get_run_logger()
     engine = make_engine(settings.database_url)
@@ -53,7 +56,7 @@ def launch_flow(definition_path: str, now: datetime, settings: Settings | None =
 
     defn: CampaignDefinition = validate_task(Path(definition_path))
     scope_task(engine, defn)  # refuses before anything is stored: a failed launch leaves no draft behind
-    persisted = persist_task(engine, defn, now=now)
+    persisted = persist_task(engine, defn, now=now, actor=actor)
     enrolment = enrol_task(engine, persisted.campaign_id, defn)
     schedule = build_schedule(defn, load_calendar())
     new_deadlines = calendar_task(engine, persisted.campaign_id, schedule)
@@ -66,6 +69,7 @@ def launch_flow(definition_path: str, now: datetime, settings: Settings | None =
         now=now,
         as_of=as_of,
         plan_document=plan_key,
+        actor=actor,
     )
     engine.dispose()
     if first_launch:

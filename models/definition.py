@@ -1004,7 +1004,9 @@ def _message(err: Any, loc: Loc) -> str:
         hint = f"; có phải “{guess[0]}”?" if guess else ""
         return f"mục “{name}” không có trong mẫu định nghĩa{hint}"
     if kind in ("literal_error", "enum"):
-        return f"giá trị “{given}” không hợp lệ; chọn một trong: {ctx.get('expected', '')}"
+        # pydantic joins the choices in English ("'a', 'b' or 'c'").
+        expected = str(ctx.get("expected", "")).replace(" or ", " hoặc ")
+        return f"giá trị “{given}” không hợp lệ; chọn một trong: {expected}"
     if kind == "string_type":
         return "cần một chuỗi văn bản (đặt trong ngoặc kép nếu là số)"
     if kind in ("int_type", "int_parsing", "int_from_float"):
@@ -1056,7 +1058,10 @@ def parse_definition(text: str, source_name: str = "<definition>") -> CampaignDe
     """Parse and validate YAML text; raise DefinitionError listing every problem with its path and line."""
     import yaml
 
-    loader = _loader_class()(text)
+    try:
+        loader = _loader_class()(text)
+    except yaml.YAMLError as exc:  # the reader refuses control characters as it takes the text in
+        raise DefinitionError(source_name, [Problem("", None, f"lỗi cú pháp YAML: {exc}")]) from exc
     try:
         root = loader.get_single_node()
         too_big = _too_big(root) if root is not None else None

@@ -53,6 +53,16 @@ class CsrfRefused(RuleRefused):
         )
 
 
+class AdminOnly(RuleRefused):
+    """A page or API of the administrators' desk asked by someone who is not an administrator (403)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Chỉ quản trị viên của hệ thống mới mở được trang này.",
+            hint="Nếu bạn cần quyền quản trị, hãy liên hệ bộ phận thi đua – khen thưởng.",
+        )
+
+
 class TooLarge(InvalidInput):
     """A request body over the limit (413): refused before it is read, nothing stored."""
 
@@ -75,6 +85,7 @@ class WrongFileType(InvalidInput):
 _OVERRIDES: dict[type[ThiduaError], int] = {
     NotSignedIn: 401,
     CsrfRefused: 403,
+    AdminOnly: 403,
     RateLimited: 429,
     TokensByPeopleOnly: 403,
     TooLarge: 413,
@@ -177,6 +188,7 @@ def install(app: FastAPI) -> None:
 
 
 __all__ = [
+    "AdminOnly",
     "CsrfRefused",
     "NotSignedIn",
     "TooLarge",

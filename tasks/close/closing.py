@@ -151,9 +151,12 @@ class CloseResult:
         return STATUS_LABELS.get(self.status, str(self.status))
 
 
-def freeze_and_close(engine: Engine, code: str, *, now: datetime, actor: str) -> CloseResult:
+def freeze_and_close(
+    engine: Engine, code: str, *, now: datetime, actor: str, reason: str | None = None
+) -> CloseResult:
     """Close the campaign (launched or collecting → closed); a campaign already closed or further on is left
-    as it is. Raises WrongState for a draft."""
+    as it is. Raises WrongState for a draft. `reason` (an administrator's, from the portal) goes into the
+    audit row of the move."""
     if now.tzinfo is None:
         raise ValueError("now must be an aware datetime")
     with transaction(engine) as s:
@@ -165,7 +168,9 @@ def freeze_and_close(engine: Engine, code: str, *, now: datetime, actor: str) ->
         require_state(campaign, _OPEN_STATUSES)
         # transition() stores the audit row "campaign.closed" (before/after); the Prefect event for the
         # automations follows once that row is committed, as the launch does for "campaign.launched".
-        transition(s, campaign, CampaignStatus.CLOSED, now=now, actor=actor)
+        why = (nfc(reason) or "").strip()
+        details = {"reason": why} if why else None
+        transition(s, campaign, CampaignStatus.CLOSED, now=now, actor=actor, details=details)
         result = CloseResult(campaign.code, before, CampaignStatus.CLOSED, True, now)
         payload = {"before": before.value, "after": CampaignStatus.CLOSED.value, "actor": actor}
     emit_prefect_event(result.code, CAMPAIGN_CLOSED, payload=payload, occurred=now)

@@ -43,7 +43,9 @@ class PersistResult:
     created: bool
 
 
-def persist_campaign(engine: Engine, defn: CampaignDefinition, *, now: datetime) -> PersistResult:
+def persist_campaign(
+    engine: Engine, defn: CampaignDefinition, *, now: datetime, actor: str = "launch"
+) -> PersistResult:
     """Store the definition as a draft campaign, or recognise it as already stored.
 
     Raises CampaignConflict when the code exists with another definition: amendments need a versioned
@@ -75,7 +77,7 @@ def persist_campaign(engine: Engine, defn: CampaignDefinition, *, now: datetime)
         s.add(campaign)
         s.flush()
         assert campaign.id is not None
-        record_event(s, campaign_id=campaign.id, kind="campaign.created", now=now, actor="launch")
+        record_event(s, campaign_id=campaign.id, kind="campaign.created", now=now, actor=actor)
         return PersistResult(campaign.id, created=True)
 
 
@@ -235,7 +237,13 @@ def store_deadlines(engine: Engine, campaign_id: int, schedule: list[ScheduledDe
 
 
 def mark_launched(
-    engine: Engine, campaign_id: int, *, now: datetime, as_of: date, plan_document: str | Path | None
+    engine: Engine,
+    campaign_id: int,
+    *,
+    now: datetime,
+    as_of: date,
+    plan_document: str | Path | None,
+    actor: str = "launch",
 ) -> bool:
     """Move a draft to launched (once). Returns False when it was already launched."""
     with transaction(engine) as s:
@@ -248,7 +256,7 @@ def mark_launched(
             return False
         campaign.launched_at = now
         campaign.launch_as_of = as_of
-        transition(s, campaign, CampaignStatus.LAUNCHED, now=now, actor="launch")
+        transition(s, campaign, CampaignStatus.LAUNCHED, now=now, actor=actor)
         return True
 
 
