@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import os
 import shutil
 import signal
@@ -37,8 +38,14 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 os.environ.setdefault(
     "PREFECT_LOGGING_SETTINGS_PATH", str(Path(__file__).parents[1] / "deploy" / "prefect_logging.yml")
 )
-if "PREFECT_HOME" not in os.environ:
+# A Prefect home of this process's own, unless the developer set one. Under pytest-xdist each worker inherits
+# the controller's environment: a home this conftest made in the controller (its pid in _HOME_OWNER) is
+# replaced in each worker, because two workers must not share one local server's database and engine lock
+# files, and the controller removes its home at exit while a worker may still use it.
+_HOME_OWNER = "_THIDUA_TESTS_PREFECT_HOME_PID"
+if "PREFECT_HOME" not in os.environ or os.environ.get(_HOME_OWNER, str(os.getpid())) != str(os.getpid()):
     os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="thidua-tests-prefect-")
+    os.environ[_HOME_OWNER] = str(os.getpid())
     atexit.register(shutil.rmtree, os.environ["PREFECT_HOME"], ignore_errors=True)
 
 
@@ -358,3 +365,58 @@ def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=300):
         yield
+
+
+# ---------------------------------------------------------------- pytest-xdist
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the xdist_group marks (--dist loadgroup)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (`-n 2 --dist loadgroup`, the README's command):
+
+    - a module whose tests share a module-scoped fixture (a Prefect stack, rendered documents) runs on one
+      worker, as one group, so the fixture is built once, not once per worker; a new module gets this by
+      declaring such a fixture, nothing else;
+    - the slow end-to-end tests are handed out first, so the run does not end with one worker busy on a long
+      test while the other idles (the order inside a module and a group is kept)."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None or item.get_closest_marker("xdist_group"):
+            continue
+        shared = any(
+            defs and defs[-1].scope in ("module", "class") for defs in info.name2fixturedefs.values()
+        )
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # Every worker sorts the same way, so they still agree on the collection.
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+def _warm_engines_under(root: Path) -> list[int]:
+    """Detached warm Prefect servers (deploy/local_engine.py) whose home lies under `root`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"thidua.deploy.prefect_server" in args and any(a.startswith(bytes(root)) for a in args):
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_leftover_warm_engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A `thidua` command run by a test leaves the warm Prefect server of its home running for its idle time
+    (15 minutes by default): at the end of the session (of this worker), stop those of this session's
+    temporary folders and Prefect home, so they do not outlive the run."""
+    yield
+    roots = [tmp_path_factory.getbasetemp().resolve(), Path(os.environ["PREFECT_HOME"]).resolve()]
+    for pid in {pid for root in roots for pid in _warm_engines_under(root)}:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
