@@ -1,4 +1,14 @@
-"""Shared fixtures: real SQLite files, a real PostgreSQL database, a real SMTP server, real Prefect runs."""
+"""Shared fixtures: real SQLite files, a real PostgreSQL database, a real SMTP server, real Prefect runs.
+
+The suite runs on two pytest-xdist workers (README: `pytest -q -n 2 --dist loadscope --no-loadscope-reorder`),
+each a process with its own session fixtures; a module runs whole on one worker, so a module-scoped fixture is
+built once, and tests that must never overlap belong in one module. What keeps the workers apart, and what a
+new fixture or server should use too: folders from tmp_path / tmp_path_factory (per worker), ports from
+free_port() (never a fixed one), database names with a uuid (pg_url / db_url, or pg_template's admin engine),
+the Prefect home this module sets per process, network namespaces from tests/netns.network().
+
+(`--dist loadgroup` and `xdist_group` do not work with pytest 9: xdist 3.8 tags the group onto `item._nodeid`,
+which pytest 9 no longer reads, so the groups are silently ignored.)"""
 
 from __future__ import annotations
 
@@ -44,9 +54,11 @@ os.environ.setdefault(
 # replaced in each worker, because two workers must not share one local server's database and engine lock
 # files, and the controller removes its home at exit while a worker may still use it.
 _HOME_OWNER = "_THIDUA_TESTS_PREFECT_HOME_PID"
+_OWN_HOMES: list[Path] = []  # the home made here, if any
 if "PREFECT_HOME" not in os.environ or os.environ.get(_HOME_OWNER, str(os.getpid())) != str(os.getpid()):
     os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="thidua-tests-prefect-")
     os.environ[_HOME_OWNER] = str(os.getpid())
+    _OWN_HOMES.append(Path(os.environ["PREFECT_HOME"]).resolve())
     atexit.register(shutil.rmtree, os.environ["PREFECT_HOME"], ignore_errors=True)
 
 
@@ -407,28 +419,12 @@ def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 # ---------------------------------------------------------------- pytest-xdist
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the xdist_group marks (--dist loadgroup)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (`-n 2 --dist loadgroup`, the README's command):
-
-    - a module whose tests share a module-scoped fixture (a Prefect stack, rendered documents) runs on one
-      worker, as one group, so the fixture is built once, not once per worker; a new module gets this by
-      declaring such a fixture, nothing else;
-    - the slow end-to-end tests are handed out first, so the run does not end with one worker busy on a long
-      test while the other idles (the order inside a module and a group is kept)."""
-    if not config.pluginmanager.hasplugin("xdist"):
-        return
-    for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        if info is None or item.get_closest_marker("xdist_group"):
-            continue
-        shared = any(
-            defs and defs[-1].scope in ("module", "class") for defs in info.name2fixturedefs.values()
-        )
-        if shared:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+    """Under pytest-xdist the modules with slow end-to-end tests are handed out first (`--dist loadscope
+    --no-loadscope-reorder` hands out whole modules in collection order), so the run does not end with one
+    worker busy on a long test while the other idles. Every worker sorts the same way, so they still agree on
+    the collection; without xdist the order is left alone."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
-        # Every worker sorts the same way, so they still agree on the collection.
         items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
@@ -453,7 +449,7 @@ def _stop_leftover_warm_engines(tmp_path_factory: pytest.TempPathFactory) -> Ite
     (15 minutes by default): at the end of the session (of this worker), stop those of this session's
     temporary folders and Prefect home, so they do not outlive the run."""
     yield
-    roots = [tmp_path_factory.getbasetemp().resolve(), Path(os.environ["PREFECT_HOME"]).resolve()]
+    roots = [tmp_path_factory.getbasetemp().resolve(), *_OWN_HOMES]  # never a home the developer set
     for pid in {pid for root in roots for pid in _warm_engines_under(root)}:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
