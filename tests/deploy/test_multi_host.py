@@ -286,8 +286,8 @@ def topology(
                     _wait_workers_online(server, set(WORKERS))
                     yield Topology(server, smtp, hosts, engine, s3_server.filesystem(), f"{s3_bucket}/thidua")
                 finally:
-                    # The workers go while their server still answers: stopped after it, each keeps retrying
-                    # the dead API until the SIGKILL grace runs out (~40 s of teardown measured).
+                    # The workers go while their server still answers, not after it (when they would be
+                    # retrying a dead API while being asked to stop).
                     for worker in hosts:
                         worker.host.stop()
         finally:
