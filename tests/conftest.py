@@ -1,9 +1,20 @@
-"""Shared fixtures: real SQLite files, a real PostgreSQL database, a real SMTP server, real Prefect runs."""
+"""Shared fixtures: real SQLite files, a real PostgreSQL database, a real SMTP server, real Prefect runs.
+
+The suite runs on two pytest-xdist workers (README: `pytest -q -n 2 --dist loadscope --no-loadscope-reorder`),
+each a process with its own session fixtures; a module runs whole on one worker, so a module-scoped fixture is
+built once, and tests that must never overlap belong in one module. What keeps the workers apart, and what a
+new fixture or server should use too: folders from tmp_path / tmp_path_factory (per worker), ports from
+free_port() (never a fixed one), database names with a uuid (pg_url / db_url, or pg_template's admin engine),
+the Prefect home this module sets per process, network namespaces from tests/netns.network().
+
+(`--dist loadgroup` and `xdist_group` do not work with pytest 9: xdist 3.8 tags the group onto `item._nodeid`,
+which pytest 9 no longer reads, so the groups are silently ignored.)"""
 
 from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import os
 import shutil
 import signal
@@ -15,6 +26,7 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -37,8 +49,16 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 os.environ.setdefault(
     "PREFECT_LOGGING_SETTINGS_PATH", str(Path(__file__).parents[1] / "deploy" / "prefect_logging.yml")
 )
-if "PREFECT_HOME" not in os.environ:
+# A Prefect home of this process's own, unless the developer set one. Under pytest-xdist each worker inherits
+# the controller's environment: a home this conftest made in the controller (its pid in _HOME_OWNER) is
+# replaced in each worker, because two workers must not share one local server's database and engine lock
+# files, and the controller removes its home at exit while a worker may still use it.
+_HOME_OWNER = "_THIDUA_TESTS_PREFECT_HOME_PID"
+_OWN_HOMES: list[Path] = []  # the home made here, if any
+if "PREFECT_HOME" not in os.environ or os.environ.get(_HOME_OWNER, str(os.getpid())) != str(os.getpid()):
     os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="thidua-tests-prefect-")
+    os.environ[_HOME_OWNER] = str(os.getpid())
+    _OWN_HOMES.append(Path(os.environ["PREFECT_HOME"]).resolve())
     atexit.register(shutil.rmtree, os.environ["PREFECT_HOME"], ignore_errors=True)
 
 
@@ -94,14 +114,50 @@ def _sqlite_url(template: Path, tmp_path: Path) -> str:
     return f"sqlite:///{target}"
 
 
+class _PgSpare:
+    """Copies of the template made one ahead, in a background thread: CREATE DATABASE takes ~0.4 s of mostly
+    disk waits, which then overlap with the previous test instead of adding to each PostgreSQL test."""
+
+    def __init__(self, admin: Engine, template: str) -> None:
+        self.admin, self.template = admin, template
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pg-spare")
+        self.next: Future[str] | None = None
+
+    def _create(self) -> str:
+        name = f"thidua_t_{uuid.uuid4().hex[:10]}"
+        with self.admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
+        return name
+
+    def take(self) -> str:
+        """A new, never used database from the template (the spare, or made now); the next spare starts."""
+        name = self.next.result() if self.next is not None else self._create()
+        self.next = self.pool.submit(self._create)
+        return name
+
+    def drop(self, name: str) -> None:
+        with self.admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def close(self) -> None:
+        if self.next is not None:
+            with contextlib.suppress(Exception):
+                self.drop(self.next.result())
+        self.pool.shutdown()
+
+
+@pytest.fixture(scope="session")
+def _pg_spare(pg_template: tuple[Engine, str]) -> Iterator[_PgSpare]:
+    spare = _PgSpare(*pg_template)
+    yield spare
+    spare.close()
+
+
 def _pg_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    admin, template = request.getfixturevalue("pg_template")
-    name = f"thidua_t_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    spare: _PgSpare = request.getfixturevalue("_pg_spare")
+    name = spare.take()
     yield PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    spare.drop(name)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -358,3 +414,42 @@ def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=300):
         yield
+
+
+# ---------------------------------------------------------------- pytest-xdist
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist the modules with slow end-to-end tests are handed out first (`--dist loadscope
+    --no-loadscope-reorder` hands out whole modules in collection order), so the run does not end with one
+    worker busy on a long test while the other idles. Every worker sorts the same way, so they still agree on
+    the collection; without xdist the order is left alone."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+def _warm_engines_under(root: Path) -> list[int]:
+    """Detached warm Prefect servers (deploy/local_engine.py) whose home lies under `root`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"thidua.deploy.prefect_server" in args and any(a.startswith(bytes(root)) for a in args):
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_leftover_warm_engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A `thidua` command run by a test leaves the warm Prefect server of its home running for its idle time
+    (15 minutes by default): at the end of the session (of this worker), stop those of this session's
+    temporary folders and Prefect home, so they do not outlive the run."""
+    yield
+    roots = [tmp_path_factory.getbasetemp().resolve(), *_OWN_HOMES]  # never a home the developer set
+    for pid in {pid for root in roots for pid in _warm_engines_under(root)}:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)

@@ -171,14 +171,33 @@ class Network:
         subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
 
 
+#: How many bridges (and so subnets 10.231.1-250) can exist at once on the machine: one per running test.
+_SLOTS = 250
+
+
+def _claim_bridge() -> Network:
+    """A new bridge whose slot no other test holds: the name is claimed by creating the link, which the
+    kernel refuses when it exists, so two pytest-xdist workers (or two runs on one machine) never get the same
+    bridge, namespace names or subnet, whatever their process ids."""
+    first = os.getpid() % _SLOTS
+    for step in range(_SLOTS):
+        slot = (first + step) % _SLOTS
+        net = Network(f"{slot:04d}", f"10.231.{slot + 1}")
+        done = subprocess.run(
+            ["ip", "link", "add", net.bridge, "type", "bridge"], capture_output=True, text=True
+        )
+        if done.returncode == 0:
+            return net
+        if "exists" not in done.stderr:
+            raise subprocess.CalledProcessError(done.returncode, done.args, done.stdout, done.stderr)
+    raise RuntimeError(f"every one of the {_SLOTS} test bridges (tdbr0000…) is in use")
+
+
 @contextmanager
 def network() -> Iterator[Network]:
     """A fresh bridge with a subnet of its own; torn down, with every host and process, on exit."""
-    tag = f"{os.getpid() % 10000:04d}"
-    subnet = f"10.231.{os.getpid() % 250 + 1}"
-    net = Network(tag, subnet)
+    net = _claim_bridge()
     try:
-        _ip("link", "add", net.bridge, "type", "bridge")
         _ip("addr", "add", f"{net.server_address}/24", "dev", net.bridge)
         _ip("link", "set", net.bridge, "up")
         yield net

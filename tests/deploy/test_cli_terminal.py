@@ -29,7 +29,10 @@ def test_a_failing_flow_prints_its_error_in_vietnamese_and_logs_the_traceback(tm
     assert thidua("directory", "import", *files).returncode == 0
     wrong = edited_definition(tmp_path, TQ_DEFINITION, "    - subtree: TQ\n", "    - subtree: TQX\n")
 
-    done = thidua("campaign", "launch", str(wrong), "--as-of", "05/01/2024")
+    try:
+        done = thidua("campaign", "launch", str(wrong), "--as-of", "05/01/2024")
+    finally:
+        thidua("engine", "stop")  # the launch's warm Prefect server would otherwise idle on for 15 minutes
 
     assert done.returncode == 2
     assert "Traceback" not in done.stderr and "ERROR" not in done.stderr

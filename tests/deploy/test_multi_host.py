@@ -282,8 +282,14 @@ def topology(
                     worker.host.popen(
                         [*start, "--limit", "1"], env=worker.env, cwd=worker.cwd, log=worker.log
                     )
-                _wait_workers_online(server, set(WORKERS))
-                yield Topology(server, smtp, hosts, engine, s3_server.filesystem(), f"{s3_bucket}/thidua")
+                try:
+                    _wait_workers_online(server, set(WORKERS))
+                    yield Topology(server, smtp, hosts, engine, s3_server.filesystem(), f"{s3_bucket}/thidua")
+                finally:
+                    # The workers go while their server still answers, not after it (when they would be
+                    # retrying a dead API while being asked to stop).
+                    for worker in hosts:
+                        worker.host.stop()
         finally:
             for held in smtp.gates:
                 held.release.set()

@@ -36,7 +36,7 @@ from thidua.models.review import (
 )
 from thidua.models.settings import Settings
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.slow]  # ~2 minutes
 
 TEST_LEDGER_ROWS = 50_000  # the ledger's size changes the figures, not the path through the flows
 

@@ -35,7 +35,7 @@ from thidua.tasks.collect.collection import start_collection
 from thidua.tasks.collect.progress import compute_all_snapshots
 from thidua.tasks.collect.reports import process_inbox
 
-pytestmark = pytest.mark.usefixtures("prefect_harness")
+pytestmark = [pytest.mark.usefixtures("prefect_harness"), pytest.mark.slow]
 
 CODE = "TQ-2024-GIAM-AN"
 

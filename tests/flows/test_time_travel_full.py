@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, select
 from sqlmodel import col
 
@@ -218,6 +219,7 @@ def received(smtp: SmtpRecorder, start: int, day: date) -> tuple[set[Mail], dict
 # ---------------------------------------------------------------- the test
 
 
+@pytest.mark.slow
 def test_the_whole_tuyen_quang_calendar_sends_exactly_the_expected_emails_every_day(
     engine: Engine, tmp_path: Path, smtp_server: SmtpRecorder
 ) -> None:
