@@ -1062,10 +1062,11 @@ def _queue_rejection(
     )
     if reply is not None:
         # The sender is an address of this unit (checked before the ingest): the answer goes back to them.
-        row = (row[0] if row is not None else reply.sender, reply.sender)
-    if row is None or not row[1]:
+        name, email = (str(row[0]) if row is not None else reply.sender), reply.sender
+    elif row is None or not row[1]:
         return False
-    name, email = row
+    else:
+        name, email = row
     labels = {d.key: d.label for d in deadlines}
     contact = view.defn.issuer.contact
     subject, text, html = render_email(
@@ -1081,7 +1082,9 @@ def _queue_rejection(
             "errors": errors,
             "contact_department": contact.department,
             "contact_email": contact.email,
-            "portal_link": _period_link(settings, unit_code, view.code, period_key, labels),
+            "portal_link": _period_link(settings, unit_code, view.code, period_key, labels)
+            if unit_code
+            else None,
         },
     )
     return enqueue(
