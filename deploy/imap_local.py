@@ -157,12 +157,15 @@ service anvil {{
     def stop(self) -> None:
         """Stop the server as a crash would (the connections it holds drop), and wait until it is gone.
 
-        SIGKILL to the master: its processes exit when it does, within a second or two; a polite SIGTERM
-        takes seconds longer, its login processes waiting on the stats process that went first."""
+        SIGKILL to the master and its processes (a polite SIGTERM takes seconds, its login processes
+        waiting on the stats process that went first)."""
         if self._pid is None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self._pid, signal.SIGKILL)
+        # The master and every process it started: a session's process would otherwise serve its open
+        # connection on after the master is gone.
+        for pid in (self._pid, *_children(self._pid)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and (
             _alive(self._pid) or self._answers(self.imap_port) or self._answers(self.lmtp_port)
@@ -224,6 +227,18 @@ service anvil {{
             "imap_username": user,
             "imap_password": self.users[user],
         }
+
+
+def _children(parent: int) -> list[int]:
+    """Processes whose parent is `parent` (from /proc)."""
+    found: list[int] = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            # "pid (comm) state ppid ...": comm may hold spaces, so split after its closing parenthesis.
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == parent:
+                found.append(int(stat.parent.name))
+    return found
 
 
 def _alive(pid: int) -> bool:

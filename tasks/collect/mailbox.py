@@ -14,8 +14,10 @@ handled on its own, inside one database transaction that records it (models/mail
 
 Only after the commit is the message moved to the processed or rejected folder. A crash in between leaves it
 in the folder; the next pass finds its row (unique Message-ID) and only moves it: the result happens once.
-The same file in a second message is "unchanged" as for any other way in. Two sweeps at once (PostgreSQL) both
-read the message; the second one's insert of its row waits for the first one's commit and then finds it.
+The same file in a second message is "unchanged" as for any other way in. One sweep reads a mailbox at a time
+(IMAP lets two sessions both copy a message they both move): on PostgreSQL a second sweep finds the advisory
+lock taken and leaves the mailbox to the first. Below that, a message's row decides alone: two transactions
+handling the same message, the second one's insert waits for the first one's commit and then finds the row.
 
 Automatic messages (auto-replies, bounces, mailing lists) are never answered: an answer to an out-of-office
 reply would start a loop.
@@ -32,7 +34,7 @@ import logging
 import re
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage as ParsedMessage
@@ -40,7 +42,7 @@ from email.utils import getaddresses
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, func, select, update
+from sqlalchemy import Engine, Table, func, select, text, update
 from sqlmodel import Session, col
 
 from thidua.models.campaign import Campaign, EnrolledUnit
@@ -252,6 +254,7 @@ class MailResult:
     answered: int = 0
     already: int = 0  # handled by an earlier pass or another sweep: only moved
     moved: int = 0
+    busy: bool = False  # another sweep was reading the mailbox: this one did nothing
     unreachable: str | None = None
     messages: list[dict[str, Any]] = field(default_factory=list)
 
@@ -266,6 +269,7 @@ class MailResult:
             "answered": self.answered,
             "already": self.already,
             "moved": self.moved,
+            "busy": self.busy,
             "unreachable": self.unreachable,
             "messages": self.messages,
         }
@@ -287,6 +291,42 @@ def sweep_mailbox(
     result = MailResult(enabled=settings.uses_imap)
     if not settings.uses_imap:
         return result
+    with _one_sweep(engine, settings) as ours:
+        if not ours:
+            result.busy = True  # another sweep is reading this mailbox right now: it handles its messages
+            return result
+        return _sweep(engine, settings, result, now, after_commit)
+
+
+@contextlib.contextmanager
+def _one_sweep(engine: Engine, settings: Settings) -> Iterator[bool]:
+    """One sweep of a mailbox at a time, on every host: IMAP does not stop two sessions from both moving
+    (copying) the same message. PostgreSQL: a session advisory lock, not waited for (the other sweep handles
+    what is there); SQLite (one host): a lock file, waited for (the folder is then empty or new)."""
+    name = f"{settings.imap_host}:{settings.imap_port}/{settings.imap_username}/{settings.imap_folder}"
+    if engine.dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "big", signed=True)
+        with engine.connect() as conn:
+            got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+            conn.commit()  # a session lock outlives the transaction; no transaction stays open meanwhile
+            try:
+                yield got
+            finally:
+                if got:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                    conn.commit()
+        return
+    with storage_for(settings).lock(storage_key("mail", "sweep")):
+        yield True
+
+
+def _sweep(
+    engine: Engine,
+    settings: Settings,
+    result: MailResult,
+    now: datetime,
+    after_commit: Callable[[str], None] | None,
+) -> MailResult:
     try:
         box = Mailbox(settings)
     except MailboxUnavailable as exc:
