@@ -34,9 +34,10 @@ import logging
 import re
 import socket
 import ssl
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from email.message import EmailMessage as ParsedMessage
 from email.utils import getaddresses
 from pathlib import Path
@@ -183,21 +184,21 @@ class Mailbox:
             raise MailboxUnavailable(f"máy chủ thư từ chối {what}: {data!r}"[:300])
         return data
 
-    def sizes(self) -> list[tuple[str, int]]:
-        """(UID, size) of every message in the folder, oldest first."""
+    def listing(self) -> list[Listed]:
+        """Every message in the folder, oldest first: UID, size and when the server received it."""
         data = self._ok(self.imap.uid("SEARCH", "UNDELETED"), "tìm thư")
         uids = (data[0] or b"").split()
-        out: list[tuple[str, int]] = []
+        out: list[Listed] = []
         for start in range(0, len(uids), 500):
             chunk = b",".join(uids[start : start + 500]).decode()
-            rows = self._ok(self.imap.uid("FETCH", chunk, "(RFC822.SIZE)"), "đọc thư")
+            rows = self._ok(self.imap.uid("FETCH", chunk, "(RFC822.SIZE INTERNALDATE)"), "đọc thư")
             for row in rows:
-                line = row if isinstance(row, bytes) else row[0]
-                found = re.search(rb"UID (\d+)", line or b"")
-                size = re.search(rb"RFC822\.SIZE (\d+)", line or b"")
+                line = (row if isinstance(row, bytes) else row[0]) or b""
+                found = re.search(rb"UID (\d+)", line)
+                size = re.search(rb"RFC822\.SIZE (\d+)", line)
                 if found and size:
-                    out.append((found.group(1).decode(), int(size.group(1))))
-        return sorted(out, key=lambda item: int(item[0]))
+                    out.append(Listed(found.group(1).decode(), int(size.group(1)), _internal_date(line)))
+        return sorted(out, key=lambda item: int(item.uid))
 
     def fetch(self, uid: str, *, headers_only: bool = False) -> bytes | None:
         """The message (PEEK: it stays unread for a person looking at the mailbox); None when it is gone."""
@@ -223,6 +224,20 @@ class Mailbox:
     def close(self) -> None:
         with contextlib.suppress(OSError, imaplib.IMAP4.error):
             self.imap.logout()
+
+
+@dataclass(frozen=True)
+class Listed:
+    uid: str
+    size: int
+    arrived: datetime | None  # the server's INTERNALDATE: when the message reached the mailbox
+
+
+def _internal_date(line: bytes) -> datetime | None:
+    stamp = imaplib.Internaldate2tuple(line)
+    if stamp is None:
+        return None
+    return datetime.fromtimestamp(time.mktime(stamp), tz=UTC)
 
 
 def _quote(folder: str) -> str:
@@ -334,13 +349,17 @@ def _sweep(
         result.unreachable = str(exc)
         return result
     try:
-        for uid, size in box.sizes():
-            raw = box.fetch(uid, headers_only=size > MAX_MESSAGE_BYTES)
+        for listed in box.listing():
+            uid, too_large = listed.uid, listed.size > MAX_MESSAGE_BYTES
+            raw = box.fetch(uid, headers_only=too_large)
             if raw is None:
                 continue  # moved by another sweep meanwhile
             inbound = parse_message(raw)
             result.read += 1
-            outcome = handle_message(engine, settings, inbound, now=now, too_large=size > MAX_MESSAGE_BYTES)
+            # A report counts as received when it reached the mailbox, not when the next sweep read it (a
+            # reply sent on the due date is on time though collection runs the morning after).
+            received = min(listed.arrived, now) if listed.arrived is not None else now
+            outcome = handle_message(engine, settings, inbound, now=received, too_large=too_large)
             setattr(result, outcome.counter, getattr(result, outcome.counter) + 1)
             result.messages.append(outcome.as_dict())
             if after_commit is not None:

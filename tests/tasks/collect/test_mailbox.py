@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -19,12 +20,13 @@ from sqlmodel import Session, col
 from typer.testing import CliRunner
 
 from tests.conftest import IN_CI, SmtpRecorder
-from tests.factories import at, at_once, launch_campaign_rows, load_demo_directory
+from tests.factories import VN, at, at_once, launch_campaign_rows, load_demo_directory
 from tests.tasks.collect.test_reports import CODE, GOOD, fill, submissions, template
 from thidua.deploy.imap_local import LocalImapServer, dovecot_binary, has_lmtp
 from thidua.models.db import make_engine
 from thidua.models.mailbox import InboundMail
 from thidua.models.outbox import OutboxMessage
+from thidua.models.reporting import Submission
 from thidua.models.settings import Settings
 from thidua.models.storage import storage_for
 from thidua.notifications.outbox import dispatch
@@ -441,3 +443,30 @@ def test_one_message_handled_by_two_workers_at_once_is_ingested_and_answered_onc
         assert [m.kind for m in outbox(engine)] == ["report_accepted"]
     finally:
         engine.dispose()
+
+
+def test_a_reply_counts_as_received_when_it_reached_the_mailbox_not_when_it_was_read(
+    sqlite_url: str, tmp_path: Path, imap: LocalImapServer
+) -> None:
+    """Sent on the due date at 16:00, read by the collection run the next morning: on time. (Filed by IMAP
+    APPEND with that date: LMTP would stamp it with today's clock.)"""
+    from datetime import time, timedelta
+
+    from thidua.models.campaign import Deadline
+
+    engine = make_engine(sqlite_url)
+    load_demo_directory(engine, "tuyen-quang-2024", tmp_path)
+    launch_campaign_rows(engine)
+    with Session(engine) as s:
+        due = s.scalars(select(col(Deadline.due_date)).where(col(Deadline.key) == "2024-03")).one()
+    sent = datetime.combine(due, time(16), VN)
+    raw, _ = reply(YEN_SON, [("bc.xlsx", report(engine, tmp_path))])
+    imap.append(MAILBOX, raw, when=sent)
+
+    result = sweep_mailbox(engine, mail_settings(tmp_path, sqlite_url, imap), now=sent + timedelta(hours=15))
+
+    assert result.accepted == 1
+    with Session(engine) as s:
+        [sub] = s.scalars(select(Submission)).all()
+    assert sub.on_time and sub.received_at.replace(tzinfo=UTC) == sent.astimezone(UTC)
+    engine.dispose()
