@@ -63,6 +63,7 @@ class LocalImapServer:
         self.lmtp_port = _free_port()
         self.host = "127.0.0.1"
         self._pid: int | None = None
+        self.pids_stopped: list[int] = []  # masters stopped so far (the tests check none is left)
 
     # ------------------------------------------------------------ life
 
@@ -136,15 +137,17 @@ service anvil {{
     def start(self) -> None:
         """Start (or start again, on the same mailboxes and ports) and wait until both ports answer."""
         config = self._write_config()
+        pid_file = self.folder / "run" / "master.pid"
+        pid_file.unlink(missing_ok=True)  # a killed master leaves its own: wait for the new one's
         # The master daemonises: its output goes to a file (a pipe would be held open by the daemon).
         with (self.folder / "start.log").open("ab") as out:
             subprocess.run([self.binary, "-c", str(config)], check=True, stdout=out, stderr=out, timeout=30)
-        pid_file = self.folder / "run" / "master.pid"
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             if pid_file.exists() and self._answers(self.imap_port) and self._answers(self.lmtp_port):
-                self._pid = int(pid_file.read_text().strip())
-                return
+                with contextlib.suppress(ValueError):  # written but not yet filled: read it again
+                    self._pid = int(pid_file.read_text().strip())
+                    return
             time.sleep(0.05)
         started = (self.folder / "start.log").read_text(errors="replace")
         raise RuntimeError(f"dovecot did not start: {started[-1000:]} {self.log()[-2000:]}")
@@ -166,9 +169,10 @@ service anvil {{
         for pid in (self._pid, *_children(self._pid)):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+        self.pids_stopped.append(self._pid)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and (
-            _alive(self._pid) or self._answers(self.imap_port) or self._answers(self.lmtp_port)
+            process_alive(self._pid) or self._answers(self.imap_port) or self._answers(self.lmtp_port)
         ):
             time.sleep(0.02)
         self._pid = None
@@ -241,7 +245,7 @@ def _children(parent: int) -> list[int]:
     return found
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

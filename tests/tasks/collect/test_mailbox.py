@@ -23,6 +23,7 @@ from tests.conftest import IN_CI, SmtpRecorder
 from tests.factories import VN, at, at_once, launch_campaign_rows, load_demo_directory
 from tests.tasks.collect.test_reports import CODE, GOOD, fill, submissions, template
 from thidua.deploy.imap_local import LocalImapServer, dovecot_binary, has_lmtp
+from thidua.deploy.imap_local import process_alive as alive
 from thidua.models.db import make_engine
 from thidua.models.mailbox import InboundMail
 from thidua.models.outbox import OutboxMessage
@@ -351,6 +352,8 @@ def test_a_crash_between_the_commit_and_the_move_gives_the_same_result_once(
     assert len(submissions(engine)) == 1 and len(inbound(engine)) == 1
     assert [m.kind for m in outbox(engine)] == ["report_accepted"]
     assert counts(imap) == (0, 1, 0)
+    imap.stop()  # the restarted server stops whole too: nothing is left running
+    assert len(set(imap.pids_stopped)) == 2 and not any(alive(pid) for pid in imap.pids_stopped)
 
 
 def test_an_unreachable_mailbox_does_not_stop_the_sweep_s_caller(
