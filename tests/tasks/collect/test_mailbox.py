@@ -408,44 +408,34 @@ def test_two_sweeps_at_once_handle_each_message_once(
         engine.dispose()
 
 
-def test_the_collect_flow_reads_the_mailbox(
+def test_the_collect_flow_reads_the_mailbox_in_a_fixed_number_of_tasks(
     engine: Engine, db_url: str, launched: int, tmp_path: Path, imap: LocalImapServer, prefect_harness: None
 ) -> None:
+    from tests.factories import task_runs
     from thidua.flows.collect import collect_flow
 
     settings = mail_settings(tmp_path, db_url, imap)
     raw, _ = reply(YEN_SON, [("bc.xlsx", report(engine, tmp_path))])
     imap.deliver(raw, MAILBOX, sender=YEN_SON)
-    summary = collect_flow(CODE, IN_APRIL, settings)
+    first = collect_flow(CODE, IN_APRIL, settings, return_state=True)
+    summary = first.result()
     assert summary["mail"]["accepted"] == 1 and summary["emails"]["sent"] == 1
     assert [s[1] for s in submissions(engine)] == ["TQ-YS"]
     assert counts(imap) == (0, 1, 0)
 
+    # Four more messages: the same number of task runs (the loop over messages is inside one task).
+    for number, unit in enumerate(["TQ-SD", "TQ-CH", "TQ-HY", "TQ-NH"], start=2):
+        with Session(engine) as s:
+            from thidua.models.campaign import EnrolledUnit
 
-@pytest.mark.postgres
-def test_one_message_handled_by_two_workers_at_once_is_ingested_and_answered_once(
-    pg_url: str, tmp_path: Path
-) -> None:
-    """Below the sweep's lock: the message's row alone keeps two transactions from both doing its result
-    (the second insert waits for the first commit, then finds the row)."""
-    engine = make_engine(pg_url)
-    try:
-        load_demo_directory(engine, "tuyen-quang-2024", tmp_path)
-        launch_campaign_rows(engine)
-        settings = Settings(data_dir=tmp_path / "data", database_url=pg_url, smtp_host="")
-        raw, _ = reply(YEN_SON, [("bc.xlsx", report(engine, tmp_path))])
-        message = parse_message(raw)
-
-        outcomes = at_once(lambda i: handle_message(engine, settings, message, now=IN_APRIL), 4)
-
-        assert (
-            sorted((o.status, o.already) for o in outcomes)
-            == [("accepted", False)] + [("accepted", True)] * 3
-        )
-        assert len(submissions(engine)) == 1 and len(inbound(engine)) == 1
-        assert [m.kind for m in outbox(engine)] == ["report_accepted"]
-    finally:
-        engine.dispose()
+            address = s.scalars(
+                select(col(EnrolledUnit.email)).where(col(EnrolledUnit.unit_code) == unit)
+            ).one()
+        raw, _ = reply(str(address), [(f"{unit}.xlsx", report(engine, tmp_path, unit))], number=number)
+        imap.deliver(raw, MAILBOX, sender=str(address))
+    second = collect_flow(CODE, at("02/04/2024", 10), settings, return_state=True)
+    assert second.result()["mail"]["accepted"] == 4
+    assert task_runs(second.state_details.flow_run_id) == task_runs(first.state_details.flow_run_id)
 
 
 def test_a_reply_counts_as_received_when_it_reached_the_mailbox_not_when_it_was_read(
@@ -473,3 +463,29 @@ def test_a_reply_counts_as_received_when_it_reached_the_mailbox_not_when_it_was_
         [sub] = s.scalars(select(Submission)).all()
     assert sub.on_time and sub.received_at.replace(tzinfo=UTC) == sent.astimezone(UTC)
     engine.dispose()
+
+
+@pytest.mark.postgres
+def test_one_message_handled_by_two_workers_at_once_is_ingested_and_answered_once(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """Below the sweep's lock: the message's row alone keeps two transactions from both doing its result
+    (the second insert waits for the first commit, then finds the row)."""
+    engine = make_engine(pg_url)
+    try:
+        load_demo_directory(engine, "tuyen-quang-2024", tmp_path)
+        launch_campaign_rows(engine)
+        settings = Settings(data_dir=tmp_path / "data", database_url=pg_url, smtp_host="")
+        raw, _ = reply(YEN_SON, [("bc.xlsx", report(engine, tmp_path))])
+        message = parse_message(raw)
+
+        outcomes = at_once(lambda i: handle_message(engine, settings, message, now=IN_APRIL), 4)
+
+        assert (
+            sorted((o.status, o.already) for o in outcomes)
+            == [("accepted", False)] + [("accepted", True)] * 3
+        )
+        assert len(submissions(engine)) == 1 and len(inbound(engine)) == 1
+        assert [m.kind for m in outbox(engine)] == ["report_accepted"]
+    finally:
+        engine.dispose()
