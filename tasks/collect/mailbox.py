@@ -74,6 +74,7 @@ MAX_MESSAGE_BYTES = 4 * MAX_REPORT_BYTES
 # Outcomes whose message goes to the processed folder; the others go to the rejected one.
 PROCESSED = ("accepted", "unchanged")
 _ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
+_MESSAGE_ID = re.compile(r"<[!-;=?-~]{1,298}>")  # printable ASCII without < > and spaces
 
 
 @dataclass(frozen=True)
@@ -95,12 +96,14 @@ class Inbound:
 def parse_message(raw: bytes) -> Inbound:
     """The parts of a message the sweep uses (RFC 5322 bytes as the server holds them)."""
     msg = cast(ParsedMessage, email.message_from_bytes(raw, policy=email.policy.default))
-    message_id = _header(msg, "Message-ID").strip() or None
-    key = message_id[:300] if message_id else "sha256:" + hashlib.sha256(raw).hexdigest()
+    # Only well-formed ids go on: they are written back into our replies' headers.
+    ids = _MESSAGE_ID.findall(_header(msg, "Message-ID"))
+    message_id = ids[0] if ids and len(ids[0]) <= 300 else None
+    key = message_id or "sha256:" + hashlib.sha256(raw).hexdigest()
     senders = [addr for _, addr in getaddresses([_header(msg, "From")]) if _ADDRESS.fullmatch(addr.strip())]
     sender = (nfc(senders[0]) or "").strip().lower() if senders else ""
-    references = " ".join(_header(msg, "References").split())
-    thread = tuple(re.findall(r"<[^<>\s]+>", f"{_header(msg, 'In-Reply-To')} {references}"))
+    references = " ".join(_MESSAGE_ID.findall(_header(msg, "References"))[-20:])
+    thread = tuple(_MESSAGE_ID.findall(f"{_header(msg, 'In-Reply-To')} {references}"))
     files: list[tuple[str, bytes]] = []
     archives: list[str] = []
     for part in msg.iter_attachments():
