@@ -92,6 +92,17 @@ class Settings(BaseSettings):
             raise ValueError(f"THIDUA_TIMEZONE: múi giờ “{value}” không có (ví dụ Asia/Ho_Chi_Minh)") from exc
         return value
 
+    @field_validator("imap_folder", "imap_processed_folder", "imap_rejected_folder")
+    @classmethod
+    def _plain_folder(cls, value: str) -> str:
+        # IMAP writes other names in its own UTF-7; plain ASCII names are what every server takes as they are.
+        if not value or not all(" " <= ch <= "~" and ch not in '"\\' for ch in value):
+            raise ValueError(
+                f"THIDUA_IMAP_*_FOLDER: tên thư mục “{value}” chỉ dùng chữ không dấu, số và dấu câu "
+                "thông thường"
+            )
+        return value
+
     @field_validator("smtp_port")
     @classmethod
     def _port_range(cls, value: int) -> int:
