@@ -247,6 +247,26 @@ def test_a_person_of_the_unit_or_a_granted_reporter_may_send_it(
     assert [s[1] for s in submissions(engine)] == ["TQ-YS"]
 
 
+def test_the_csv_form_sent_by_email_is_accepted_too(
+    engine: Engine, db_url: str, launched: int, tmp_path: Path, imap: LocalImapServer
+) -> None:
+    import csv
+    import io
+
+    from thidua.tasks.collect.reports import write_template
+
+    blank = write_template(engine, CODE, "TQ-YS", "2024-03", tmp_path / "mau.csv")
+    rows = list(csv.reader(blank.read_text(encoding="utf-8-sig").splitlines()))
+    rows[1][5:8] = ["80", "10", "9"]
+    text = io.StringIO()
+    csv.writer(text, delimiter=";").writerows(rows)  # Excel in a Vietnamese locale
+    raw, _ = reply(YEN_SON, [("yen-son.csv", ("\ufeff" + text.getvalue()).encode("utf-8"))])
+    imap.deliver(raw, MAILBOX, sender=YEN_SON)
+
+    assert sweep_mailbox(engine, mail_settings(tmp_path, db_url, imap), now=IN_APRIL).accepted == 1
+    assert json.loads(submissions(engine)[0][5]) == {"carried_over": 80, "arising": 10, "finished": 9}
+
+
 def test_a_broken_file_is_rejected_and_the_reply_lists_the_cell_errors(
     engine: Engine, db_url: str, launched: int, tmp_path: Path, imap: LocalImapServer
 ) -> None:
