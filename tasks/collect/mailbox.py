@@ -272,6 +272,7 @@ class MailResult:
     answered: int = 0
     already: int = 0  # handled by an earlier pass or another sweep: only moved
     moved: int = 0
+    failed: int = 0  # not handled (an error, logged): left in the folder for the next pass
     busy: bool = False  # another sweep was reading the mailbox: this one did nothing
     unreachable: str | None = None
     messages: list[dict[str, Any]] = field(default_factory=list)
@@ -287,6 +288,7 @@ class MailResult:
             "answered": self.answered,
             "already": self.already,
             "moved": self.moved,
+            "failed": self.failed,
             "busy": self.busy,
             "unreachable": self.unreachable,
             "messages": self.messages,
@@ -362,7 +364,17 @@ def _sweep(
             # A report counts as received when it reached the mailbox, not when the next sweep read it (a
             # reply sent on the due date is on time though collection runs the morning after).
             received = min(listed.arrived, now) if listed.arrived is not None else now
-            outcome = handle_message(engine, settings, inbound, now=received, too_large=too_large)
+            try:
+                outcome = handle_message(engine, settings, inbound, now=received, too_large=too_large)
+            except (OSError, imaplib.IMAP4.error, MailboxUnavailable):
+                raise
+            except Exception:
+                # A message the code cannot handle must not hold up the others: its transaction rolled back,
+                # it stays in the folder (tried again next pass) and the run counts it.
+                log.exception("mailbox %s: message %s not handled", settings.imap_host, inbound.key[:120])
+                result.failed += 1
+                result.messages.append({"status": "failed", "message": inbound.key[:120]})
+                continue
             setattr(result, outcome.counter, getattr(result, outcome.counter) + 1)
             result.messages.append(outcome.as_dict())
             if after_commit is not None:

@@ -429,9 +429,16 @@ def test_two_sweeps_at_once_handle_each_message_once(
 
 
 def test_the_collect_flow_reads_the_mailbox_in_a_fixed_number_of_tasks(
-    engine: Engine, db_url: str, launched: int, tmp_path: Path, imap: LocalImapServer, prefect_harness: None
+    engine: Engine,
+    db_url: str,
+    launched: int,
+    tmp_path: Path,
+    imap: LocalImapServer,
+    prefect_harness: None,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     from tests.factories import task_runs
+    from thidua.deploy.cli_collect import print_collect_summary
     from thidua.flows.collect import collect_flow
 
     settings = mail_settings(tmp_path, db_url, imap)
@@ -440,6 +447,8 @@ def test_the_collect_flow_reads_the_mailbox_in_a_fixed_number_of_tasks(
     first = collect_flow(CODE, IN_APRIL, settings, return_state=True)
     summary = first.result()
     assert summary["mail"]["accepted"] == 1 and summary["emails"]["sent"] == 1
+    print_collect_summary(summary)  # what `thidua collect` prints
+    assert "Hộp thư nhận báo cáo: 1 thư; 1 báo cáo được tiếp nhận" in capsys.readouterr().out
     assert [s[1] for s in submissions(engine)] == ["TQ-YS"]
     assert counts(imap) == (0, 1, 0)
 
