@@ -518,3 +518,36 @@ def test_one_message_handled_by_two_workers_at_once_is_ingested_and_answered_onc
         assert [m.kind for m in outbox(engine)] == ["report_accepted"]
     finally:
         engine.dispose()
+
+
+def test_thidua_serve_reads_the_mailbox_between_collections(
+    sqlite_url: str, tmp_path: Path, imap: LocalImapServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The embedded scheduler's mail-read job (every 10 minutes; deploy/jobs.py), called as the scheduler
+    calls it: settings from the environment, the clock's now."""
+    from thidua.deploy import jobs
+    from thidua.deploy.scheduler import MAIL_EVERY_MINUTES, mail_job_spec
+
+    engine = make_engine(sqlite_url)
+    load_demo_directory(engine, "tuyen-quang-2024", tmp_path)
+    launch_campaign_rows(engine)
+    raw, message_id = reply(YEN_SON, [("bc.xlsx", report(engine, tmp_path))])
+    imap.deliver(raw, MAILBOX, sender=YEN_SON)
+    env = {"THIDUA_DATA_DIR": str(tmp_path / "data"), "THIDUA_DATABASE_URL": sqlite_url}
+    env.update({f"THIDUA_{k.upper()}": str(v) for k, v in imap.settings_overrides(MAILBOX).items()})
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+
+    jobs.read_mailbox()
+
+    [row] = inbound(engine)
+    assert (
+        row.message_key == message_id
+        and row.folder == "Processed"
+        and row.outcome in ("accepted", "rejected")
+    )
+    assert counts(imap)[0] == 0
+    spec = mail_job_spec()
+    assert spec.id == "mail-read" and spec.executor == "mail"
+    assert spec.trigger.interval.total_seconds() == MAIL_EVERY_MINUTES * 60  # type: ignore[attr-defined]
+    engine.dispose()
