@@ -52,6 +52,7 @@ COMMANDS: dict[str, _Entry] = {
         "thidua.deploy.cli_award:award_app", "Khen thưởng: quyết định, giấy khen, tiền thưởng; thu hồi."
     ),
     "outbox": _Entry("thidua.deploy.cli_outbox:app", "Hộp thư đi: xem và gửi các thư đang chờ."),
+    "mail": _Entry("thidua.deploy.cli_mail:app", "Hộp thư nhận báo cáo (IMAP): đọc ngay, thư bị giữ lại."),
     "db": _Entry("thidua.deploy.cli_db:app", "Cấu trúc cơ sở dữ liệu (Alembic)."),
     "engine": _Entry(
         "thidua.deploy.cli_engine:app", "Máy chủ Prefect cục bộ dùng chung: xem, khởi động, dừng."

@@ -29,6 +29,15 @@ def print_collect_summary(summary: dict[str, Any]) -> None:
         f"  Hộp thư đến: {inbox.get('accepted', 0)} tệp được tiếp nhận,"
         f" {inbox.get('rejected', 0)} tệp bị trả lại"
     )
+    mail = summary.get("mail") or {}
+    if mail.get("enabled"):
+        counts = (
+            f"{mail.get('read', 0)} thư; {mail.get('accepted', 0)} báo cáo được tiếp nhận, "
+            f"{mail.get('rejected', 0)} bị trả lại, {mail.get('refused', 0)} bị giữ lại, "
+            f"{mail.get('answered', 0)} thư được trả lời"
+        )
+        unread = f" (chưa đọc hết: {mail['unreachable']})" if mail.get("unreachable") else ""
+        typer.echo(f"  Hộp thư nhận báo cáo: {counts}{unread}")
     status = summary.get("timeliness") or {}
     if status:
         typer.echo(f"  Kỳ {status['period']}: {status['summary']}")

@@ -36,6 +36,7 @@ is that temporary directory).
 | `thidua-collect/daily-0700` | `0 7 * * *` | collection for every campaign with a period due yesterday |
 | `thidua-close/daily-0730` | `30 7 * * *` | closing run for every campaign that ended yesterday |
 | `thidua-outbox/every-minute` | `* * * * *` | outbox dispatch |
+| `thidua-mail/every-10-minutes` | `*/10 * * * *` | the mailbox units reply to (reports sent by email) |
 | `thidua-collect-campaign/on-deadline` | event `thidua.deadline.passed` | collection of that campaign |
 | `thidua-close-campaign/on-final-reports` | event `thidua.report.accepted` (close early) | early close |
 | `stage-launch/launch` | hand: `definition`, `as_of` | `thidua campaign launch FILE --as-of …` |
@@ -182,6 +183,18 @@ def outbox_dispatch() -> None:
     finally:
         engine.dispose()
     jobs.dispatch_outbox()
+
+
+@flow(name="thidua-mail")
+def mailbox_read() -> None:
+    """Read the mailbox units reply to (reports sent by email; nothing without THIDUA_IMAP_HOST)."""
+    settings = Settings()
+    engine = make_engine(settings.database_url)
+    try:
+        require_prefect_mode(engine, datetime.now(settings.tz))
+    finally:
+        engine.dispose()
+    jobs.read_mailbox()
 
 
 # ---------------------------------------------------------------- stages started by hand

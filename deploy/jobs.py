@@ -126,6 +126,35 @@ def dispatch_outbox() -> None:
         log.warning("Hộp thư đi: không gửi được — %s; thư chờ đến lần chạy sau.", result.unreachable)
 
 
+def read_mailbox() -> None:
+    """Read the mailbox units reply to (reports sent by email) between collections, so a unit learns within
+    minutes whether its file was taken; the answers leave with the next outbox dispatch. Plain code, not a
+    flow; nothing when THIDUA_IMAP_HOST is empty."""
+    if not _leading():
+        return
+    settings, now = _settings_and_now()
+    if not settings.uses_imap:
+        return
+    from thidua.models.db import make_engine
+    from thidua.tasks.collect.mailbox import sweep_mailbox
+
+    engine = make_engine(settings.database_url)
+    try:
+        result = sweep_mailbox(engine, settings, now=now)
+    finally:
+        engine.dispose()
+    if result.read:
+        log.info(
+            "Hộp thư nhận báo cáo: %d thư, %d báo cáo được tiếp nhận, %d bị trả lại, %d bị giữ lại.",
+            result.read,
+            result.accepted,
+            result.rejected,
+            result.refused,
+        )
+    if result.unreachable:
+        log.warning("Hộp thư nhận báo cáo: không đọc hết — %s; thư chờ đến lần đọc sau.", result.unreachable)
+
+
 def campaign_marker(code: str) -> None:
     """Never runs (the marker job is paused); it exists so the marker has a callable to name."""
     log.debug("campaign marker %s", code)

@@ -7,6 +7,7 @@ Asia/Ho_Chi_Minh, with fixed ids:
     collect:<CODE>:<period>  once, at 07:00 the day after the period's due date
     close:<CODE>             once, at 07:30 the day after the end date or the last report due date, if later
     outbox-dispatch          every minute
+    mail-read                every 10 minutes: the mailbox units reply to (nothing without THIDUA_IMAP_HOST)
     campaign:<CODE>          a paused marker, never run: "this store has scheduled the campaign"
 
 Registration compares each wanted job with the stored one and writes only what changed, with
@@ -65,6 +66,9 @@ log = logging.getLogger("thidua.scheduler")
 JOBSTORE_TABLE = "apscheduler_jobs"
 LEASE_NAME = "scheduler"
 OUTBOX_JOB_ID = "outbox-dispatch"
+MAIL_JOB_ID = "mail-read"
+# How often the mailbox units reply to is read between collections (a reply is answered within this).
+MAIL_EVERY_MINUTES = 10
 # Long enough for a holiday outage (Tết is up to 9 days off); a job missed by more is dropped with a warning.
 MISFIRE_GRACE = timedelta(days=14)
 COLLECT_AT = time(7, 0)
@@ -80,6 +84,7 @@ SCHEDULED_STATUSES = frozenset(
 CLOSABLE_STATUSES = frozenset({CampaignStatus.LAUNCHED, CampaignStatus.COLLECTING})
 FLOW_EXECUTOR = "default"
 OUTBOX_EXECUTOR = "outbox"
+MAIL_EXECUTOR = "mail"
 
 SchedulerMode = Literal["serve", "prefect"]
 
@@ -137,6 +142,7 @@ class JobFuncs:
     close: str = "thidua.deploy.jobs:run_close"
     close_early: str = "thidua.deploy.jobs:run_close_early"
     outbox: str = "thidua.deploy.jobs:dispatch_outbox"
+    mail: str = "thidua.deploy.jobs:read_mailbox"
     marker: str = "thidua.deploy.jobs:campaign_marker"
 
 
@@ -162,7 +168,7 @@ class CampaignSnapshot:
 @dataclass(frozen=True)
 class JobSpec:
     id: str
-    kind: Literal["remind", "collect", "close", "close_early", "outbox"]
+    kind: Literal["remind", "collect", "close", "close_early", "outbox", "mail"]
     func: str
     args: tuple[Any, ...]
     trigger: BaseTrigger
@@ -281,6 +287,19 @@ def outbox_job_spec(funcs: JobFuncs = DEFAULT_FUNCS) -> JobSpec:
         args=(),
         trigger=IntervalTrigger(minutes=1, start_date=_OUTBOX_ANCHOR, timezone=UTC),
         executor=OUTBOX_EXECUTOR,
+    )
+
+
+def mail_job_spec(funcs: JobFuncs = DEFAULT_FUNCS) -> JobSpec:
+    """Reading the mailbox units reply to (a no-op without THIDUA_IMAP_HOST), on its own executor: a slow
+    mail server delays neither the outbox nor the campaign flows."""
+    return JobSpec(
+        id=MAIL_JOB_ID,
+        kind="mail",
+        func=funcs.mail,
+        args=(),
+        trigger=IntervalTrigger(minutes=MAIL_EVERY_MINUTES, start_date=_OUTBOX_ANCHOR, timezone=UTC),
+        executor=MAIL_EXECUTOR,
     )
 
 
@@ -407,7 +426,11 @@ def build_scheduler(database_url: str, tz: ZoneInfo) -> ServiceScheduler:
     store = SQLAlchemyJobStore(engine=make_engine(database_url), tablename=JOBSTORE_TABLE)
     scheduler = ServiceScheduler(
         jobstores={"default": store},
-        executors={FLOW_EXECUTOR: ThreadPoolExecutor(1), OUTBOX_EXECUTOR: ThreadPoolExecutor(1)},
+        executors={
+            FLOW_EXECUTOR: ThreadPoolExecutor(1),
+            OUTBOX_EXECUTOR: ThreadPoolExecutor(1),
+            MAIL_EXECUTOR: ThreadPoolExecutor(1),
+        },
         job_defaults={
             "coalesce": True,
             "max_instances": 1,
@@ -549,10 +572,16 @@ def _register_snapshot(
 def register_outbox_job(
     scheduler: BackgroundScheduler, *, now: datetime | None = None, funcs: JobFuncs = DEFAULT_FUNCS
 ) -> Registration:
+    """The global jobs: the outbox dispatch and the mailbox read."""
     tz = cast(ZoneInfo, scheduler.timezone)
     moment = (now or datetime.now(tz)).astimezone(tz)
     return _apply(
-        scheduler, [outbox_job_spec(funcs)], _jobs_by_id(scheduler), now=moment, known=True, launched_at=None
+        scheduler,
+        [outbox_job_spec(funcs), mail_job_spec(funcs)],
+        _jobs_by_id(scheduler),
+        now=moment,
+        known=True,
+        launched_at=None,
     )
 
 

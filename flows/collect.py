@@ -1,8 +1,9 @@
 """Stage 2 of the lifecycle — periodic data collection (thu thập số liệu định kỳ).
 
-start (campaign → collecting, periods to compute) → ingest the inbox (accepted / rejected files) →
+start (campaign → collecting, periods to compute) → read the mailbox (reports sent by email, when
+THIDUA_IMAP_HOST is set) → ingest the inbox (accepted / rejected files) →
 snapshots for every enrolled unit and person, rolled up the hierarchy → timeliness and completeness of the
-current period → dispatch the outbox (rejection emails) → record the run.
+current period → dispatch the outbox (rejection emails, answers to emailed reports) → record the run.
 Task runs per flow run are fixed: every loop over units, people or periods lives inside a task.
 """
 
@@ -21,10 +22,12 @@ from thidua.models.indicators import fmt_percent
 from thidua.models.settings import Settings
 from thidua.notifications.outbox import dispatch
 from thidua.tasks.collect.collection import record_collection, start_collection
+from thidua.tasks.collect.mailbox import sweep_mailbox
 from thidua.tasks.collect.progress import PeriodStatus, compute_all_snapshots, period_status
 from thidua.tasks.collect.reports import process_inbox
 
 start_task = task(name="start collection", cache_policy=NO_CACHE)(start_collection)
+mailbox_task = task(name="read mailbox", cache_policy=NO_CACHE)(sweep_mailbox)
 inbox_task = task(name="ingest inbox", cache_policy=NO_CACHE)(process_inbox)
 snapshot_task = task(name="compute snapshots", cache_policy=NO_CACHE)(compute_all_snapshots)
 timeliness_task = task(name="timeliness and completeness", cache_policy=NO_CACHE)(period_status)
@@ -66,6 +69,9 @@ def collect_flow(code: str, now: datetime, settings: Settings | None = None) -> 
     today = now.astimezone(settings.tz).date()
 
     plan = start_task(engine, code, now=now, today=today)
+    # Every message in the mailbox, whichever campaign its report is for: a message is never left waiting
+    # for another campaign's run. One task, whatever the number of messages.
+    mail = mailbox_task(engine, settings, now=now)
     inbox = inbox_task(engine, settings, plan.code, now=now)
     snapshots = snapshot_task(engine, plan.code, plan.periods, now=now)
     status = (
@@ -79,6 +85,7 @@ def collect_flow(code: str, now: datetime, settings: Settings | None = None) -> 
         "periods": plan.periods,
         "current_period": plan.current_period,
         "inbox": inbox.as_dict(),
+        "mail": mail.as_dict(),
         "snapshots": _plain(snapshots),
         "timeliness": _timeliness(status),
         "emails": _plain(sent),

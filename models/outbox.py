@@ -36,6 +36,8 @@ class OutboxMessage(SQLModel, table=True):
     sent_at: datetime | None = None
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     message_id: str | None = Field(default=None, max_length=300)
+    # Extra headers as a JSON object (a reply's In-Reply-To and References), written into the message.
+    headers_json: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     # The message rendered once at enqueue time (RFC 5322 bytes without From, Date and Message-ID, which
     # dispatch adds; NULL = built at dispatch):
     # building MIME costs more than sending it, so a dispatch batch only streams these bytes.

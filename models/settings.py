@@ -21,6 +21,8 @@ from thidua.models.settings_core import (
 
 SmtpSecurity = Literal["none", "starttls", "ssl"]
 _DEFAULT_PORTS: dict[str, int] = {"none": 25, "starttls": 587, "ssl": 465}
+ImapSecurity = Literal["none", "starttls", "ssl"]
+_IMAP_PORTS: dict[str, int] = {"none": 143, "starttls": 143, "ssl": 993}
 
 
 class Settings(BaseSettings):
@@ -52,6 +54,17 @@ class Settings(BaseSettings):
     mail_rate_per_second: float = 0.0
     mail_batch_size: int = 200
     mail_max_attempts: int = 8
+    # The mailbox the system reads over IMAP (units answer a reminder by replying with the filled template):
+    # empty host = off. Handled messages are moved out of imap_folder into the processed or rejected folder.
+    imap_host: str = ""
+    imap_port: int = Field(default=0, ge=0, le=65535)
+    imap_security: ImapSecurity = "none"
+    imap_username: str = ""
+    imap_password: SecretStr = SecretStr("")
+    imap_folder: str = "INBOX"
+    imap_processed_folder: str = "Processed"
+    imap_rejected_folder: str = "Rejected"
+    imap_timeout_seconds: float = Field(default=30.0, gt=0)
     timezone: str = DEFAULT_TIMEZONE
     # Reward money of a collective as a multiple of the individual's multiplier
     # (THIDUA_AWARD_COLLECTIVE_FACTOR, e.g. 2: "collectives are paid twice what a person gets"). Unset: each
@@ -79,6 +92,17 @@ class Settings(BaseSettings):
             raise ValueError(f"THIDUA_TIMEZONE: múi giờ “{value}” không có (ví dụ Asia/Ho_Chi_Minh)") from exc
         return value
 
+    @field_validator("imap_folder", "imap_processed_folder", "imap_rejected_folder")
+    @classmethod
+    def _plain_folder(cls, value: str) -> str:
+        # IMAP writes other names in its own UTF-7; plain ASCII names are what every server takes as they are.
+        if not value or not all(" " <= ch <= "~" and ch not in '"\\' for ch in value):
+            raise ValueError(
+                f"THIDUA_IMAP_*_FOLDER: tên thư mục “{value}” chỉ dùng chữ không dấu, số và dấu câu "
+                "thông thường"
+            )
+        return value
+
     @field_validator("smtp_port")
     @classmethod
     def _port_range(cls, value: int) -> int:
@@ -92,6 +116,8 @@ class Settings(BaseSettings):
         self.database_url = database_url_for(self.database_url, self.data_dir)
         if not self.smtp_port:
             self.smtp_port = _DEFAULT_PORTS[self.smtp_security]
+        if not self.imap_port:
+            self.imap_port = _IMAP_PORTS[self.imap_security]
         return self
 
     @property
@@ -119,6 +145,10 @@ class Settings(BaseSettings):
         return bool(self.smtp_host)
 
     @property
+    def uses_imap(self) -> bool:
+        return bool(self.imap_host)
+
+    @property
     def admins(self) -> frozenset[str]:
         """THIDUA_ADMIN_EMAILS as lower-cased addresses."""
         return frozenset(
@@ -126,4 +156,4 @@ class Settings(BaseSettings):
         )
 
 
-__all__ = ["Field", "Settings", "SmtpSecurity"]
+__all__ = ["Field", "ImapSecurity", "Settings", "SmtpSecurity"]

@@ -196,6 +196,7 @@ def _row_values(
     data_dir: Path | None,
     storage: Storage | None = None,
     reads: _Reads | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     key = nfc(dedupe_key)
     if not key:
@@ -218,6 +219,9 @@ def _row_values(
         "attempts": 0,
         "created_at": created_at,
         "next_attempt_at": None,
+        "headers_json": json.dumps({k: nfc(v) for k, v in headers.items()}, ensure_ascii=False)
+        if headers
+        else None,
     }
     base = _storage_of(storage, data_dir)
     values["mime"] = _render(values, reads or (_Reads(base) if base is not None else None))
@@ -242,7 +246,7 @@ def row_message(
         reply_to=values["reply_to"],
         cc=tuple(json.loads(values["cc_json"] or "[]")),
         message_id=message_id,
-        headers={"X-Thidua-Kind": values["kind"]},
+        headers={"X-Thidua-Kind": values["kind"], **json.loads(values.get("headers_json") or "{}")},
     )
 
 
@@ -312,8 +316,11 @@ def enqueue(
     now: datetime,
     data_dir: Path | None = None,
     storage: Storage | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> bool:
     """Queue one email; False when an email with this dedupe_key was already queued (nothing changes).
+
+    `headers`: extra header lines (a reply's In-Reply-To and References), kept with the row.
 
     Attachments are stored as storage keys (models/storage.py): pass keys, or absolute paths inside
     `data_dir`. The message is rendered here and stored with the row (attachments included, read from
@@ -335,6 +342,7 @@ def enqueue(
         created_at=_aware_utc(now),
         data_dir=data_dir,
         storage=storage,
+        headers=headers,
     )
     return _insert_ignoring_duplicates(session, [values]) == 1
 

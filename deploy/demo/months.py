@@ -2,7 +2,9 @@
 
 Most units report on time through `report submit` (the figures come from the demo case ledger, so reports are
 "thực chất"); one reports March late through the inbox; one never sends May; one sends April with an error, is
-rejected by email and corrects it the next day; one inflates its June figures, which reconciliation shows.
+rejected by email and corrects it the next day; one inflates its June figures, which reconciliation shows;
+one answers February's reminder by email, with the filled template attached (when there is a mailbox: see
+demo/mailbox.py), and the next collection run reads it from the mailbox.
 After each due date the collection flow runs, as the scheduler would at 07:00 the next morning.
 """
 
@@ -21,6 +23,7 @@ from sqlalchemy import Engine, select
 from sqlmodel import col
 
 from thidua.deploy.demo.ledger import write_demo_ledger
+from thidua.deploy.demo.mailbox import DemoMailbox
 from thidua.models.campaign import Campaign, Deadline, DeadlineKind, EnrolledUnit
 from thidua.models.report_rows import build_layout
 from thidua.models.settings import Settings
@@ -41,6 +44,7 @@ LATE = ("TQ-HY", "2024-03")
 MISSING = ("TQ-LB", "2024-05")
 REJECTED_THEN_CORRECTED = ("TQ-SD", "2024-04")
 INFLATED = ("TQ-CH", "2024-06")
+EMAILED = ("TQ-YS", "2024-02")
 
 
 @dataclass
@@ -54,6 +58,7 @@ class MonthLog:
     collect: dict[str, Any] = field(default_factory=dict)
     status: str = ""
     reminders: int = 0  # reminder, escalation and digest emails sent during the period
+    emailed: list[str] = field(default_factory=list)  # units that answered by email (read by collection)
 
 
 def _figures_for(
@@ -94,6 +99,7 @@ def run_months(
     collect: Callable[[datetime], dict[str, Any]],
     echo: Callable[[str], None],
     remind: Callable[[datetime], int] | None = None,
+    mailbox: DemoMailbox | None = None,
 ) -> list[MonthLog]:
     tz: ZoneInfo = settings.tz
     calendar = load_calendar()
@@ -140,7 +146,7 @@ def run_months(
             for unit in reporting:
                 figures = dict(units.get(unit, {}))
                 events += _unit_events(
-                    settings, engine, code, log, unit, key, figures, officers, on_time_moment, work
+                    settings, engine, code, log, unit, key, figures, officers, on_time_moment, work, mailbox
                 )
         run_at = datetime.combine(due + timedelta(days=1), time(7), tz)
         if remind is not None:
@@ -187,6 +193,7 @@ def _unit_events(
     officers: dict[str, dict[str, int]],
     on_time_moment: datetime,
     work: Path,
+    mailbox: DemoMailbox | None = None,
 ) -> list[tuple[datetime, Callable[[], None]]]:
     """The moments one unit acts in one period, and what it does then."""
     if (unit, key) == MISSING:
@@ -211,6 +218,14 @@ def _unit_events(
 
         due = log.due
         return [(datetime.combine(due, time(16), on_time_moment.tzinfo), late)]
+    if (unit, key) == EMAILED and mailbox is not None:
+        # A reply to the reminder with the file attached; the collection run after the due date reads it.
+        def by_email() -> None:
+            fill_template(engine, code, unit, key, path, values, officers)
+            mailbox.reply(engine, code, unit, key, path, when=on_time_moment)
+            log.emailed.append(unit)
+
+        return [(on_time_moment, by_email)]
     if (unit, key) == REJECTED_THEN_CORRECTED:
 
         def wrong() -> None:
@@ -238,6 +253,13 @@ def _count(log: MonthLog, results: list[IngestResult]) -> None:
 
 def _line(log: MonthLog) -> str:
     parts = [f"   {log.period:<8} hạn {log.due:%d/%m/%Y}: {log.accepted} báo cáo đúng hạn"]
+    if log.emailed:
+        mail = log.collect.get("mail") or {}
+        parts.append(
+            "trả lời thư nhắc kèm báo cáo (IMAP): "
+            + ", ".join(log.emailed)
+            + f", đọc khi thu thập: {mail.get('accepted', 0)} tiếp nhận"
+        )
     if log.late:
         parts.append("nộp muộn (qua hộp thư): " + ", ".join(log.late))
     if log.rejected:

@@ -53,8 +53,11 @@ def run_demo(settings: Settings, *, as_of: datetime) -> None:
 
     from thidua.flows.collect import collect_flow
 
+    mail_settings = settings
+
     def collect(moment: datetime) -> dict[str, Any]:
-        return collect_flow(code, moment, settings)
+        # With the mailbox's settings: the run reads the unit's emailed reply (deploy/demo/mailbox.py).
+        return collect_flow(code, moment, mail_settings)
 
     from thidua.flows.remind import remind_flow
     from thidua.tasks.remind.reminders import plan_reminders
@@ -72,7 +75,11 @@ def run_demo(settings: Settings, *, as_of: datetime) -> None:
         # the units' files refused. Every later stage below is idempotent and is run again (changing nothing).
         typer.echo("   Phong trào đã qua giai đoạn báo cáo (lần chạy trước): không phát lại các tháng.")
     else:
-        run_months(settings, engine, code, collect, typer.echo, remind)
+        from thidua.deploy.demo.mailbox import demo_mailbox
+
+        contact = launch_contact(engine, code)
+        with demo_mailbox(settings, contact, typer.echo) as (mail_settings, mailbox):
+            run_months(settings, engine, code, collect, typer.echo, remind, mailbox)
 
     typer.echo("4. Tình hình cuối kỳ")
     print_final_status(settings, code, date(2024, 7, 3))  # the final report's due date
@@ -89,6 +96,21 @@ def run_demo(settings: Settings, *, as_of: datetime) -> None:
         f"thidua nomination list {code} · thidua council result {code} <số cuộc họp> · "
         f"thidua award list {code}"
     )
+
+
+def launch_contact(engine: Any, code: str) -> str:
+    """The address units reply to: the campaign's contact (the mailbox the system reads)."""
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from thidua.models.campaign import Campaign
+    from thidua.models.definition import definition_from_json
+
+    with engine.connect() as conn:
+        definition = conn.execute(
+            select(col(Campaign.definition_json)).where(col(Campaign.code) == code)
+        ).scalar_one()
+    return definition_from_json(definition).issuer.contact.email
 
 
 def print_final_status(settings: Settings, code: str, as_of: Any) -> None:

@@ -7,6 +7,7 @@ from sqlmodel import SQLModel
 
 import thidua.models.campaign
 import thidua.models.directory
+import thidua.models.mailbox
 import thidua.models.outbox
 import thidua.models.portal
 import thidua.models.reporting

@@ -77,14 +77,17 @@ __all__ = [
     "HistoryEntry",
     "InboxResult",
     "IngestResult",
+    "MailReply",
     "ReportsError",
     "TemplateError",
     "ingest_files",
+    "ingest_mail",
     "ingest_upload",
     "normalise_key",
     "process_inbox",
     "read_report_file",
     "report_history",
+    "report_identity",
     "template_info",
     "write_template",
 ]
@@ -559,6 +562,83 @@ def ingest_upload(
     )
 
 
+@dataclass(frozen=True)
+class MailReply:
+    """A report that came by email: every answer goes to its sender as a reply in the same thread."""
+
+    sender: str  # the From address, lower-cased (checked to belong to the unit before the ingest)
+    message_key: str  # the message's Message-ID (or its digest): one answer per message
+    subject: str  # the message's subject
+    message_id: str | None = None
+    references: str = ""  # the message's own References header
+
+    @property
+    def dedupe_key(self) -> str:
+        return "mail-reply:" + hashlib.sha256(self.message_key.encode("utf-8")).hexdigest()[:40]
+
+    def subject_line(self) -> str:
+        """ "Re: " and their subject, as mail programs thread a reply."""
+        subject = " ".join(self.subject.split()) or "(không có tiêu đề)"
+        return subject if re.match(r"(?i)^(re|tr|aw|sv)\s*:", subject) else f"Re: {subject}"
+
+    def headers(self) -> dict[str, str]:
+        if not self.message_id:
+            return {}
+        chain = " ".join([*self.references.split()[-10:], self.message_id])
+        return {"In-Reply-To": self.message_id, "References": chain}
+
+
+def report_identity(name: str, data: bytes) -> tuple[str | None, str | None]:
+    """(campaign code, unit code) a report file names, read before its campaign is known (None: unreadable).
+    The checks proper happen in the ingest; this only says where the file is meant to go."""
+    from thidua.models.report_rows import read_csv_report as _read_csv
+
+    suffix = Path(name).suffix.lower()
+    try:
+        if suffix == ".xlsx":
+            raw = read_xlsx_report(name, _xlsx_cells(data))
+        elif suffix == ".csv":
+            text = data.decode("utf-8-sig")
+            first = next((line for line in text.splitlines() if line.strip()), "")
+            delimiter = max((",", ";", "\t"), key=first.count)
+            rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))[:MAX_CSV_ROWS]
+            raw = _read_csv(name, [[csv_text(v) for v in row] for row in rows], [])
+        else:
+            return None, None
+    except Exception:
+        log.info("report %s: identity unreadable", name, exc_info=True)
+        return None, None
+    return raw.campaign_code, raw.unit_code
+
+
+def ingest_mail(
+    s: Session,
+    settings: Settings,
+    code: str,
+    name: str,
+    data: bytes,
+    *,
+    now: datetime,
+    reply: MailReply,
+) -> IngestResult:
+    """Ingest one report attached to an email, inside the caller's transaction (which also records the
+    message): the same checks, records and emails as the inbox folder and the portal, every answer going to
+    the sender in the thread of their message (an acceptance too, since nobody watches a page)."""
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
+    campaign = get_campaign(s, code)
+    assert campaign.id is not None
+    view = _CampaignView(
+        campaign.id, campaign.code, campaign.title, definition_from_json(campaign.definition_json)
+    )
+    source_name = (shown_name(nfc(Path(name.replace("\\", "/")).name)) or "tệp")[:300]
+    raw = read_report_file(source_name, data, view.defn)
+    sha = hashlib.sha256(data).hexdigest()
+    return _ingest_in(
+        s, settings, view, Path(source_name), source_name, data, sha, raw, now, reply.sender, reply
+    )
+
+
 def _ingest_data(
     engine: Engine,
     settings: Settings,
@@ -573,44 +653,65 @@ def _ingest_data(
 ) -> IngestResult:
     sha = hashlib.sha256(data).hexdigest()
     raw = raw or read_report_file(source_name, data, view.defn)
-    received_on = now.astimezone(settings.tz).date()
-
     with transaction(engine) as s:
-        campaign = get_campaign(s, view.code, lock=True)
-        same = s.scalars(
-            select(Submission).where(
-                col(Submission.campaign_id) == view.id,
-                col(Submission.file_sha256) == sha,
-                col(Submission.is_current).is_(True),
-            )
-        ).first()
-        if same is not None:
-            return IngestResult(
-                path,
-                source_name,
-                "unchanged",
-                sha,
-                unit_code=same.unit_code,
-                period_key=same.period_key,
-                revision=same.revision,
-                on_time=same.on_time,
-                is_correction=same.is_correction,
-                stored_path=_local_file(settings, same.stored_path),
-                stored_key=same.stored_path,
-            )
-        deadlines = _report_deadlines(s, view.id)
-        ctx = _context(s, campaign, view, raw, deadlines, received_on)
-        if ctx.status in CLOSED_STATUSES:
-            checked = _frozen(s, campaign, raw, settings)
-        else:
-            checked = check_report(raw, ctx)
-        if checked.ok:
-            return _accept(
-                s, settings, view, path, source_name, data, sha, checked, deadlines, now, submitted_by
-            )
-        return _reject(
-            s, settings, view, path, source_name, data, sha, raw, checked, deadlines, now, submitted_by
+        return _ingest_in(s, settings, view, path, source_name, data, sha, raw, now, submitted_by, None)
+
+
+def _ingest_in(
+    s: Session,
+    settings: Settings,
+    view: _CampaignView,
+    path: Path,
+    source_name: str,
+    data: bytes,
+    sha: str,
+    raw: RawReport,
+    now: datetime,
+    submitted_by: str | None,
+    reply: MailReply | None,
+) -> IngestResult:
+    """The one ingest of every way in (inbox folder, portal, email), inside the caller's transaction: the
+    campaign row is locked, so two ingests of one campaign run one after the other."""
+    received_on = now.astimezone(settings.tz).date()
+    campaign = get_campaign(s, view.code, lock=True)
+    same = s.scalars(
+        select(Submission).where(
+            col(Submission.campaign_id) == view.id,
+            col(Submission.file_sha256) == sha,
+            col(Submission.is_current).is_(True),
         )
+    ).first()
+    if same is not None:
+        unchanged = IngestResult(
+            path,
+            source_name,
+            "unchanged",
+            sha,
+            unit_code=same.unit_code,
+            period_key=same.period_key,
+            revision=same.revision,
+            on_time=same.on_time,
+            is_correction=same.is_correction,
+            stored_path=_local_file(settings, same.stored_path),
+            stored_key=same.stored_path,
+        )
+        if reply is not None:
+            _queue_acceptance(s, settings, view, unchanged, _report_deadlines(s, view.id), reply, now)
+        return unchanged
+    deadlines = _report_deadlines(s, view.id)
+    ctx = _context(s, campaign, view, raw, deadlines, received_on)
+    frozen = ctx.status in CLOSED_STATUSES
+    checked = _frozen(s, campaign, raw, settings) if frozen else check_report(raw, ctx)
+    if checked.ok:
+        accepted = _accept(
+            s, settings, view, path, source_name, data, sha, checked, deadlines, now, submitted_by
+        )
+        if reply is not None:
+            _queue_acceptance(s, settings, view, accepted, deadlines, reply, now)
+        return accepted
+    return _reject(
+        s, settings, view, path, source_name, data, sha, raw, checked, deadlines, now, submitted_by, reply
+    )
 
 
 def _close_early_labels(s: Session, view: _CampaignView, period_key: str) -> dict[str, str]:
@@ -841,6 +942,7 @@ def _reject(
     deadlines: list[Deadline],
     now: datetime,
     submitted_by: str | None,
+    reply: MailReply | None = None,
 ) -> IngestResult:
     listed = list(checked.errors[:MAX_LISTED_ERRORS])
     if len(checked.errors) > MAX_LISTED_ERRORS:
@@ -868,7 +970,12 @@ def _reject(
         stored_key=rel,
     )
     if known is not None:
-        # The same bytes were rejected before (a re-run, or the sender tried again): one record, one email.
+        # The same bytes were rejected before (a re-run, or the sender tried again): one record, one email
+        # per file; a new email message still gets its answer (one per message: its dedupe key).
+        if reply is not None:
+            _queue_rejection(
+                s, settings, view, unit, key, deadlines, source_name, sha, errors, rel, now, reply
+            )
         return base
     storage_for(settings).put(rel, data)
     s.add(
@@ -883,7 +990,9 @@ def _reject(
             errors_json=json.dumps([e.as_dict() for e in listed], ensure_ascii=False),
         )
     )
-    notified = _queue_rejection(s, settings, view, unit, key, deadlines, source_name, sha, errors, rel, now)
+    notified = _queue_rejection(
+        s, settings, view, unit, key, deadlines, source_name, sha, errors, rel, now, reply
+    )
     emit_domain_event(
         s,
         campaign_code=view.code,
@@ -936,9 +1045,11 @@ def _queue_rejection(
     errors: list[str],
     attachment: str,
     now: datetime,
+    reply: MailReply | None = None,
 ) -> bool:
-    """Email the unit's contact the list of errors (when the unit is known and has an address)."""
-    if unit_code is None:
+    """Email the unit's contact the list of errors (when the unit is known and has an address); a report
+    that came by email is answered to its sender instead, in the thread of their message."""
+    if unit_code is None and reply is None:
         return False
     enrolled = s.execute(
         select(col(EnrolledUnit.unit_name), col(EnrolledUnit.email)).where(
@@ -949,9 +1060,13 @@ def _queue_rejection(
         enrolled
         or s.execute(select(col(Unit.name), col(Unit.email)).where(col(Unit.code) == unit_code)).first()
     )
-    if row is None or not row[1]:
+    if reply is not None:
+        # The sender is an address of this unit (checked before the ingest): the answer goes back to them.
+        name, email = (str(row[0]) if row is not None else reply.sender), reply.sender
+    elif row is None or not row[1]:
         return False
-    name, email = row
+    else:
+        name, email = row
     labels = {d.key: d.label for d in deadlines}
     contact = view.defn.issuer.contact
     subject, text, html = render_email(
@@ -967,16 +1082,18 @@ def _queue_rejection(
             "errors": errors,
             "contact_department": contact.department,
             "contact_email": contact.email,
-            "portal_link": _period_link(settings, unit_code, view.code, period_key, labels),
+            "portal_link": _period_link(settings, unit_code, view.code, period_key, labels)
+            if unit_code
+            else None,
         },
     )
     return enqueue(
         s,
-        dedupe_key=f"report-rejected:{view.code}:{sha}",
+        dedupe_key=reply.dedupe_key if reply else f"report-rejected:{view.code}:{sha}",
         kind="report_rejected",
         recipient=email,
         recipient_name=name,
-        subject=subject,
+        subject=reply.subject_line() if reply else subject,
         text=text,
         html=html,
         attachments=[attachment],
@@ -984,6 +1101,60 @@ def _queue_rejection(
         campaign_id=view.id,
         now=now,
         storage=storage_for(settings),
+        headers=reply.headers() if reply else None,
+    )
+
+
+def _queue_acceptance(
+    s: Session,
+    settings: Settings,
+    view: _CampaignView,
+    result: IngestResult,
+    deadlines: list[Deadline],
+    reply: MailReply,
+    now: datetime,
+) -> bool:
+    """Answer a report that came by email: received (or identical to the current revision), in the thread."""
+    name = s.execute(
+        select(col(EnrolledUnit.unit_name)).where(
+            col(EnrolledUnit.campaign_id) == view.id, col(EnrolledUnit.unit_code) == result.unit_code
+        )
+    ).scalar_one_or_none()
+    by_key = {d.key: d for d in deadlines}
+    deadline = by_key.get(result.period_key or "")
+    contact = view.defn.issuer.contact
+    _subject, text, html = render_email(
+        "report_accepted",
+        {
+            "unit_name": name or result.unit_code or "",
+            "campaign_title": view.title,
+            "campaign_code": view.code,
+            "period_label": deadline.label if deadline else f"Kỳ {result.period_key}",
+            "source_name": result.source_name,
+            "received_at": now.astimezone(settings.tz).strftime("%H:%M ngày %d/%m/%Y"),
+            "unchanged": result.status == "unchanged",
+            "revision": result.revision,
+            "correction": result.is_correction,
+            "on_time": bool(result.on_time),
+            "due_date": fmt_date(deadline.due_date) if deadline else "",
+            "warnings": result.warnings,
+            "contact_department": contact.department,
+            "contact_email": contact.email,
+        },
+    )
+    return enqueue(
+        s,
+        dedupe_key=reply.dedupe_key,
+        kind="report_accepted",
+        recipient=reply.sender,
+        recipient_name=name,
+        subject=reply.subject_line(),
+        text=text,
+        html=html,
+        reply_to=contact.email,
+        campaign_id=view.id,
+        now=now,
+        headers=reply.headers(),
     )
 
 

@@ -45,6 +45,7 @@ ALL_DEPLOYMENTS = {
     "thidua-collect/daily-0700",
     "thidua-close/daily-0730",
     "thidua-outbox/every-minute",
+    "thidua-mail/every-10-minutes",
     "thidua-collect-campaign/on-deadline",
     "thidua-close-campaign/on-final-reports",
     "stage-launch/launch",

@@ -199,6 +199,7 @@ def test_jobs_persist_across_a_restart_and_re_registration_adds_no_duplicates(
     assert sorted(before) == sorted(
         [
             "outbox-dispatch",
+            "mail-read",
             f"remind:{CODE}",
             f"close:{CODE}",
             f"campaign:{CODE}",
@@ -612,6 +613,7 @@ def test_prefect_yaml_schedules_every_job_in_vietnam_time_on_existing_flows() ->
             "collect_sweep",
             "close_sweep",
             "outbox_dispatch",
+            "mailbox_read",
             "collect_campaign",
             "close_campaign",
             # every lifecycle stage, by hand
