@@ -1,10 +1,9 @@
 """the mailbox read over IMAP: inbound_mail, and outbox_message.headers_json for threaded replies
 
-Revision ID: 0011
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-04 12:30:00
 
-Chained after the latest revision on main when written; the lead re-chains it at merge.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ import sqlmodel
 from alembic import op
 
 
-revision = '0011'
+revision = '0009'
 down_revision = '0008'
 branch_labels = None
 depends_on = None
