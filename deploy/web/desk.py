@@ -25,7 +25,7 @@ from __future__ import annotations
 import base64
 import json
 import tempfile
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -79,6 +79,7 @@ PortalDep = Annotated[Portal, Depends(portal_of)]
 AdminDep = Annotated[Caller, Depends(require_admin)]
 ChangeDep = Annotated[Caller, Depends(admin_change)]
 CodePath = Annotated[str, PathParam(description="Mã phong trào", min_length=1, max_length=60)]
+MailId = Annotated[int, PathParam(description="Số của thư bị giữ lại", ge=1, le=2**31 - 1)]
 
 
 # ---------------------------------------------------------------- the work, shared by pages and API
@@ -255,6 +256,13 @@ def document_file(portal: Portal, code: str, doc_id: str) -> Response:
     return download(data, doc.file_name)
 
 
+def held_original(portal: Portal, mail_id: int) -> Response:
+    """A reply refused because of its sender, as it arrived: an .eml to open in a mail client."""
+    from thidua.tasks.collect.mailbox import held_original as original
+
+    return download(original(portal.engine, portal.settings, mail_id), f"thu-bi-giu-{mail_id}.eml")
+
+
 def chart_png(portal: Portal, code: str, period: str | None) -> Response:
     from thidua.tasks.collect.status_report import write_status_chart
 
@@ -322,9 +330,15 @@ def _render(
 def _home(
     portal: Portal, request: Request, who: Caller, problem: dict[str, Any] | None = None, status: int = 200
 ) -> Response:
+    from thidua.tasks.collect.mailbox import held_messages
     from thidua.tasks.core.queries import list_campaigns
 
-    context = {"campaigns": list_campaigns(portal.engine), "problem": problem, "max_kb": MAX_UPLOAD // 1024}
+    context = {
+        "campaigns": list_campaigns(portal.engine),
+        "held": held_messages(portal.engine),
+        "problem": problem,
+        "max_kb": MAX_UPLOAD // 1024,
+    }
     return _render(portal, request, who, "desk_home.html", context, status)
 
 
@@ -617,6 +631,11 @@ def outbox_retry_page(
     return _after(request, f"/quan-tri/phong-trao/{campaign_code(code)}/hop-thu", [notice])
 
 
+@pages.get("/thu-bi-giu/{mail_id}/thu-goc.eml")
+def held_mail_page(portal: PortalDep, who: AdminDep, mail_id: MailId) -> Response:
+    return held_original(portal, mail_id)
+
+
 @pages.get("/phong-trao/{code}/tai-lieu/{doc_id}")
 def document_page(portal: PortalDep, who: AdminDep, code: str, doc_id: str) -> Response:
     return document_file(portal, code, doc_id)
@@ -761,6 +780,17 @@ class EmailOut(BaseModel):
     last_error: str | None
     created_at: Any
     sent_at: Any
+
+
+class HeldMailOut(BaseModel):
+    id: int = Field(description="Số của thư, để tải thư gốc")
+    received_at: datetime
+    sender: str
+    subject: str
+    campaign: str | None
+    unit_code: str | None
+    attachment: str | None = Field(description="Tên tệp đính kèm thư gửi (chỉ để xem)")
+    reason: str
 
 
 class DocumentOut(BaseModel):
@@ -964,6 +994,35 @@ def api_retry(
 ) -> DoneOut:
     desk.retry_email(portal.engine, code, email_id)
     return DoneOut(lines=[f"Đã đưa thư số {email_id} trở lại hàng chờ gửi."])
+
+
+@api.get("/held-mail", response_model=list[HeldMailOut], summary="Thư trả lời bị giữ lại vì người gửi")
+def api_held_mail(portal: PortalDep, who: AdminDep) -> list[HeldMailOut]:
+    from thidua.tasks.collect.mailbox import held_messages
+
+    return [
+        HeldMailOut(
+            id=m.id,
+            received_at=m.received_at,
+            sender=m.sender,
+            subject=m.subject,
+            campaign=m.campaign,
+            unit_code=m.unit_code,
+            attachment=m.source_name,
+            reason=m.reason,
+        )
+        for m in held_messages(portal.engine)
+    ]
+
+
+@api.get(
+    "/held-mail/{mail_id}/original",
+    response_class=Response,
+    responses={200: {"content": {"message/rfc822": {}}}},
+    summary="Thư gốc bị giữ lại (.eml)",
+)
+def api_held_original(portal: PortalDep, who: AdminDep, mail_id: MailId) -> Response:
+    return held_original(portal, mail_id)
 
 
 @api.get("/campaigns/{code}/documents", response_model=list[DocumentOut], summary="Mọi tài liệu đã lập")

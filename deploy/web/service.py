@@ -47,6 +47,7 @@ _TYPES = {
     ".docx": DOCX_TYPE,
     ".pdf": "application/pdf",
     ".png": "image/png",
+    ".eml": "message/rfc822",
 }
 
 

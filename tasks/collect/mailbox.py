@@ -46,6 +46,7 @@ from typing import Any, cast
 from sqlalchemy import Engine, Table, func, select, text, update
 from sqlmodel import Session, col
 
+from thidua.errors import NotFound
 from thidua.models.campaign import Campaign, EnrolledUnit
 from thidua.models.db import insert_ignore, transaction
 from thidua.models.directory import Person, Unit
@@ -689,6 +690,7 @@ def _send_answer(
 
 @dataclass(frozen=True)
 class HeldMail:
+    id: int
     received_at: datetime
     sender: str
     subject: str
@@ -704,6 +706,7 @@ def held_messages(engine: Engine) -> list[HeldMail]:
     with Session(engine) as s:
         rows = s.execute(
             select(
+                col(InboundMail.id),
                 col(InboundMail.received_at),
                 col(InboundMail.sender),
                 col(InboundMail.subject),
@@ -717,7 +720,23 @@ def held_messages(engine: Engine) -> list[HeldMail]:
             .where(col(InboundMail.held).is_(True))
             .order_by(col(InboundMail.received_at).desc(), col(InboundMail.id).desc())
         ).all()
-    return [HeldMail(r[0], r[1], r[2], r[3], r[4], r[5], r[6] or "", r[7]) for r in rows]
+    return [HeldMail(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7] or "", r[8]) for r in rows]
+
+
+def held_original(engine: Engine, settings: Settings, mail_id: int) -> bytes:
+    """The whole message kept for a held mail, by its row (NotFound for a row that is not a held mail)."""
+    with Session(engine) as s:
+        key = s.scalar(
+            select(col(InboundMail.held_key)).where(
+                col(InboundMail.id) == mail_id, col(InboundMail.held).is_(True)
+            )
+        )
+    if not key:
+        raise NotFound("Không có thư bị giữ lại với số này.")
+    try:
+        return storage_for(settings).get(key)
+    except FileNotFoundError as exc:
+        raise NotFound("Thư gốc không còn trong kho lưu trữ.") from exc
 
 
 __all__ = [
@@ -727,6 +746,7 @@ __all__ = [
     "Mailbox",
     "handle_message",
     "held_messages",
+    "held_original",
     "may_submit",
     "parse_message",
     "sweep_mailbox",

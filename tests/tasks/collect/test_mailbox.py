@@ -20,6 +20,7 @@ from sqlmodel import Session, col
 from typer.testing import CliRunner
 
 from tests.conftest import IN_CI, SmtpRecorder
+from tests.deploy.web.portal_helpers import client_for, sign_in
 from tests.factories import VN, at, at_once, launch_campaign_rows, load_demo_directory
 from tests.tasks.collect.test_reports import CODE, GOOD, fill, submissions, template
 from thidua.deploy.imap_local import LocalImapServer, dovecot_binary, has_lmtp
@@ -217,6 +218,21 @@ def test_a_stranger_is_refused_politely_and_the_message_kept_for_an_administrato
     out = CliRunner().invoke(app, ["mail", "held"])
     assert out.exit_code == 0, out.output
     assert stranger in out.output and "không phải địa chỉ của đơn vị TQ-YS" in out.output
+
+    # The administrators' desk: the list with the reason, and the message as it arrived.
+    admin = "minh.ban@thads-tuyenquang.example.vn"
+    desk_settings = settings.model_copy(update={"admin_emails": admin})
+    client = client_for(desk_settings, engine, lambda: IN_APRIL)
+    sign_in(client, desk_settings, admin)
+    page = client.get("/quan-tri")
+    assert page.status_code == 200 and "Thư trả lời bị giữ lại" in page.text and stranger in page.text
+    [held] = client.get("/api/v1/admin/held-mail").json()
+    assert (held["sender"], held["unit_code"], held["attachment"]) == (stranger, "TQ-YS", "bao-cao.xlsx")
+    assert held["reason"] == row.reason
+    original = client.get(f"/quan-tri/thu-bi-giu/{held['id']}/thu-goc.eml")
+    assert original.status_code == 200 and original.headers["content-type"] == "message/rfc822"
+    assert parse_message(original.content).key == message_id
+    assert client.get(f"/api/v1/admin/held-mail/{held['id'] + 1}/original").status_code == 404
 
 
 @pytest.mark.parametrize("who", ["person", "reporter"])
