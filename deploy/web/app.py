@@ -29,7 +29,7 @@ def _vn_datetime(value: datetime | None, tz: object) -> str:
 def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None) -> FastAPI:
     """The portal for one installation. `clock` (aware datetimes) is the moment every request acts at:
     sessions, links and reports alike; tests pass their own."""
-    from thidua.deploy.web import api, errors, pages, security
+    from thidua.deploy.web import api, council, errors, pages, security
 
     if engine is None:
         engine = make_engine(settings.database_url)
@@ -55,4 +55,5 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(pages.router)
     app.include_router(api.router)
+    council.install(app)
     return app
