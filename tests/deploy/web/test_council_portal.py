@@ -26,7 +26,6 @@ from tests.deploy.web.council_helpers import (
     TIE_REASON,
     choice_matrix,
     council_campaign,
-    csrf_in,
     http_sign_in,
     summary_lines,
 )
