@@ -70,6 +70,10 @@ def test_a_member_reads_the_papers_and_casts_one_ballot_that_shows_only_that_the
     engine: Engine, settings: Settings, meeting: tuple[dict[str, int], int]
 ) -> None:
     ids, meeting_id = meeting
+    from thidua.tasks.review.nominations.drafts import draft_documents
+
+    drafted = draft_documents(engine, settings, CODE, "TQ", now=at("09/07/2024", 9))
+    summary_file = next(f for f in drafted.files if f.part_key.startswith("tong_hop"))
     client, csrf = _signed_in(settings, engine, "TQ-02")
     home = client.get("/hoi-dong")
     assert 'href="/hoi-dong"' in home.text  # the nav link, for people on a council
@@ -78,6 +82,10 @@ def test_a_member_reads_the_papers_and_casts_one_ballot_that_shows_only_that_the
     assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
     assert "Kết quả xét điều kiện" in page.text and "✓ kiểm tra thử" in page.text
     assert "Kết quả thực chất (so với sổ thụ lý)" in page.text
+    assert f'href="/hoi-dong/hop/{meeting_id}/ho-so/{summary_file.id}"' in page.text
+    download = client.get(f"/hoi-dong/hop/{meeting_id}/ho-so/{summary_file.id}")
+    assert download.status_code == 200 and download.content.startswith(b"PK")
+    assert "attachment" in download.headers["content-disposition"]
     for code in TALLY:
         assert f'name="n{ids[code]}" value="approve"' in page.text
     assert "kết quả chỉ công bố khi kết thúc cuộc họp" in page.text

@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -25,7 +24,6 @@ import pytest
 from docx import Document
 from sqlalchemy import Engine
 
-from tests.conftest import _sqlite_url
 from tests.deploy.web.council_helpers import (
     ABSENT,
     CHAIR,
@@ -52,18 +50,6 @@ CHOICE_WORDS = re.compile(r"\b(approve|reject|abstain)\b", re.IGNORECASE)
 RANDOM = re.compile(r"[A-Za-z0-9_\-]{20,}")
 DELIVERY = {("outbox_message", c) for c in ("claimed_by", "claimed_at", "message_id", "mime", "sent_at")}
 PORT = re.compile(r"127\.0\.0\.1:\d+")
-
-
-@pytest.fixture
-def twin_url(
-    db_url: str, request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
-) -> Iterator[str]:
-    """A second empty database of the same kind as `db_url`."""
-    if db_url.startswith("postgresql"):
-        yield request.getfixturevalue("pg_url")
-    else:
-        (tmp_path / "twin").mkdir()
-        yield _sqlite_url(sqlite_template, tmp_path / "twin")
 
 
 def _mask(value: Any) -> Any:
