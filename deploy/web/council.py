@@ -25,7 +25,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, FastAPI, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, FastAPI, Form, Path, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
@@ -46,6 +46,8 @@ api = APIRouter(prefix="/api/v1/council", tags=["council"])
 PortalDep = Annotated[Portal, Depends(portal_of)]
 CallerDep = Annotated[Caller, Depends(require_caller)]
 ChangeDep = Annotated[Caller, Depends(check_csrf)]
+MeetingId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Số cuộc họp")]
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 MAX_PAPER_XLSX = 2 * 1024 * 1024
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -99,7 +101,7 @@ def _members_of(portal: Portal, council_id: int) -> list[tuple[str, str]]:
 
 
 @pages.post("/hoi-dong/{council_id:int}/mo-hop")
-async def open_page(request: Request, portal: PortalDep, who: ChangeDep, council_id: int) -> Response:
+async def open_page(request: Request, portal: PortalDep, who: ChangeDep, council_id: RowId) -> Response:
     form = await request.form()
     present = [v for k, v in form.multi_items() if k == "co_mat" and isinstance(v, str)]
     place = form.get("dia_diem")
@@ -127,13 +129,13 @@ def _view(portal: Portal, who: Caller, meeting_id: int) -> MeetingView:
 
 
 @pages.get("/hoi-dong/hop/{meeting_id:int}")
-def meeting_page(request: Request, portal: PortalDep, who: CallerDep, meeting_id: int) -> Response:
+def meeting_page(request: Request, portal: PortalDep, who: CallerDep, meeting_id: MeetingId) -> Response:
     view = _view(portal, who, meeting_id)
     return _render(portal, request, "council_meeting.html", {"view": view})
 
 
 @pages.post("/hoi-dong/hop/{meeting_id:int}/phieu")
-async def ballot_page(request: Request, portal: PortalDep, who: ChangeDep, meeting_id: int) -> Response:
+async def ballot_page(request: Request, portal: PortalDep, who: ChangeDep, meeting_id: MeetingId) -> Response:
     choices = work.parse_choices(await _form(request))
     await run_in_threadpool(
         work.submit_ballot, portal.engine, who.principal, meeting_id, choices, now=portal.now()
@@ -143,7 +145,9 @@ async def ballot_page(request: Request, portal: PortalDep, who: ChangeDep, meeti
 
 
 @pages.post("/hoi-dong/hop/{meeting_id:int}/phieu-van-ban")
-async def written_page(request: Request, portal: PortalDep, who: ChangeDep, meeting_id: int) -> Response:
+async def written_page(
+    request: Request, portal: PortalDep, who: ChangeDep, meeting_id: MeetingId
+) -> Response:
     form = await _form(request)
     choices = work.parse_choices(form)
     member = form.get("thanh_vien", "")
@@ -156,7 +160,7 @@ async def written_page(request: Request, portal: PortalDep, who: ChangeDep, meet
 
 
 @pages.get("/hoi-dong/hop/{meeting_id:int}/kiem-phieu/mau.xlsx")
-def paper_template(portal: PortalDep, who: CallerDep, meeting_id: int) -> Response:
+def paper_template(portal: PortalDep, who: CallerDep, meeting_id: MeetingId) -> Response:
     work.seat_at(portal.engine, who.principal, meeting_id)
     return service.download(
         paper_count_template(portal.engine, meeting_id), f"kiem-phieu-hop-{meeting_id}.xlsx"
@@ -164,7 +168,7 @@ def paper_template(portal: PortalDep, who: CallerDep, meeting_id: int) -> Respon
 
 
 @pages.post("/hoi-dong/hop/{meeting_id:int}/kiem-phieu")
-async def paper_form(request: Request, portal: PortalDep, who: ChangeDep, meeting_id: int) -> Response:
+async def paper_form(request: Request, portal: PortalDep, who: ChangeDep, meeting_id: MeetingId) -> Response:
     ballots, counts = work.paper_counts_from_form(await _form(request))
     await run_in_threadpool(
         work.enter_paper_tallies, portal.engine, who.principal, meeting_id, ballots, counts, now=portal.now()
@@ -176,7 +180,7 @@ async def paper_form(request: Request, portal: PortalDep, who: ChangeDep, meetin
 async def paper_upload(
     portal: PortalDep,
     who: ChangeDep,
-    meeting_id: int,
+    meeting_id: MeetingId,
     file: UploadFile,
     so_phieu: Annotated[int, Form(ge=0, le=10_000)],
 ) -> Response:
@@ -196,7 +200,7 @@ async def paper_upload(
 
 
 @pages.post("/hoi-dong/hop/{meeting_id:int}/ket-thuc")
-async def close_page(portal: PortalDep, who: ChangeDep, meeting_id: int) -> Response:
+async def close_page(portal: PortalDep, who: ChangeDep, meeting_id: MeetingId) -> Response:
     await run_in_threadpool(
         work.close, portal.engine, portal.settings, who.principal, meeting_id, now=portal.now()
     )
@@ -204,12 +208,12 @@ async def close_page(portal: PortalDep, who: ChangeDep, meeting_id: int) -> Resp
 
 
 @pages.post("/hoi-dong/hop/{meeting_id:int}/bang-nhau")
-async def tie_page(request: Request, portal: PortalDep, who: ChangeDep, meeting_id: int) -> Response:
+async def tie_page(request: Request, portal: PortalDep, who: ChangeDep, meeting_id: MeetingId) -> Response:
     form = await request.form()
     chosen = [(k, v) for k, v in form.items() if k.startswith("thu_tu_") and isinstance(v, str) and v.strip()]
     order: list[tuple[int, int]] = []
     for key, value in chosen:
-        if not value.strip().isdigit() or not key[7:].isdigit():
+        if not value.strip().isdigit() or not key[7:].isdigit() or len(key[7:]) > 9:
             raise InvalidInput("Thứ tự được chọn phải là số 1, 2, 3…")
         order.append((int(value), int(key[7:])))
     reason = form.get("ly_do")
@@ -235,12 +239,12 @@ def _stored(portal: Portal, found: work.StoredFile) -> Response:
 
 
 @pages.get("/hoi-dong/hop/{meeting_id:int}/bien-ban.docx")
-def minutes_download(portal: PortalDep, who: CallerDep, meeting_id: int) -> Response:
+def minutes_download(portal: PortalDep, who: CallerDep, meeting_id: MeetingId) -> Response:
     return _stored(portal, work.minutes_file(portal.engine, portal.settings, who.principal, meeting_id))
 
 
 @pages.get("/hoi-dong/hop/{meeting_id:int}/ho-so/{file_id:int}")
-def dossier_download(portal: PortalDep, who: CallerDep, meeting_id: int, file_id: int) -> Response:
+def dossier_download(portal: PortalDep, who: CallerDep, meeting_id: MeetingId, file_id: RowId) -> Response:
     return _stored(portal, work.council_dossier_file(portal.engine, who.principal, meeting_id, file_id))
 
 
@@ -359,7 +363,7 @@ def api_meetings(portal: PortalDep, who: CallerDep) -> list[MeetingOut]:
 
 
 @api.get("/meetings/{meeting_id}", responses=_ERRORS)
-def api_meeting(portal: PortalDep, who: CallerDep, meeting_id: int) -> Response:
+def api_meeting(portal: PortalDep, who: CallerDep, meeting_id: MeetingId) -> Response:
     """Một cuộc họp: hồ sơ các đề nghị, việc bạn đã bỏ phiếu hay chưa; kết quả khi đã kết thúc."""
     view = _view(portal, who, meeting_id)
     results = None
@@ -395,9 +399,10 @@ def api_meeting(portal: PortalDep, who: CallerDep, meeting_id: int) -> Response:
 
 
 @api.post("/meetings/{meeting_id}/ballot", status_code=201, responses=_ERRORS)
-async def api_ballot(portal: PortalDep, who: ChangeDep, meeting_id: int, ballot: BallotIn) -> BallotOut:
+async def api_ballot(portal: PortalDep, who: ChangeDep, meeting_id: MeetingId, ballot: BallotIn) -> BallotOut:
     """Phiếu kín của bạn cho mọi đề nghị trên phiếu, gửi một lần (ghi tất cả hoặc không ghi gì).
     Câu trả lời không nhắc lại lựa chọn."""
+    work.seat_at(portal.engine, who.principal, meeting_id)  # another council's meeting: 404 before anything
     choices: dict[int, str] = {}
     for item in ballot.choices:
         if item.nomination_id in choices:

@@ -445,8 +445,11 @@ def parse_choices(form: Mapping[str, str], prefix: str = "n") -> dict[int, str]:
     """The choices of the ballot form: fields `n<nomination id>` = approve | reject | abstain."""
     out: dict[int, str] = {}
     for key, value in form.items():
-        if key.startswith(prefix) and key[len(prefix) :].isdigit():
-            out[int(key[len(prefix) :])] = value
+        number = key[len(prefix) :]
+        if key.startswith(prefix) and number.isdigit():
+            if len(number) > 9:  # not a row id (they fit in 32 bits): no such nominee on any ballot
+                raise InvalidInput(f"Đề nghị số {number[:12]}… không có trên phiếu.")
+            out[int(number)] = value
     return out
 
 
@@ -497,13 +500,13 @@ def paper_counts_from_form(form: Mapping[str, str]) -> tuple[int, dict[int, Pape
         text = (form.get(key) or "").strip()
         if not text:
             return 0
-        if not text.isdigit():
+        if not text.isdigit() or len(text) > 6:
             problems.append(Problem("không phải số nguyên không âm", column=label))
             return 0
         return int(text)
 
     ballots = number("so_phieu", "Số phiếu thu về")
-    ids = sorted({int(k[1:]) for k in form if k[:1] in "arb" and k[1:].isdigit()})
+    ids = sorted({int(k[1:]) for k in form if k[:1] in "arb" and k[1:].isdigit() and len(k) <= 10})
     counts = {
         nid: PaperCount(
             number(f"a{nid}", f"Đồng ý (số {nid})"),
