@@ -446,7 +446,7 @@ def parse_choices(form: Mapping[str, str], prefix: str = "n") -> dict[int, str]:
     out: dict[int, str] = {}
     for key, value in form.items():
         number = key[len(prefix) :]
-        if key.startswith(prefix) and number.isdigit():
+        if key.startswith(prefix) and number.isdigit() and value:  # blank: not on this member's ballot
             if len(number) > 9:  # not a row id (they fit in 32 bits): no such nominee on any ballot
                 raise InvalidInput(f"Đề nghị số {number[:12]}… không có trên phiếu.")
             out[int(number)] = value

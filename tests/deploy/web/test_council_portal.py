@@ -126,12 +126,25 @@ def test_a_member_does_not_vote_on_their_own_unit_and_the_page_says_why(
     ids, _ = council_campaign(engine, tmp_path, open_now=False)
     with Session(engine) as s:
         campaign_id = s.execute(select(col(Council.campaign_id))).scalar_one()
-    own = nominate(engine, campaign_id, [Nominee("TQ-VP-02", SubjectKind.INDIVIDUAL, "1/5")])
+    own = nominate(
+        engine,
+        campaign_id,
+        [
+            Nominee("TQ-VP-02", SubjectKind.INDIVIDUAL, "1/5"),
+            Nominee("TQ-LB", SubjectKind.COLLECTIVE, "1/5", eligible=False),
+        ],
+    )
     meeting_id = open_meeting(engine, CODE, "TQ", held_at=at("10/07/2024", 8), present=PRESENT, actor="t")
     client, csrf = _signed_in(settings, engine, "TQ-VP-01")
     page = client.get(f"/hoi-dong/hop/{meeting_id}")
     assert f'name="n{own["TQ-VP-02"]}"' not in page.text
     assert "Bạn không bỏ phiếu cho đề nghị này" in page.text and "cá nhân thuộc đơn vị mình" in page.text
+    # The ineligible nominee is listed with its reasons, never on the ballot, and cannot be slipped onto it.
+    assert f'name="n{own["TQ-LB"]}"' not in page.text
+    assert "Không đủ điều kiện, không đưa ra bỏ phiếu" in page.text
+    ineligible = {**_ballot(ids, choice_matrix()["TQ-VP-01"], csrf), f"n{own['TQ-LB']}": "reject"}
+    refused = client.post(f"/hoi-dong/hop/{meeting_id}/phieu", data=ineligible)
+    assert refused.status_code == 422 and "không đủ điều kiện khen thưởng" in refused.text
     choices = dict(choice_matrix()["TQ-VP-01"])
     smuggled = {**_ballot(ids, choices, csrf), f"n{own['TQ-VP-02']}": "approve"}
     refused = client.post(f"/hoi-dong/hop/{meeting_id}/phieu", data=smuggled)
@@ -470,3 +483,21 @@ def test_every_council_form_needs_the_sessions_csrf_token(
     assert _counts(engine) == (0, 0)
     with Session(engine) as s:
         assert s.execute(select(func.count()).select_from(CouncilMeeting)).scalar_one() == 1
+
+
+def test_without_quorum_the_page_offers_no_ballot_and_none_is_taken(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    from thidua.tasks.review.council import open_meeting
+
+    ids, _ = council_campaign(engine, tmp_path, open_now=False)
+    few = ["TQ-01", "TQ-02", "TQ-03", SECRETARY]
+    meeting_id = open_meeting(engine, CODE, "TQ", held_at=at("10/07/2024", 8), present=few, actor="t")
+    client, csrf = _signed_in(settings, engine, "TQ-02")
+    page = client.get(f"/hoi-dong/hop/{meeting_id}").text
+    assert "không đủ số thành viên dự họp: không bỏ phiếu" in page and 'type="radio"' not in page
+    refused = client.post(
+        f"/hoi-dong/hop/{meeting_id}/phieu", data=_ballot(ids, choice_matrix()["TQ-02"], csrf)
+    )
+    assert refused.status_code == 422 and "Không bỏ phiếu được" in refused.text
+    assert _counts(engine) == (0, 0)
