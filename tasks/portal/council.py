@@ -23,6 +23,7 @@ from thidua.models.campaign import Campaign
 from thidua.models.definition import definition_from_json
 from thidua.models.directory import Person
 from thidua.models.eligibility import Reason
+from thidua.models.reconciliation import VERIFY, LedgerCheck
 from thidua.models.review import (
     BallotCast,
     BallotTally,
@@ -391,8 +392,8 @@ def meeting_view(
                 nominated_by=n.nominated_by,
                 eligible=bool(screening and screening.eligible),
                 reasons=reasons,
-                ledger_verdict=check.verdict() if check else None,
-                ledger_lines=[f.text() for f in (check.differences if check else ())],
+                ledger_verdict=_verdict(check, reasons),
+                ledger_lines=_ledger_lines(check, reasons),
                 files=_files(dossier.parts, summary=False),
                 summary_files=_files(dossier.parts, summary=True),
                 votable=n.id in paper.votable,
@@ -436,6 +437,21 @@ def meeting_view(
         has_minutes=closed and storage.exists(minutes_key(seat.campaign_code, seat.council_unit, meeting_id)),
         ties=[line.nomination_id for line in summary.ties] if closed else [],
     )
+
+
+def _verdict(check: LedgerCheck | None, reasons: Sequence[Reason]) -> str | None:
+    """Khớp / Cần xác minh from the ledger today, else from what the screening recorded against it."""
+    if check is not None:
+        return check.verdict()
+    return VERIFY if any(r.verify for r in reasons) else None
+
+
+def _ledger_lines(check: LedgerCheck | None, reasons: Sequence[Reason]) -> list[str]:
+    """Each figure that differs from the ledger, with both figures; when the ledger cannot be compared
+    again (no final figures yet, or no ledger imported now), the differences the screening recorded."""
+    if check is not None:
+        return [f.text() for f in check.differences]
+    return [r.text for r in reasons if r.verify]
 
 
 # ---------------------------------------------------------------- acting

@@ -4,6 +4,7 @@ what (every council route refuses a unit reporter, another council's member, and
 
 from __future__ import annotations
 
+import json
 import re
 from io import BytesIO
 from pathlib import Path
@@ -72,6 +73,22 @@ def test_a_member_reads_the_papers_and_casts_one_ballot_that_shows_only_that_the
     ids, meeting_id = meeting
     from thidua.tasks.review.nominations.drafts import draft_documents
 
+    difference = (
+        "Cần xác minh: số liệu báo cáo chênh lệch với sổ thụ lý — Số việc có điều kiện trên một năm "
+        "đã thi hành xong: báo cáo 15, sổ thụ lý 9 (chênh lệch +6 việc)"
+    )
+    from thidua.models.review import EligibilityResult
+
+    with Session(engine) as s, s.begin():
+        row = s.execute(
+            select(EligibilityResult).where(col(EligibilityResult.nomination_id) == ids["TQ-NH"])
+        ).scalar_one()
+        row.reasons_json = json.dumps(
+            [
+                *json.loads(row.reasons_json),
+                {"rule": "ledger", "passed": True, "reason": difference, "verify": True},
+            ]
+        )
     drafted = draft_documents(engine, settings, CODE, "TQ", now=at("09/07/2024", 9))
     summary_file = next(f for f in drafted.files if f.part_key.startswith("tong_hop"))
     client, csrf = _signed_in(settings, engine, "TQ-02")
@@ -82,6 +99,12 @@ def test_a_member_reads_the_papers_and_casts_one_ballot_that_shows_only_that_the
     assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
     assert "Kết quả xét điều kiện" in page.text and "✓ kiểm tra thử" in page.text
     assert "Kết quả thực chất (so với sổ thụ lý)" in page.text
+    card = page.text.split(f'id="de-nghi-{ids["TQ-NH"]}"')[1].split("</details>")[0]
+    assert "Cần xác minh số liệu" in card and f"<li>{difference}</li>" in card and "⚠" in card
+    assert (
+        "Cần xác minh số liệu"
+        not in page.text.split(f'id="de-nghi-{ids["TQ-TP"]}"')[1].split("</details>")[0]
+    )
     assert f'href="/hoi-dong/hop/{meeting_id}/ho-so/{summary_file.id}"' in page.text
     download = client.get(f"/hoi-dong/hop/{meeting_id}/ho-so/{summary_file.id}")
     assert download.status_code == 200 and download.content.startswith(b"PK")
