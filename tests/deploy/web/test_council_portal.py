@@ -92,6 +92,8 @@ def test_a_member_reads_the_papers_and_casts_one_ballot_that_shows_only_that_the
     drafted = draft_documents(engine, settings, CODE, "TQ", now=at("09/07/2024", 9))
     summary_file = next(f for f in drafted.files if f.part_key.startswith("tong_hop"))
     client, csrf = _signed_in(settings, engine, "TQ-02")
+    landing = client.get("/")
+    assert "xem các cuộc họp của Hội đồng" in landing.text
     home = client.get("/hoi-dong")
     assert 'href="/hoi-dong"' in home.text  # the nav link, for people on a council
     assert f'href="/hoi-dong/hop/{meeting_id}"' in home.text and "Chưa bỏ phiếu" in home.text
