@@ -35,6 +35,7 @@ from thidua.deploy.web.errors import _OVERRIDES
 from thidua.deploy.web.portal import Portal
 from thidua.deploy.web.security import Caller, caller, check_csrf, portal_of, require_caller
 from thidua.errors import InvalidInput, NotFound
+from thidua.models.review import CouncilRole
 from thidua.models.storage import storage_for
 from thidua.models.text import nfc
 from thidua.tasks.portal import council as work
@@ -79,25 +80,13 @@ def council_home(request: Request, portal: PortalDep, who: CallerDep) -> Respons
     home = work.council_home(portal.engine, who.principal)
     if not home.seats:
         raise work.NotOnCouncil("Hội đồng thi đua – khen thưởng nào")
+    # The secretary opens the meetings: their page lists the members to tick as present.
     members = {
-        s.council_id: _members_of(portal, s.council_id) for s in home.seats if s.role.value == "secretary"
+        s.council_id: work.council_members(portal.engine, s.council_id)
+        for s in home.seats
+        if s.role == CouncilRole.SECRETARY
     }
     return _render(portal, request, "council_home.html", {"home": home, "members": members})
-
-
-def _members_of(portal: Portal, council_id: int) -> list[tuple[str, str]]:
-    from sqlalchemy import select
-    from sqlmodel import Session, col
-
-    from thidua.models.review import CouncilMember
-
-    with Session(portal.engine) as s:
-        rows = s.execute(
-            select(col(CouncilMember.person_code), col(CouncilMember.full_name))
-            .where(col(CouncilMember.council_id) == council_id)
-            .order_by(col(CouncilMember.id))
-        ).all()
-    return [(r.person_code, r.full_name) for r in rows]
 
 
 @pages.post("/hoi-dong/{council_id:int}/mo-hop")
@@ -419,6 +408,7 @@ async def api_ballot(portal: PortalDep, who: ChangeDep, meeting_id: MeetingId, b
 
 def install(app: FastAPI) -> None:
     """Add the council's pages and API, its role refusal (403), and the nav link's test to the templates."""
+    # A secretary's or chair's action asked by another member is "forbidden", like a refused CSRF token.
     _OVERRIDES[work.RoleRequired] = 403
     app.include_router(pages)
     app.include_router(api)

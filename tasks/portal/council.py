@@ -147,6 +147,17 @@ def sits_on_council(engine: Engine, principal: Principal) -> bool:
     return bool(seats(engine, principal))
 
 
+def council_members(engine: Engine, council_id: int) -> list[tuple[str, str]]:
+    """(person code, name) of a council's members, in the order they were set up."""
+    with Session(engine) as s:
+        rows = s.execute(
+            select(col(CouncilMember.person_code), col(CouncilMember.full_name))
+            .where(col(CouncilMember.council_id) == council_id)
+            .order_by(col(CouncilMember.id))
+        ).all()
+    return [(r.person_code, r.full_name) for r in rows]
+
+
 @dataclass(frozen=True)
 class MeetingLine:
     id: int

@@ -31,7 +31,6 @@ from tests.deploy.web.council_helpers import (
     council_campaign,
     live_portal,
     summary_lines,
-    twin_url,
 )
 from tests.deploy.web.portal_helpers import Clock
 from tests.deploy.web.test_browser import CHROMIUM, PHONE, _need_chromium
@@ -40,7 +39,6 @@ from thidua.models.db import make_engine
 from thidua.models.settings import Settings
 
 DESKTOP = {"width": 1280, "height": 900}
-__all__ = ["twin_url"]
 
 
 def _link_for(smtp: SmtpRecorder, email: str, seen: int) -> str:
