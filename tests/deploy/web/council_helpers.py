@@ -14,10 +14,11 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import Engine, MetaData, select
 from sqlmodel import Session, col
 
-from tests.conftest import free_port
+from tests.conftest import _sqlite_url, free_port
 from tests.deploy.web.portal_helpers import Clock, link_from_outbox
 from tests.factories import at, load_demo_directory
 from tests.tasks.builders_council import CODE, Nominee, launch_in_review, nominate
@@ -234,3 +235,15 @@ def dump_tables(engine: Engine) -> dict[str, list[dict[str, object]]]:
             order = list(table.primary_key.columns) or list(table.columns)
             out[name] = [dict(r._mapping) for r in conn.execute(table.select().order_by(*order))]
     return out
+
+
+@pytest.fixture(name="twin_url")
+def twin_url_fixture(
+    db_url: str, request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> Iterator[str]:
+    """A second empty database of the same kind as `db_url`."""
+    if db_url.startswith("postgresql"):
+        yield request.getfixturevalue("pg_url")
+    else:
+        (tmp_path / "twin").mkdir()
+        yield _sqlite_url(sqlite_template, tmp_path / "twin")

@@ -31,6 +31,7 @@ from tests.deploy.web.council_helpers import (
     council_campaign,
     live_portal,
     summary_lines,
+    twin_url_fixture,  # noqa: F401 - the fixture `twin_url`
 )
 from tests.deploy.web.portal_helpers import Clock
 from tests.deploy.web.test_browser import CHROMIUM, PHONE, _need_chromium

@@ -40,6 +40,7 @@ from tests.deploy.web.council_helpers import (
     http_sign_in,
     live_portal,
     summary_lines,
+    twin_url_fixture,  # noqa: F401 - the fixture `twin_url`
 )
 from tests.deploy.web.portal_helpers import Clock
 from tests.factories import at
