@@ -53,6 +53,13 @@ DELIVERY = {("outbox_message", c) for c in ("claimed_by", "claimed_at", "message
 PORT = re.compile(r"127\.0\.0\.1:\d+")
 
 
+def _timed(line: str) -> bool:
+    """Lines whose wording depends on the wall clock, not on the ballots: the outbox's batches of sign-in
+    emails (a batch may take one link or two) and uvicorn waiting on connections at shutdown. They are still
+    scanned for choices below."""
+    return line.startswith("thidua.notifications.outbox") or "Waiting for" in line
+
+
 def _mask(value: Any) -> Any:
     if isinstance(value, str):
         return PORT.sub("127.0.0.1:PORT", RANDOM.sub("<ngẫu nhiên>", value))
@@ -169,8 +176,10 @@ def test_nothing_anywhere_ties_a_member_to_a_choice(db_url: str, twin_url: str, 
         assert _mask(body) == _mask(second.responses[key]), key
     assert first.minutes == second.minutes
 
-    # Every log line (uvicorn's access and error logs, the application's, the HTTP client's) is the same.
-    assert Counter(_mask(line) for line in first.logs) == Counter(_mask(line) for line in second.logs)
+    # Every log line of the portal (uvicorn's access and error logs, the application's) is the same.
+    assert Counter(_mask(x) for x in first.logs if not _timed(x)) == Counter(
+        _mask(x) for x in second.logs if not _timed(x)
+    )
     access = [line for line in first.logs if line.startswith("uvicorn.access")]
     assert any(f"POST /hoi-dong/hop/{first.meeting_id}/phieu HTTP/1.1" in line for line in access)
     for line in first.logs:
