@@ -29,7 +29,7 @@ def _vn_datetime(value: datetime | None, tz: object) -> str:
 def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None) -> FastAPI:
     """The portal for one installation. `clock` (aware datetimes) is the moment every request acts at:
     sessions, links and reports alike; tests pass their own."""
-    from thidua.deploy.web import api, desk, errors, pages, security
+    from thidua.deploy.web import api, council, desk, errors, pages, security
 
     if engine is None:
         engine = make_engine(settings.database_url)
@@ -57,4 +57,5 @@ def create_app(settings: Settings, *, clock: Clock | None = None, engine: Engine
     app.include_router(api.router)
     app.include_router(desk.pages)
     app.include_router(desk.api)
+    council.install(app)
     return app

@@ -20,7 +20,14 @@ recorded reason; award issuance checks `unresolved_ties` first.
 
 from __future__ import annotations
 
-from thidua.tasks.review.council.ballot import BallotReceipt, cast_vote
+from thidua.tasks.review.council.ballot import (
+    BallotPaper,
+    BallotReceipt,
+    ballot_nominees,
+    ballot_paper,
+    cast_ballot,
+    cast_vote,
+)
 from thidua.tasks.review.council.errors import (
     CouncilError,
     CouncilNotSetUp,
@@ -35,6 +42,12 @@ from thidua.tasks.review.council.errors import (
 from thidua.tasks.review.council.lookups import reviewed_awards
 from thidua.tasks.review.council.meetings import open_meeting
 from thidua.tasks.review.council.minutes import minutes_content, minutes_path, write_minutes
+from thidua.tasks.review.council.paper import (
+    PaperCount,
+    enter_paper_count,
+    paper_count_template,
+    read_paper_count,
+)
 from thidua.tasks.review.council.results import (
     AttendanceLine,
     ReviewLine,
@@ -57,6 +70,7 @@ __all__ = [
     "CHOICES",
     "ROLE_LABELS",
     "AttendanceLine",
+    "BallotPaper",
     "BallotReceipt",
     "Choice",
     "CouncilError",
@@ -65,6 +79,7 @@ __all__ = [
     "CouncilSetupError",
     "MeetingError",
     "MemberInput",
+    "PaperCount",
     "QuorumNotMet",
     "ReviewLine",
     "ReviewSummary",
@@ -72,17 +87,23 @@ __all__ = [
     "TieBreakRefused",
     "VoteAlreadyCast",
     "VoteRefused",
+    "ballot_nominees",
+    "ballot_paper",
     "break_tie",
+    "cast_ballot",
     "cast_vote",
     "close_meeting",
+    "enter_paper_count",
     "final_results",
     "import_council",
     "meeting_summary",
     "minutes_content",
     "minutes_path",
     "open_meeting",
+    "paper_count_template",
     "parse_role",
     "plain_text",
+    "read_paper_count",
     "reviewed_awards",
     "set_up_council",
     "unresolved_ties",

@@ -202,6 +202,33 @@ def live_admin(
     engine.dispose()
 
 
+@pytest.fixture(scope="module")
+def council_portal(
+    sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """(base URL, the headers of a council member's session) on a portal served by uvicorn, with the Cục's
+    council meeting open."""
+    import httpx
+
+    from tests.deploy.web.council_helpers import EMAILS, council_campaign, http_sign_in, live_portal
+    from tests.deploy.web.portal_helpers import Clock
+    from tests.factories import at
+
+    tmp = tmp_path_factory.mktemp("council-schema")
+    shutil.copyfile(sqlite_template, tmp / "thidua.db")
+    portal_settings = Settings(
+        data_dir=tmp / "data", database_url=f"sqlite:///{tmp / 'thidua.db'}", smtp_host=""
+    )
+    engine = make_engine(portal_settings.database_url)
+    council_campaign(engine, tmp)
+    with live_portal(portal_settings, engine, Clock(at("10/07/2024", 9))) as (base, _logs):
+        with httpx.Client(base_url=base) as client:
+            csrf = http_sign_in(client, portal_settings, EMAILS["TQ-03"])
+            cookie = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+        yield base, {"Cookie": cookie, "X-CSRF-Token": csrf}
+    engine.dispose()
+
+
 @pytest.mark.slow
 def test_admin_api_answers_within_its_schema(live_admin: tuple[str, dict[str, str]]) -> None:
     """Every operation of /api/v1/admin but the flow-starting ones (ADMIN_SKIPPED), as a signed-in
@@ -239,3 +266,27 @@ def test_admin_api_answers_within_its_schema(live_admin: tuple[str, dict[str, st
             case.call_and_validate(base_url=base, headers=headers, excluded_checks=excluded)
 
         check()
+
+
+@pytest.mark.slow
+def test_the_council_api_answers_within_its_schema_for_a_member(
+    council_portal: tuple[str, dict[str, str]],
+) -> None:
+    """The council's operations with a signed-in member's session (cookie and CSRF header): no server
+    error, every answer within the schema; a generated ballot is refused or counted, never a 5xx."""
+    base, headers = council_portal
+    schema = schemathesis.openapi.from_url(f"{base}/api/v1/openapi.json")
+    operations = [result.ok() for result in schema.get_all_operations() if "/council/" in result.ok().path]
+    assert {op.path for op in operations} == {
+        "/api/v1/council/meetings",
+        "/api/v1/council/meetings/{meeting_id}",
+        "/api/v1/council/meetings/{meeting_id}/ballot",
+    }
+    statuses: dict[str, set[int]] = {}
+    for operation in operations:
+        _drive(operation.as_strategy(), base, headers, statuses.setdefault(operation.path, set()))
+    import httpx
+
+    with httpx.Client(base_url=base, headers=headers) as client:
+        mine = client.get("/api/v1/council/meetings/1")
+        assert mine.status_code == 200 and mine.json()["ballot"], mine.text
