@@ -48,6 +48,15 @@ PortalDep = Annotated[Portal, Depends(portal_of)]
 CallerDep = Annotated[Caller, Depends(require_caller)]
 ChangeDep = Annotated[Caller, Depends(check_csrf)]
 MeetingId = Annotated[int, Path(ge=1, le=2**31 - 1, description="Số cuộc họp")]
+
+
+def _seated(portal: PortalDep, who: CallerDep, meeting_id: MeetingId) -> None:
+    """The caller sits on the meeting's council (404 otherwise), checked before any body is read or
+    validated: someone else learns nothing of a form, not even which fields it wants."""
+    work.seat_at(portal.engine, who.principal, meeting_id)
+
+
+SEATED = [Depends(_seated)]
 RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 MAX_PAPER_XLSX = 2 * 1024 * 1024
 NO_STORE = {"Cache-Control": "no-store"}
@@ -117,13 +126,13 @@ def _view(portal: Portal, who: Caller, meeting_id: int) -> MeetingView:
     )
 
 
-@pages.get("/hoi-dong/hop/{meeting_id:int}")
+@pages.get("/hoi-dong/hop/{meeting_id:int}", dependencies=SEATED)
 def meeting_page(request: Request, portal: PortalDep, who: CallerDep, meeting_id: MeetingId) -> Response:
     view = _view(portal, who, meeting_id)
     return _render(portal, request, "council_meeting.html", {"view": view})
 
 
-@pages.post("/hoi-dong/hop/{meeting_id:int}/phieu")
+@pages.post("/hoi-dong/hop/{meeting_id:int}/phieu", dependencies=SEATED)
 async def ballot_page(request: Request, portal: PortalDep, who: ChangeDep, meeting_id: MeetingId) -> Response:
     choices = work.parse_choices(await _form(request))
     await run_in_threadpool(
@@ -133,7 +142,7 @@ async def ballot_page(request: Request, portal: PortalDep, who: ChangeDep, meeti
     return RedirectResponse(_meeting_url(meeting_id, "#da-bo-phieu"), status_code=303)
 
 
-@pages.post("/hoi-dong/hop/{meeting_id:int}/phieu-van-ban")
+@pages.post("/hoi-dong/hop/{meeting_id:int}/phieu-van-ban", dependencies=SEATED)
 async def written_page(
     request: Request, portal: PortalDep, who: ChangeDep, meeting_id: MeetingId
 ) -> Response:
@@ -148,7 +157,7 @@ async def written_page(
     return RedirectResponse(_meeting_url(meeting_id, "#thu-ky"), status_code=303)
 
 
-@pages.get("/hoi-dong/hop/{meeting_id:int}/kiem-phieu/mau.xlsx")
+@pages.get("/hoi-dong/hop/{meeting_id:int}/kiem-phieu/mau.xlsx", dependencies=SEATED)
 def paper_template(portal: PortalDep, who: CallerDep, meeting_id: MeetingId) -> Response:
     work.seat_at(portal.engine, who.principal, meeting_id)
     return service.download(
@@ -156,7 +165,7 @@ def paper_template(portal: PortalDep, who: CallerDep, meeting_id: MeetingId) -> 
     )
 
 
-@pages.post("/hoi-dong/hop/{meeting_id:int}/kiem-phieu")
+@pages.post("/hoi-dong/hop/{meeting_id:int}/kiem-phieu", dependencies=SEATED)
 async def paper_form(request: Request, portal: PortalDep, who: ChangeDep, meeting_id: MeetingId) -> Response:
     ballots, counts = work.paper_counts_from_form(await _form(request))
     await run_in_threadpool(
@@ -165,7 +174,7 @@ async def paper_form(request: Request, portal: PortalDep, who: ChangeDep, meetin
     return RedirectResponse(_meeting_url(meeting_id, "#thu-ky"), status_code=303)
 
 
-@pages.post("/hoi-dong/hop/{meeting_id:int}/kiem-phieu/xlsx")
+@pages.post("/hoi-dong/hop/{meeting_id:int}/kiem-phieu/xlsx", dependencies=SEATED)
 async def paper_upload(
     portal: PortalDep,
     who: ChangeDep,
@@ -188,7 +197,7 @@ async def paper_upload(
     return RedirectResponse(_meeting_url(meeting_id, "#thu-ky"), status_code=303)
 
 
-@pages.post("/hoi-dong/hop/{meeting_id:int}/ket-thuc")
+@pages.post("/hoi-dong/hop/{meeting_id:int}/ket-thuc", dependencies=SEATED)
 async def close_page(portal: PortalDep, who: ChangeDep, meeting_id: MeetingId) -> Response:
     await run_in_threadpool(
         work.close, portal.engine, portal.settings, who.principal, meeting_id, now=portal.now()
@@ -196,7 +205,7 @@ async def close_page(portal: PortalDep, who: ChangeDep, meeting_id: MeetingId) -
     return RedirectResponse(_meeting_url(meeting_id, "#ket-qua"), status_code=303)
 
 
-@pages.post("/hoi-dong/hop/{meeting_id:int}/bang-nhau")
+@pages.post("/hoi-dong/hop/{meeting_id:int}/bang-nhau", dependencies=SEATED)
 async def tie_page(request: Request, portal: PortalDep, who: ChangeDep, meeting_id: MeetingId) -> Response:
     form = await request.form()
     chosen = [(k, v) for k, v in form.items() if k.startswith("thu_tu_") and isinstance(v, str) and v.strip()]
@@ -227,12 +236,12 @@ def _stored(portal: Portal, found: work.StoredFile) -> Response:
     return service.download(data, found.name)
 
 
-@pages.get("/hoi-dong/hop/{meeting_id:int}/bien-ban.docx")
+@pages.get("/hoi-dong/hop/{meeting_id:int}/bien-ban.docx", dependencies=SEATED)
 def minutes_download(portal: PortalDep, who: CallerDep, meeting_id: MeetingId) -> Response:
     return _stored(portal, work.minutes_file(portal.engine, portal.settings, who.principal, meeting_id))
 
 
-@pages.get("/hoi-dong/hop/{meeting_id:int}/ho-so/{file_id:int}")
+@pages.get("/hoi-dong/hop/{meeting_id:int}/ho-so/{file_id:int}", dependencies=SEATED)
 def dossier_download(portal: PortalDep, who: CallerDep, meeting_id: MeetingId, file_id: RowId) -> Response:
     return _stored(portal, work.council_dossier_file(portal.engine, who.principal, meeting_id, file_id))
 
@@ -334,8 +343,11 @@ def _nominee_out(meeting_id: int, c: NomineeCard) -> NomineeOut:
 
 @api.get("/meetings", responses=_ERRORS)
 def api_meetings(portal: PortalDep, who: CallerDep) -> list[MeetingOut]:
-    """Các cuộc họp của những Hội đồng bạn là thành viên."""
+    """Các cuộc họp của những Hội đồng bạn là thành viên (404 cho người không ở Hội đồng nào)."""
     home = work.council_home(portal.engine, who.principal)
+    if not home.seats:
+        # As the page: someone on no council learns nothing, not even an empty list.
+        raise work.NotOnCouncil("Hội đồng thi đua – khen thưởng nào")
     return [
         MeetingOut(
             id=m.id,
@@ -351,7 +363,7 @@ def api_meetings(portal: PortalDep, who: CallerDep) -> list[MeetingOut]:
     ]
 
 
-@api.get("/meetings/{meeting_id}", responses=_ERRORS)
+@api.get("/meetings/{meeting_id}", responses=_ERRORS, dependencies=SEATED)
 def api_meeting(portal: PortalDep, who: CallerDep, meeting_id: MeetingId) -> Response:
     """Một cuộc họp: hồ sơ các đề nghị, việc bạn đã bỏ phiếu hay chưa; kết quả khi đã kết thúc."""
     view = _view(portal, who, meeting_id)
@@ -387,7 +399,7 @@ def api_meeting(portal: PortalDep, who: CallerDep, meeting_id: MeetingId) -> Res
     return Response(body.model_dump_json(), media_type="application/json", headers=NO_STORE)
 
 
-@api.post("/meetings/{meeting_id}/ballot", status_code=201, responses=_ERRORS)
+@api.post("/meetings/{meeting_id}/ballot", status_code=201, responses=_ERRORS, dependencies=SEATED)
 async def api_ballot(portal: PortalDep, who: ChangeDep, meeting_id: MeetingId, ballot: BallotIn) -> BallotOut:
     """Phiếu kín của bạn cho mọi đề nghị trên phiếu, gửi một lần (ghi tất cả hoặc không ghi gì).
     Câu trả lời không nhắc lại lựa chọn."""
