@@ -359,16 +359,24 @@ def cast_ballot(
 def _refuse_after_paper_count(s: Session, meeting_id: int) -> None:
     """No ballot through the system once the secretary entered the paper ballots' count: the tallies would
     mix two counts. Electronic tallies always sum to the ballots cast; paper ones have no BallotCast rows."""
-    counted = s.execute(
+    # One statement, so one snapshot: under READ COMMITTED two separate reads could see another member's
+    # ballot committed between them (its tally counted, its cast not) and take it for a paper count.
+    tallied = (
         select(
             func.coalesce(
                 func.sum(BALLOT_TALLY.c.approve + BALLOT_TALLY.c.reject + BALLOT_TALLY.c.abstain), 0
             )
-        ).where(BALLOT_TALLY.c.meeting_id == meeting_id)
-    ).scalar_one()
-    cast = s.execute(
-        select(func.count()).select_from(BallotCast).where(col(BallotCast.meeting_id) == meeting_id)
-    ).scalar_one()
+        )
+        .where(BALLOT_TALLY.c.meeting_id == meeting_id)
+        .scalar_subquery()
+    )
+    casts = (
+        select(func.count())
+        .select_from(BallotCast)
+        .where(col(BallotCast.meeting_id) == meeting_id)
+        .scalar_subquery()
+    )
+    counted, cast = s.execute(select(tallied, casts)).one()
     if int(counted) != int(cast):
         raise VoteRefused(
             f"Cuộc họp số {meeting_id} đã được Thư ký nhập kết quả kiểm phiếu giấy: "

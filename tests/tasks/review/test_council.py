@@ -364,6 +364,41 @@ def test_two_simultaneous_ballots_of_one_member_on_postgres_count_once(pg_url: s
         engine.dispose()
 
 
+def test_members_voting_at_the_same_moment_on_postgres_are_all_counted(pg_url: str, tmp_path: Path) -> None:
+    """Under READ COMMITTED a ballot committed while another is checked must not look like a paper count
+    (tallies ahead of the casts): every member voting at once is counted."""
+    engine = make_engine(pg_url)
+    try:
+        load_demo_directory(engine, "tuyen-quang-2024", tmp_path)
+        campaign_id = launch_in_review(engine)
+        demo_council(engine, CODE, "TQ", now=NOW)
+        units = ["TQ-TP", "TQ-NH", "TQ-LB", "TQ-YS", "TQ-HY"]
+        ids = nominate(engine, campaign_id, [unit_of(u) for u in units])
+        meeting = meeting_with(engine)
+        refused: list[str] = []
+        for unit in units:
+            gate = threading.Barrier(len(PRESENT))
+
+            def vote(member: str, nominee: int = ids[unit], gate: threading.Barrier = gate) -> None:
+                gate.wait()
+                try:
+                    cast_vote(engine, meeting, member, nominee, "approve", now=NOW)
+                except VoteRefused as exc:
+                    refused.append(f"{member}: {exc}")
+
+            threads = [threading.Thread(target=vote, args=(m,)) for m in PRESENT]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        assert refused == []
+        with Session(engine) as s:
+            tallies = s.scalars(select(BallotTally)).all()
+        assert sorted(t.approve for t in tallies) == [len(PRESENT)] * len(units)
+    finally:
+        engine.dispose()
+
+
 def test_without_quorum_no_vote_is_taken_and_the_meeting_closes_without_results(
     engine: Engine, campaign: int, settings: Settings
 ) -> None:
