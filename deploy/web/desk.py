@@ -123,10 +123,6 @@ def do_launch(portal: Portal, who: Caller, ident: str) -> dict[str, Any]:
     return summary
 
 
-class AlreadyClosed(ThiduaError):
-    """The campaign was closed already (perhaps by another administrator a moment before): nothing done."""
-
-
 def do_close(portal: Portal, who: Caller, code: str, reason: str) -> dict[str, Any]:
     known = _known(portal, code)
     _flows(portal)

@@ -46,7 +46,7 @@ from typing import Any, cast
 from sqlalchemy import Engine, Table, func, select, text, update
 from sqlmodel import Session, col
 
-from thidua.errors import NotFound
+from thidua.errors import NotFound, Unavailable
 from thidua.models.campaign import Campaign, EnrolledUnit
 from thidua.models.db import insert_ignore, transaction
 from thidua.models.directory import Person, Unit
@@ -151,7 +151,7 @@ def _header(msg: ParsedMessage, name: str) -> str:
 # ---------------------------------------------------------------- the IMAP session
 
 
-class MailboxUnavailable(Exception):
+class MailboxUnavailable(Unavailable):
     """The server could not be reached or dropped the connection; the message says why."""
 
 

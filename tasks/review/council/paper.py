@@ -24,6 +24,7 @@ from thidua.models.campaign import CampaignStatus
 from thidua.models.council import quorum_met, quorum_statement
 from thidua.models.db import transaction, upsert
 from thidua.models.review import BallotCast, Council, MeetingStatus, SubjectKind
+from thidua.notifications.documents.sheets import xlsx_bytes
 from thidua.tasks.core.events import record_event
 from thidua.tasks.review.council.ballot import ballot_nominees
 from thidua.tasks.review.council.errors import QuorumNotMet, VoteRefused
@@ -161,9 +162,7 @@ def paper_count_template(engine: Engine, meeting_id: int) -> bytes:
         who = "Tập thể" if n.subject_kind == SubjectKind.COLLECTIVE else "Cá nhân"
         sheet.append([n.id, f"{who} {n.subject_name}", None, None, None])
     sheet.column_dimensions["B"].width = 60
-    out = BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return xlsx_bytes(book)
 
 
 def read_paper_count(data: bytes, file_name: str) -> dict[int, PaperCount]:
