@@ -26,7 +26,7 @@ from sqlmodel import Session, col
 
 from thidua.errors import Conflict, InvalidInput, NotFound
 from thidua.models.campaign import Deadline, EnrolledUnit
-from thidua.models.definition import CampaignDefinition, parse_definition
+from thidua.models.definition import CampaignDefinition, definition_from_json, parse_definition
 from thidua.models.outbox import OutboxMessage
 from thidua.models.reminders import KIND_DIGEST, KIND_ESCALATION, KIND_REMINDER
 from thidua.models.review import CampaignDocument, DocumentKind
@@ -163,6 +163,7 @@ class Dashboard:
     periods: list[tuple[str, str]]  # (key, label) of every reporting period
     reconciliation: list[ReconRow] | None  # rows that differ; None: no case ledger imported
     reminders: ReminderCounts
+    field_labels: dict[str, str]  # the definition's label of each report field, shown instead of its key
 
 
 def campaign_id_of(engine: Engine, code: str) -> int:
@@ -226,7 +227,15 @@ def dashboard(
         periods=reporting_periods(engine, code),
         reconciliation=differences(engine, code, table.period_key),
         reminders=reminder_counts(engine, code),
+        field_labels=field_labels(engine, code),
     )
+
+
+def field_labels(engine: Engine, code: str) -> dict[str, str]:
+    """Key → label of the campaign's report fields, as its definition names them."""
+    with Session(engine) as s:
+        found = get_campaign(s, code)
+    return {f.key: f.label for f in definition_from_json(found.definition_json).fields}
 
 
 def enrolled_units(engine: Engine, code: str) -> list[tuple[str, str]]:
