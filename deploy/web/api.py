@@ -526,22 +526,9 @@ def _nomination_out(n: NominationView) -> NominationOut:
     )
 
 
-def _file_out(f: FileRef) -> DossierFileOut:
+def _file_out(f: FileRef | DossierFileLine) -> DossierFileOut:
     return DossierFileOut(
-        id=f.id,
-        part=f.part_key,
-        nomination=f.nomination_id,
-        revision=f.revision,
-        file=f.original_name,
-        uploaded_at=f.uploaded_at,
-        on_time=f.on_time,
-        generated=f.generated,
-    )
-
-
-def _line_out(f: DossierFileLine) -> DossierFileOut:
-    return DossierFileOut(
-        id=f.file_id,
+        id=f.id if isinstance(f, FileRef) else f.file_id,
         part=f.part_key,
         nomination=f.nomination_id,
         revision=f.revision,
@@ -573,7 +560,7 @@ def nominations(portal: PortalDep, who: CallerDep, unit: UnitPath, code: CodePat
         nominations=[_nomination_out(n) for n in view.nominations],
         gaps=view.gaps,
         parts=[DossierPartOut(key=k, name=n, required=r) for k, n, r in view.parts],
-        files=[_line_out(f) for f in view.files],
+        files=[_file_out(f) for f in view.files],
         allowed_types=view.allowed_types,
         max_file_mb=view.max_file_mb,
     )
