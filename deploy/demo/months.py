@@ -51,6 +51,7 @@ EMAILED = ("TQ-YS", "2024-02")
 class MonthLog:
     period: str
     due: date
+    label: str = ""  # as people read it: "Báo cáo tháng 02/2024"
     accepted: int = 0
     late: list[str] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
@@ -114,13 +115,14 @@ def run_months(
             ).scalars()
         )
         rows = conn.execute(
-            select(col(Deadline.key), col(Deadline.period_end), col(Deadline.due_date))
+            select(col(Deadline.key), col(Deadline.period_end), col(Deadline.due_date), col(Deadline.label))
             .where(col(Deadline.campaign_id) == campaign_id)
             .where(col(Deadline.kind).in_([DeadlineKind.PERIOD_REPORT, DeadlineKind.FINAL_REPORT]))
             .order_by(col(Deadline.due_date), col(Deadline.key))
         ).all()
     # Report deadlines always carry a period end; the type allows None for the dossier deadline.
-    deadlines: list[tuple[str, date, date]] = [(key, end, due) for key, end, due in rows if end is not None]
+    deadlines: list[tuple[str, date, date]] = [(k, end, due) for k, end, due, _ in rows if end is not None]
+    labels: dict[str, str] = {key: label for key, _, _, label in rows}
 
     ledger = write_demo_ledger("tuyen-quang-2024", work / "so-thu-ly-tuyen-quang-2024.csv")
     last_end = max(end for _, end, _ in deadlines)
@@ -140,7 +142,7 @@ def run_months(
         events: list[tuple[datetime, Callable[[], None]]] = []
         # A brisk unit reports two working days before the due date, at 09:00.
         on_time_moment = datetime.combine(calendar.add_working_days(due, -2), time(9), tz)
-        group_logs = [MonthLog(key, due) for key, _ in group]
+        group_logs = [MonthLog(key, due, label=labels[key]) for key, _ in group]
         for log, (key, period_end) in zip(group_logs, group, strict=True):
             units, officers = _figures_for(engine, code, period_end)
             for unit in reporting:
@@ -252,7 +254,7 @@ def _count(log: MonthLog, results: list[IngestResult]) -> None:
 
 
 def _line(log: MonthLog) -> str:
-    parts = [f"   {log.period:<8} hạn {log.due:%d/%m/%Y}: {log.accepted} báo cáo đúng hạn"]
+    parts = [f"   {log.label or log.period} (hạn {log.due:%d/%m/%Y}): {log.accepted} báo cáo đúng hạn"]
     if log.emailed:
         mail = log.collect.get("mail") or {}
         parts.append(
