@@ -49,7 +49,11 @@ def _free_port() -> int:
 class LocalImapServer:
     """Dovecot with one mailbox per user in `users` (address → password), on 127.0.0.1."""
 
-    def __init__(self, users: dict[str, str], *, folder: Path | None = None) -> None:
+    def __init__(
+        self, users: dict[str, str], *, folder: Path | None = None, tls: tuple[Path, Path] | None = None
+    ) -> None:
+        """`tls` = (certificate chain PEM, private key PEM): then STARTTLS on the IMAP port and implicit TLS
+        on `imaps_port` too (the tests make a throwaway CA with `make_test_ca`)."""
         binary = dovecot_binary()
         if binary is None:
             raise FileNotFoundError("dovecot")
@@ -61,6 +65,8 @@ class LocalImapServer:
         self._own_folder = folder is None
         self.imap_port = _free_port()
         self.lmtp_port = _free_port()
+        self.tls = tls
+        self.imaps_port = _free_port() if tls else 0
         self.host = "127.0.0.1"
         self._pid: int | None = None
         self.pids_stopped: list[int] = []  # masters stopped so far (the tests check none is left)
@@ -83,6 +89,14 @@ class LocalImapServer:
             "".join(f"{address}:{{PLAIN}}{password}\n" for address, password in self.users.items()),
             encoding="utf-8",
         )
+        if self.tls:
+            # Copied in: Dovecot reads them as its own user, who may not reach the caller's folders.
+            for name, source in zip(("cert.pem", "key.pem"), self.tls, strict=True):
+                shutil.copyfile(source, root / name)
+            ssl = f"ssl = yes\nssl_cert = <{root}/cert.pem\nssl_key = <{root}/key.pem\n"
+            imaps = f"address = 127.0.0.1\n    port = {self.imaps_port}"
+        else:
+            ssl, imaps = "ssl = no\n", "port = 0"
         config = root / "dovecot.conf"
         config.write_text(
             f"""base_dir = {root}/run
@@ -90,8 +104,7 @@ state_dir = {root}/state
 log_path = {root}/dovecot.log
 protocols = imap lmtp
 listen = 127.0.0.1
-ssl = no
-disable_plaintext_auth = no
+{ssl}disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:~/Maildir
 default_internal_user = {user}
@@ -113,7 +126,7 @@ service imap-login {{
     port = {self.imap_port}
   }}
   inet_listener imaps {{
-    port = 0
+    {imaps}
   }}
 }}
 service lmtp {{
@@ -144,7 +157,8 @@ service anvil {{
             subprocess.run([self.binary, "-c", str(config)], check=True, stdout=out, stderr=out, timeout=30)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            if pid_file.exists() and self._answers(self.imap_port) and self._answers(self.lmtp_port):
+            ports = (self.imap_port, self.lmtp_port, *([self.imaps_port] if self.tls else []))
+            if pid_file.exists() and all(self._answers(port) for port in ports):
                 with contextlib.suppress(ValueError):  # written but not yet filled: read it again
                     self._pid = int(pid_file.read_text().strip())
                     return
@@ -223,14 +237,75 @@ service anvil {{
                 out += [bytes(r[1]) for r in rows if isinstance(r, tuple)]
             return out
 
-    def settings_overrides(self, user: str) -> dict[str, Any]:
+    def settings_overrides(self, user: str, security: str = "none") -> dict[str, Any]:
         return {
             "imap_host": self.host,
-            "imap_port": self.imap_port,
-            "imap_security": "none",
+            "imap_port": self.imaps_port if security == "ssl" else self.imap_port,
+            "imap_security": security,
             "imap_username": user,
             "imap_password": self.users[user],
         }
+
+
+def make_test_ca(folder: Path, host: str = "127.0.0.1") -> tuple[Path, Path, Path]:
+    """A throwaway CA and a server certificate it signs for `host` (an IP address), valid one day.
+
+    Returns (CA certificate, server certificate, server key), PEM files in `folder`. For tests and the demo
+    only: the CA's key is not kept."""
+    import ipaddress
+    from datetime import UTC, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.now(UTC) - timedelta(minutes=5)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "thidua test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    server = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]), critical=False
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = (folder / "ca.pem", folder / "server.pem", folder / "server-key.pem")
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return paths
 
 
 def _children(parent: int) -> list[int]:

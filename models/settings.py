@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     imap_processed_folder: str = "Processed"
     imap_rejected_folder: str = "Rejected"
     imap_timeout_seconds: float = Field(default=30.0, gt=0)
+    # PEM file of the CA(s) that sign the IMAP server's certificate (a private CA); empty = the system's
+    # trusted CAs. The certificate and its host name are always checked: the password never goes elsewhere.
+    imap_ca_file: str = ""
     timezone: str = DEFAULT_TIMEZONE
     # Reward money of a collective as a multiple of the individual's multiplier
     # (THIDUA_AWARD_COLLECTIVE_FACTOR, e.g. 2: "collectives are paid twice what a person gets"). Unset: each

@@ -164,22 +164,45 @@ class Mailbox:
         try:
             if settings.imap_security == "ssl":
                 self.imap: imaplib.IMAP4 = imaplib.IMAP4_SSL(
-                    host, port, ssl_context=ssl.create_default_context(), timeout=timeout
+                    host, port, ssl_context=_tls_context(settings), timeout=timeout
                 )
             else:
                 self.imap = imaplib.IMAP4(host, port, timeout=timeout)
                 if settings.imap_security == "starttls":
-                    self.imap.starttls(ssl.create_default_context())
+                    if "STARTTLS" not in self.imap.capabilities:
+                        # Never fall back to plain text: the password would travel in clear.
+                        raise MailboxUnavailable(
+                            "máy chủ thư không hỗ trợ STARTTLS (THIDUA_IMAP_SECURITY=starttls): "
+                            "không đăng nhập để khỏi gửi mật khẩu không mã hoá"
+                        )
+                    self.imap.starttls(_tls_context(settings))
             if settings.imap_username:
-                self.imap.login(settings.imap_username, settings.imap_password.get_secret_value())
+                try:
+                    self.imap.login(settings.imap_username, settings.imap_password.get_secret_value())
+                except imaplib.IMAP4.error as exc:
+                    raise MailboxUnavailable(
+                        "máy chủ thư từ chối đăng nhập: tên đăng nhập hoặc mật khẩu hộp thư không đúng "
+                        "(THIDUA_IMAP_USERNAME, THIDUA_IMAP_PASSWORD)"
+                    ) from exc
             self._ok(self.imap.select(_quote(settings.imap_folder)), f"mở thư mục {settings.imap_folder}")
             for folder in (settings.imap_processed_folder, settings.imap_rejected_folder):
                 self.imap.create(_quote(folder))  # "already exists" is the usual answer
             caps = self.imap.capabilities
             self.can_move = "MOVE" in caps
             self.uidplus = "UIDPLUS" in caps
+        except MailboxUnavailable:
+            self._drop()
+            raise
         except (OSError, imaplib.IMAP4.error) as exc:
+            self._drop()
             raise MailboxUnavailable(_why(exc)) from exc
+
+    def _drop(self) -> None:
+        """Close the connection of a session that did not open (no socket left behind)."""
+        imap = getattr(self, "imap", None)
+        if imap is not None:
+            with contextlib.suppress(OSError, imaplib.IMAP4.error):
+                imap.shutdown()
 
     @staticmethod
     def _ok(answer: tuple[str, Any], what: str) -> Any:
@@ -248,7 +271,26 @@ def _quote(folder: str) -> str:
     return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _tls_context(settings: Settings) -> ssl.SSLContext:
+    """Verifies the server's certificate and host name (Python's defaults), against THIDUA_IMAP_CA_FILE
+    alone when it is set (a private CA), else against the system's trusted CAs."""
+    try:
+        return ssl.create_default_context(cafile=settings.imap_ca_file or None)
+    except (OSError, ssl.SSLError) as exc:
+        raise MailboxUnavailable(
+            f"không đọc được tệp chứng chỉ THIDUA_IMAP_CA_FILE ({settings.imap_ca_file})"
+        ) from exc
+
+
 def _why(exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (
+            "chứng chỉ của máy chủ thư không được tin cậy hoặc không đúng tên máy chủ "
+            f"({exc.verify_message}); đã ngắt kết nối, không gửi mật khẩu. Kiểm tra THIDUA_IMAP_HOST "
+            "hoặc khai báo CA riêng ở THIDUA_IMAP_CA_FILE"
+        )[:300]
+    if isinstance(exc, ssl.SSLError):
+        return f"không thiết lập được kết nối mã hoá với máy chủ thư ({exc.reason or exc})"[:300]
     if isinstance(exc, socket.timeout | TimeoutError):
         return "máy chủ thư không trả lời (hết thời gian chờ)"
     if isinstance(exc, ConnectionRefusedError):

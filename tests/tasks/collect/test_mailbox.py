@@ -8,6 +8,7 @@ server.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -23,7 +24,7 @@ from tests.conftest import IN_CI, SmtpRecorder
 from tests.deploy.web.portal_helpers import client_for, sign_in
 from tests.factories import VN, at, at_once, launch_campaign_rows, load_demo_directory
 from tests.tasks.collect.test_reports import CODE, GOOD, fill, submissions, template
-from thidua.deploy.imap_local import LocalImapServer, dovecot_binary, has_lmtp
+from thidua.deploy.imap_local import LocalImapServer, dovecot_binary, has_lmtp, make_test_ca
 from thidua.deploy.imap_local import process_alive as alive
 from thidua.models.db import make_engine
 from thidua.models.mailbox import InboundMail
@@ -567,3 +568,123 @@ def test_thidua_serve_reads_the_mailbox_between_collections(
     assert spec.id == "mail-read" and spec.executor == "mail"
     assert spec.trigger.interval.total_seconds() == MAIL_EVERY_MINUTES * 60  # type: ignore[attr-defined]
     engine.dispose()
+
+
+# ---------------------------------------------------------------- TLS and login
+
+
+@pytest.fixture
+def tls_imap(tmp_path: Path) -> Iterator[tuple[LocalImapServer, Path]]:
+    """Dovecot as in `imap`, serving a certificate signed by a throwaway CA: STARTTLS on its IMAP port,
+    implicit TLS on its imaps port. Yields (server, the CA's certificate)."""
+    if dovecot_binary() is None or not has_lmtp():
+        pytest.fail("Dovecot is not installed", pytrace=False) if IN_CI else pytest.skip("no Dovecot")
+    ca, cert, key = make_test_ca(tmp_path / "tls")
+    server = LocalImapServer({MAILBOX: "mat-khau-hop-thu"}, tls=(cert, key))
+    server.start()
+    yield server, ca
+    server.close()
+
+
+def tls_settings(
+    tmp_path: Path, db_url: str, server: LocalImapServer, security: str, **extra: Any
+) -> Settings:
+    values: dict[str, Any] = {"smtp_host": "", **server.settings_overrides(MAILBOX, security), **extra}
+    return Settings(data_dir=tmp_path / "data", database_url=db_url, **values)
+
+
+def logins(server: LocalImapServer) -> int:
+    """Successful IMAP logins of MAILBOX the server logged (the sweep's and the test's own sessions)."""
+    return server.log().count(f"Login: user=<{MAILBOX}>")
+
+
+def refused_handshakes(server: LocalImapServer, times: int) -> list[str]:
+    """The log lines of connections the client ended at the TLS handshake (unknown CA) before any login,
+    once there are `times` of them (Dovecot's log lags a little)."""
+
+    def lines() -> list[str]:
+        return [
+            line
+            for line in server.log().splitlines()
+            if "unknown ca" in line and "no auth attempts" in line and "user=<>" in line
+        ]
+
+    deadline = time.monotonic() + 5
+    while len(lines()) < times and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return lines()
+
+
+@pytest.mark.parametrize("security", ["ssl", "starttls"])
+def test_a_reply_is_read_over_tls_when_the_server_s_ca_is_trusted(
+    engine: Engine,
+    db_url: str,
+    launched: int,
+    tmp_path: Path,
+    tls_imap: tuple[LocalImapServer, Path],
+    security: str,
+) -> None:
+    server, ca = tls_imap
+    settings = tls_settings(tmp_path, db_url, server, security, imap_ca_file=str(ca))
+    raw, _ = reply(YEN_SON, [("Báo cáo tháng 3.xlsx", report(engine, tmp_path))])
+    server.deliver(raw, MAILBOX, sender=YEN_SON)
+    before = logins(server)
+
+    result = sweep_mailbox(engine, settings, now=IN_APRIL)
+
+    assert (result.read, result.accepted, result.moved, result.unreachable) == (1, 1, 1, None)
+    assert len(submissions(engine)) == 1
+    assert logins(server) == before + 1
+    # The session was encrypted: Dovecot logs the TLS of each login.
+    assert "TLS" in [line for line in server.log().splitlines() if "Login: user=" in line][-1]
+    assert counts(server) == (0, 1, 0)
+
+
+@pytest.mark.parametrize("security", ["ssl", "starttls"])
+def test_an_untrusted_server_gets_no_password_and_nothing_is_ingested(
+    engine: Engine,
+    db_url: str,
+    launched: int,
+    tmp_path: Path,
+    tls_imap: tuple[LocalImapServer, Path],
+    security: str,
+) -> None:
+    server, _ca = tls_imap
+    # Neither the system's CAs nor another private CA vouch for the test CA's certificate.
+    other_ca, _, _ = make_test_ca(tmp_path / "other")
+    raw, _ = reply(YEN_SON, [("Báo cáo tháng 3.xlsx", report(engine, tmp_path))])
+    server.deliver(raw, MAILBOX, sender=YEN_SON)
+    for extra in ({}, {"imap_ca_file": str(other_ca)}):
+        before = logins(server)
+        settings = tls_settings(tmp_path, db_url, server, security, **extra)
+
+        result = sweep_mailbox(engine, settings, now=IN_APRIL)
+
+        assert result.read == 0 and result.unreachable is not None
+        assert "chứng chỉ của máy chủ thư không được tin cậy" in result.unreachable
+        assert "không gửi mật khẩu" in result.unreachable
+        assert logins(server) == before  # no login reached the server
+    # Both connections ended at the TLS handshake, the client refusing the certificate, before any login.
+    assert len(refused_handshakes(server, 2)) == 2, server.log()
+    assert "auth failed" not in server.log() and "Aborted login (auth" not in server.log()
+    assert submissions(engine) == [] and inbound(engine) == []
+    assert counts(server) == (1, 0, 0)
+
+
+def test_a_wrong_password_is_reported_and_the_messages_stay_in_the_folder(
+    engine: Engine, db_url: str, launched: int, tmp_path: Path, imap: LocalImapServer
+) -> None:
+    raw, _ = reply(YEN_SON, [("Báo cáo tháng 3.xlsx", report(engine, tmp_path))])
+    imap.deliver(raw, MAILBOX, sender=YEN_SON)
+    settings = mail_settings(tmp_path, db_url, imap, imap_password="sai-mat-khau")
+
+    result = sweep_mailbox(engine, settings, now=IN_APRIL)
+
+    assert result.read == 0
+    assert result.unreachable == (
+        "máy chủ thư từ chối đăng nhập: tên đăng nhập hoặc mật khẩu hộp thư không đúng "
+        "(THIDUA_IMAP_USERNAME, THIDUA_IMAP_PASSWORD)"
+    )
+    assert "mat-khau" not in result.unreachable
+    assert submissions(engine) == [] and inbound(engine) == [] and outbox(engine) == []
+    assert counts(imap) == (1, 0, 0)
