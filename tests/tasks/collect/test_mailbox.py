@@ -688,3 +688,19 @@ def test_a_wrong_password_is_reported_and_the_messages_stay_in_the_folder(
     assert "mat-khau" not in result.unreachable
     assert submissions(engine) == [] and inbound(engine) == [] and outbox(engine) == []
     assert counts(imap) == (1, 0, 0)
+
+
+def test_starttls_never_falls_back_to_plain_text(
+    engine: Engine, db_url: str, launched: int, tmp_path: Path, imap: LocalImapServer
+) -> None:
+    raw, _ = reply(YEN_SON, [("Báo cáo tháng 3.xlsx", report(engine, tmp_path))])
+    imap.deliver(raw, MAILBOX, sender=YEN_SON)
+    before = logins(imap)
+    settings = mail_settings(tmp_path, db_url, imap, imap_security="starttls")  # this server has no TLS
+
+    result = sweep_mailbox(engine, settings, now=IN_APRIL)
+
+    assert result.read == 0 and result.unreachable is not None
+    assert "không hỗ trợ STARTTLS" in result.unreachable
+    assert logins(imap) == before and inbound(engine) == [] and submissions(engine) == []
+    assert counts(imap) == (1, 0, 0)
