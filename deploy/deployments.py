@@ -146,13 +146,18 @@ def close_sweep() -> list[str]:
     return _sweep("close", timedelta(days=1))
 
 
-def _campaign_job(kind: Kind, code: str) -> None:
+def _require_prefect_mode() -> None:
+    """Refuse to run unless Prefect owns the jobs and no `thidua serve` is active (scheduler.py)."""
     settings = Settings()
     engine = make_engine(settings.database_url)
     try:
         require_prefect_mode(engine, datetime.now(settings.tz))
     finally:
         engine.dispose()
+
+
+def _campaign_job(kind: Kind, code: str) -> None:
+    _require_prefect_mode()
     if kind == "collect":
         jobs.run_collect(code, "event")
     else:
@@ -176,24 +181,14 @@ def close_campaign(code: str) -> None:
 @flow(name="thidua-outbox")
 def outbox_dispatch() -> None:
     """Send due outbox emails."""
-    settings = Settings()
-    engine = make_engine(settings.database_url)
-    try:
-        require_prefect_mode(engine, datetime.now(settings.tz))
-    finally:
-        engine.dispose()
+    _require_prefect_mode()
     jobs.dispatch_outbox()
 
 
 @flow(name="thidua-mail")
 def mailbox_read() -> None:
     """Read the mailbox units reply to (reports sent by email; nothing without THIDUA_IMAP_HOST)."""
-    settings = Settings()
-    engine = make_engine(settings.database_url)
-    try:
-        require_prefect_mode(engine, datetime.now(settings.tz))
-    finally:
-        engine.dispose()
+    _require_prefect_mode()
     jobs.read_mailbox()
 
 
