@@ -14,10 +14,9 @@ from sqlmodel import Session, col
 
 from tests.deploy.web.council_helpers import EMAILS, council_campaign, http_sign_in
 from tests.deploy.web.portal_helpers import Clock, client_for
-from tests.deploy.web.test_desk_ledger import submit_final
 from tests.factories import at
 from tests.tasks.builders_council import CODE
-from tests.tasks.collect.test_ledger import ROWS, write_csv
+from tests.tasks.collect.test_ledger import ROWS, submit_final, write_csv
 from thidua.models.review import EligibilityResult, FinalResult
 from thidua.models.settings import Settings
 from thidua.tasks.close.closing import final_ledger_checks

@@ -4,44 +4,20 @@ figures differ from its ledger is listed on the dashboard page and in the status
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from tests.deploy.web.portal_helpers import Clock, client_for, sign_in
 from tests.factories import at, launch_campaign_rows, load_demo_directory
-from tests.tasks.collect.test_ledger import CODE, ROWS, write_csv
+from tests.tasks.collect.test_ledger import CODE, ROWS, submit_final, write_csv
 from thidua.deploy.cli import app as cli_app
 from thidua.models.settings import Settings
-from thidua.tasks.collect.ledger import SUBMISSION, import_ledger, reconcile
+from thidua.tasks.collect.ledger import import_ledger, reconcile
 
 ADMIN = "minh.ban@thads-tuyenquang.example.vn"
-
-
-def submit_final(engine: Engine, campaign_id: int, unit: str, values: dict[str, int]) -> None:
-    """A unit's current final report, as the collection stores it (the row `reconcile` reads)."""
-    with engine.begin() as conn:
-        conn.execute(
-            insert(SUBMISSION).values(
-                campaign_id=campaign_id,
-                unit_code=unit,
-                period_key="final",
-                revision=1,
-                is_current=True,
-                received_at=at("02/07/2024"),
-                due_date=date(2024, 7, 3),
-                on_time=True,
-                is_correction=False,
-                source_name=f"{unit}.xlsx",
-                file_sha256="0" * 64,
-                values_json=json.dumps(values),
-                officers_json="[]",
-                changes_json="{}",
-            )
-        )
 
 
 def cli_reconcile(tmp_path: Path, db_url: str) -> list[list[str]]:

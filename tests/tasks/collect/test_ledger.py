@@ -247,32 +247,37 @@ def test_an_xlsx_ledger_with_excel_dates_and_numbers_imports_like_the_csv(
     }
 
 
+def submit_final(engine: Engine, campaign_id: int, unit: str, values: dict[str, int]) -> None:
+    """A unit's current final report, as the collection stores it (the row `reconcile` reads)."""
+    with engine.begin() as conn:
+        conn.execute(
+            insert(SUBMISSION).values(
+                campaign_id=campaign_id,
+                unit_code=unit,
+                period_key="final",
+                revision=1,
+                is_current=True,
+                received_at=at("02/07/2024"),
+                due_date=date(2024, 7, 3),
+                on_time=True,
+                is_correction=False,
+                source_name=f"{unit}.xlsx",
+                file_sha256="0" * 64,
+                values_json=json.dumps(values),
+                officers_json="[]",
+                changes_json="{}",
+            )
+        )
+
+
 def test_reconciliation_lists_a_planted_difference(launched: Engine, tmp_path: Path) -> None:
     import_ledger(launched, CODE, write_csv(tmp_path / "so.csv", ROWS), as_of=date(2024, 6, 30), now=NOW)
     with launched.begin() as conn:
         campaign_id = conn.execute(select(LEDGER_IMPORT.c.campaign_id)).scalar_one()
-        for unit, values in (
-            ("TQ-YS", {"carried_over": 3, "arising": 1, "finished": 2}),  # as the ledger says
-            ("TQ-SD", {"carried_over": 2, "arising": 2, "finished": 5}),  # inflated
-        ):
-            conn.execute(
-                insert(SUBMISSION).values(
-                    campaign_id=campaign_id,
-                    unit_code=unit,
-                    period_key="final",
-                    revision=1,
-                    is_current=True,
-                    received_at=at("02/07/2024"),
-                    due_date=date(2024, 7, 3),
-                    on_time=True,
-                    is_correction=False,
-                    source_name=f"{unit}.xlsx",
-                    file_sha256="0" * 64,
-                    values_json=json.dumps(values),
-                    officers_json="[]",
-                    changes_json="{}",
-                )
-            )
+    submit_final(
+        launched, campaign_id, "TQ-YS", {"carried_over": 3, "arising": 1, "finished": 2}
+    )  # as the ledger
+    submit_final(launched, campaign_id, "TQ-SD", {"carried_over": 2, "arising": 2, "finished": 5})  # inflated
     rows = reconcile(launched, CODE, "final")
     by_key = {(r.unit_code, r.field): r for r in rows}
     assert by_key[("TQ-SD", "finished")].reported == 5
